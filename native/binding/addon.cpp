@@ -1,0 +1,87 @@
+// Module entry: collects every binding registered with SDPO_REGISTER_BINDING, plus build info.
+#include <napi.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "binding/errors.h"
+#include "binding/registry.h"
+
+#ifdef SDPO_WITH_CUDA
+#include <torch/cuda.h>
+#endif
+
+namespace sdpo {
+namespace {
+
+std::vector<std::pair<const char*, BindingInit>>& registry() {
+  static std::vector<std::pair<const char*, BindingInit>> inits;  // function-local: no init-order fiasco
+  return inits;
+}
+
+Napi::Value buildInfo(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("torchVersion", TORCH_VERSION);
+    out.Set("torchSource", SDPO_TORCH_SOURCE);
+#ifdef SDPO_WITH_CUDA
+    out.Set("cudaCompiled", true);
+    out.Set("cudaAvailable", torch::cuda::is_available());
+    out.Set("cudaDeviceCount", static_cast<double>(torch::cuda::device_count()));
+#else
+    out.Set("cudaCompiled", false);
+    out.Set("cudaAvailable", false);
+    out.Set("cudaDeviceCount", 0.0);
+#endif
+    out.Set("cxx11Abi", static_cast<bool>(_GLIBCXX_USE_CXX11_ABI));
+    out.Set("numThreads", static_cast<double>(at::get_num_threads()));
+    out.Set("napiVersion", static_cast<double>(NAPI_VERSION));
+    Napi::Array bindings = Napi::Array::New(env);
+    uint32_t i = 0;
+    for (auto& entry : registry()) bindings.Set(i++, entry.first);
+    out.Set("bindings", bindings);
+    return out;
+  });
+}
+
+Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsNumber()) throw TypeError("setNumThreads(n): n must be a number");
+    int n = info[0].As<Napi::Number>().Int32Value();
+    if (n < 1) throw RangeError("setNumThreads(n): n must be >= 1");
+    at::set_num_threads(n);
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value manualSeed(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsNumber()) throw TypeError("manualSeed(seed): seed must be a number");
+    torch::manual_seed(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()));
+    return info.Env().Undefined();
+  });
+}
+
+}  // namespace
+
+BindingRegistrar::BindingRegistrar(const char* name, BindingInit init) { registry().emplace_back(name, init); }
+
+void initAllBindings(Napi::Env env, Napi::Object exports) {
+  for (auto& entry : registry()) entry.second(env, exports);
+}
+
+}  // namespace sdpo
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("buildInfo", Napi::Function::New(env, sdpo::buildInfo, "buildInfo"));
+  exports.Set("setNumThreads", Napi::Function::New(env, sdpo::setNumThreads, "setNumThreads"));
+  exports.Set("manualSeed", Napi::Function::New(env, sdpo::manualSeed, "manualSeed"));
+  sdpo::initAllBindings(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(softmax_dpo, Init)

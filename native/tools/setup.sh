@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# One-command set-up on Debian/Ubuntu: system packages (libtorch, OpenBLAS, build tools),
+# npm dependencies, the native addon and the TypeScript build.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+# OpenBLAS matters: without it Debian's libtorch falls back to the reference BLAS (~30x slower matmuls).
+packages=(libtorch-dev libopenblas0-pthread python3-torch cmake g++ make ninja-build)
+missing=()
+if command -v dpkg-query >/dev/null 2>&1; then
+  for pkg in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
+  done
+  if ((${#missing[@]})); then
+    sudo=""
+    if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+    echo "softmax-dpo setup: installing ${missing[*]}"
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+else
+  echo "softmax-dpo setup: not a Debian/Ubuntu system; install libtorch, cmake and a C++17 compiler yourself," >&2
+  echo "or set LIBTORCH to an unpacked libtorch folder." >&2
+fi
+
+# npm ci runs the package's install script, which builds the addon when no prebuilt binary fits.
+npm ci --no-audit --no-fund
+npm run build:ts
+if [[ -f datasets/build.js ]]; then node datasets/build.js; fi
+echo "softmax-dpo setup: done. Run the tests with: npm test"

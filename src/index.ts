@@ -1,0 +1,3 @@
+/** softmax-dpo: preference training (SFT, DPO, Softmax-DPO) for LM recommenders on libtorch. */
+export { native, nativePath } from "./native";
+export type { BuildInfo, FloatArray } from "./native";
