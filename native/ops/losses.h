@@ -1,0 +1,46 @@
+// Preference and token losses: the C++ surface used by the bindings and the training step.
+//
+// Every op has three implementations behind one entry point:
+//   *_reference  composed ATen ops, slow and obvious, autograd does the backward;
+//   fused CPU    one pass forward, hand-written backward (torch::autograd::Function);
+//   fused CUDA   one forward and one backward kernel launch (native/ops/cuda/), when tensors are on CUDA.
+// The public entry points pick the fused path for the tensors' device. float32 and float64.
+#pragma once
+#include <torch/torch.h>
+
+namespace sdpo::ops {
+
+// Softmax-DPO, per row b:
+//   r_w = beta * (policy_chosen[b] - reference_chosen[b])
+//   r_j = beta * (policy_rejected[b, j] - reference_rejected[b, j])   for negatives j with mask[b, j]
+//   loss[b] = softplus(logsumexp_j (r_j - r_w))            (max-shifted: finite for gaps of 1e4)
+// policy_chosen, reference_chosen: [B]; policy_rejected, reference_rejected, mask: [B, K] (mask bool,
+// true = real negative; an undefined mask means all K are real; every row needs >= 1 real negative).
+// Returns per-row losses [B]; differentiable w.r.t. policy_chosen and policy_rejected.
+torch::Tensor sdpo_loss(const torch::Tensor& policy_chosen, const torch::Tensor& policy_rejected,
+                        const torch::Tensor& reference_chosen, const torch::Tensor& reference_rejected,
+                        double beta, const torch::Tensor& mask = {});
+torch::Tensor sdpo_loss_reference(const torch::Tensor& policy_chosen, const torch::Tensor& policy_rejected,
+                                  const torch::Tensor& reference_chosen, const torch::Tensor& reference_rejected,
+                                  double beta, const torch::Tensor& mask = {});
+
+// DPO (sigmoid): loss[b] = -log sigmoid(r_w - r_l); all inputs [B]. Returns [B].
+torch::Tensor dpo_loss(const torch::Tensor& policy_chosen, const torch::Tensor& policy_rejected,
+                       const torch::Tensor& reference_chosen, const torch::Tensor& reference_rejected,
+                       double beta);
+torch::Tensor dpo_loss_reference(const torch::Tensor& policy_chosen, const torch::Tensor& policy_rejected,
+                                 const torch::Tensor& reference_chosen, const torch::Tensor& reference_rejected,
+                                 double beta);
+
+// log softmax(hidden @ weight^T)[i, labels[i]] for each of the N rows, computed in row chunks with a
+// log-sum-exp over the vocabulary, so no [N, V] logits tensor is kept for backward (the backward
+// recomputes each chunk's logits). hidden [N, D], weight [V, D] (same dtype and device), labels [N]
+// int64. Rows whose label == ignore_index get 0 and no gradient. Labels outside [0, V) other than
+// ignore_index are an error. Returns [N]; differentiable w.r.t. hidden and weight.
+torch::Tensor token_logprobs(const torch::Tensor& hidden, const torch::Tensor& weight,
+                             const torch::Tensor& labels, int64_t ignore_index = -100,
+                             int64_t chunk_rows = 0 /* 0: chosen from V */);
+torch::Tensor token_logprobs_reference(const torch::Tensor& hidden, const torch::Tensor& weight,
+                                       const torch::Tensor& labels, int64_t ignore_index = -100);
+
+}  // namespace sdpo::ops

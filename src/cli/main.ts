@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+/** The `sdpo` command line: one module per command in src/cli/commands/. */
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { commands } from "./commands";
+
+export async function main(argv: string[]): Promise<void> {
+  let cli = yargs(argv)
+    .scriptName("sdpo")
+    .strict()
+    .demandCommand(1, "Name a command; `sdpo --help` lists them.")
+    .recommendCommands()
+    .help()
+    .alias("h", "help")
+    .version()
+    .wrap(Math.min(110, process.stdout.columns || 100));
+  for (const command of commands) cli = cli.command(command);
+  await cli.parseAsync();
+}
+
+if (require.main === module) {
+  main(hideBin(process.argv)).catch((err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`sdpo: ${message}\n`);
+    process.exit(1);
+  });
+}
