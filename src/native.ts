@@ -33,7 +33,98 @@ export interface BuildInfo {
 // ---------------------------------------------------------------------------
 // model: decoder, checkpoints, scoring, generation (native/binding/model_binding.cpp)
 // ---------------------------------------------------------------------------
-// (filled in by the model binding)
+
+/** Hugging Face config.json fields the decoder uses (snake_case, as in config.json), defaults filled in. */
+export interface NativeModelConfig {
+  model_type: "llama" | "mistral" | "qwen2" | "qwen3";
+  vocab_size: number;
+  hidden_size: number;
+  intermediate_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  num_key_value_heads: number;
+  head_dim: number;
+  max_position_embeddings: number;
+  rms_norm_eps: number;
+  rope_theta: number;
+  rope_scaling: {
+    rope_type: "llama3" | "linear";
+    factor: number;
+    low_freq_factor?: number;
+    high_freq_factor?: number;
+    original_max_position_embeddings?: number;
+  } | null;
+  tie_word_embeddings: boolean;
+  /** qwen2: q/k/v projections carry a bias. */
+  attention_bias: boolean;
+  /** qwen3: RMSNorm on q and k per head. */
+  qk_norm: boolean;
+}
+
+export type DeviceName = "cpu" | "cuda" | `cuda:${number}`;
+export type ModelDType = "float32" | "float64" | "bfloat16" | "float16";
+/** safetensors dtype tags. */
+export type SafetensorsDType = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
+
+export interface NativeLoraConfig {
+  rank: number;
+  alpha: number;
+  dropout: number;
+  /** Linear layer names: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj. */
+  targets: string[];
+}
+
+export interface ParameterInfo {
+  /** Hugging Face name, e.g. "model.layers.0.self_attn.q_proj.weight"; LoRA: "...q_proj.lora_A.weight". */
+  name: string;
+  shape: number[];
+  dtype: ModelDType;
+  trainable: boolean;
+  isAdapter: boolean;
+}
+
+/** Responses scored against shared prompts: list i of a packed array is values[offsets[i]..offsets[i+1]). */
+export interface PackedResponsesInput {
+  promptIds: Int32Array;
+  promptOffsets: Int32Array; // [P + 1]
+  responseIds: Int32Array;
+  responseOffsets: Int32Array; // [R + 1]
+  responsePrompt: Int32Array; // [R], index of each response's prompt
+}
+
+export interface ScoreResult {
+  /** [R] summed log-probability of each response given its prompt. */
+  logps: Float64Array;
+  /** Per-token log-probabilities, packed like responseIds (when asked for). */
+  tokenLogps?: Float64Array;
+}
+
+export interface NativeModel {
+  readonly config: NativeModelConfig;
+  readonly device: string;
+  readonly dtype: ModelDType;
+  parameterInfo(): ParameterInfo[];
+  /** Raw little-endian bytes of a parameter; `merged`: base weight with its LoRA delta folded in. */
+  getTensor(name: string, options?: { merged?: boolean }): { dtype: SafetensorsDType; shape: number[]; data: Uint8Array };
+  /** Copies bytes (any float safetensors dtype) into a parameter, converting to the model's dtype/device. */
+  setTensor(name: string, dtype: SafetensorsDType, shape: number[], data: Uint8Array): void;
+  addLora(config: NativeLoraConfig): void;
+  setAdaptersEnabled(enabled: boolean): void;
+  /** Shared-prefix scoring; `adapters: false` scores with the reference policy (adapters off). */
+  score(batch: PackedResponsesInput, options?: { adapters?: boolean; tokenLogps?: boolean; reference?: boolean }): Promise<ScoreResult>;
+  /** Batched greedy decoding with a KV cache. `allowed`: optional candidate token lists per prompt to constrain to. */
+  generate(
+    promptIds: Int32Array,
+    promptOffsets: Int32Array,
+    options: { maxNewTokens: number; eosTokenId: number; adapters?: boolean; allowed?: { ids: Int32Array; offsets: Int32Array; promptOffsets: Int32Array } }
+  ): Promise<{ ids: Int32Array; offsets: Int32Array }>;
+  dispose(): void;
+  readonly disposed: boolean;
+}
+
+export interface NativeModelConstructor {
+  new (config: NativeModelConfig, options: { device: DeviceName; dtype: ModelDType; seed?: number }): NativeModel;
+}
 
 // ---------------------------------------------------------------------------
 // train: optimizer and training steps (native/binding/train_binding.cpp)
@@ -44,6 +135,7 @@ export interface NativeAddon {
   buildInfo(): BuildInfo;
   setNumThreads(n: number): void;
   manualSeed(seed: number): void;
+  Model: NativeModelConstructor;
 }
 
 let cached: NativeAddon | undefined;
