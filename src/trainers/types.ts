@@ -1,0 +1,87 @@
+/**
+ * Public types of the trainers: options (named as in Hugging Face TRL, camelCased), events, report.
+ * Shared by the trainers (src/trainers), the reporters (src/report) and the CLI.
+ */
+import type { Model } from "../model/model";
+
+export type LossName = "sft" | "dpo" | "sdpo";
+export type LrSchedulerType = "cosine" | "linear" | "constant";
+export type ReferenceMode = "adapters-off" | "frozen-copy" | "precomputed";
+
+export interface TrainerOptions {
+  model: Model;
+  learningRate?: number; // default 1e-4
+  beta?: number; // default 1.0 (DPO / S-DPO)
+  negatives?: number; // K, default 3 (S-DPO); DPO uses 1
+  batchSize?: number; // examples per micro-batch, default 8
+  gradientAccumulationSteps?: number; // default 1
+  numTrainEpochs?: number; // default 1
+  warmupRatio?: number; // default 0
+  lrSchedulerType?: LrSchedulerType; // default "cosine"
+  maxGradNorm?: number; // default 1.0; 0 disables clipping
+  weightDecay?: number; // default 0
+  adamBeta1?: number; // default 0.9
+  adamBeta2?: number; // default 0.999
+  adamEpsilon?: number; // default 1e-8
+  seed?: number; // default 42
+  evalSteps?: number; // evaluate every N optimizer steps (0: only at the end of each epoch)
+  saveSteps?: number; // checkpoint every N optimizer steps (0: only at the end)
+  outputDir?: string; // where checkpoints, trainer_state.json and the JSONL log go
+  referenceMode?: ReferenceMode; // default "adapters-off" with LoRA, else "frozen-copy"
+  logSteps?: number; // emit a step event every N optimizer steps, default 1
+}
+
+export interface StepEvent {
+  type: "step";
+  step: number; // optimizer steps done
+  epoch: number; // fractional epoch
+  loss: number;
+  chosenReward: number; // mean beta * (logp - ref logp) of the chosen response
+  rejectedReward: number; // mean over real negatives
+  rewardAccuracy: number; // fraction of rows whose chosen reward beats every negative
+  rewardMargin: number; // mean chosen reward - mean rejected reward
+  learningRate: number;
+  gradNorm: number; // before clipping
+  examplesPerSecond: number;
+  totalSteps: number;
+  elapsedSeconds: number;
+}
+
+export interface EvalEvent {
+  type: "eval";
+  step: number;
+  epoch: number;
+  loss: number;
+  chosenReward: number;
+  rejectedReward: number;
+  rewardAccuracy: number;
+  rows: number;
+}
+
+export interface CheckpointEvent {
+  type: "checkpoint";
+  step: number;
+  path: string;
+}
+
+export type TrainerEvent = StepEvent | EvalEvent | CheckpointEvent;
+
+export interface FitOptions {
+  /** Evaluation data (path to .arrow or a PreferenceDataset). */
+  eval?: unknown;
+  /** Stops training between steps; fit() then resolves with `aborted: true` after saving nothing new. */
+  signal?: AbortSignal;
+  /** A checkpoint folder written by an earlier fit(): continue exactly where it stopped. */
+  resumeFrom?: string;
+}
+
+export interface FitReport {
+  steps: number;
+  epochs: number;
+  aborted: boolean;
+  finalLoss: number;
+  lastEval?: EvalEvent;
+  examplesPerSecond: number;
+  seconds: number;
+  outputDir?: string;
+}
