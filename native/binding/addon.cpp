@@ -3,7 +3,9 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <cstdlib>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -66,6 +68,20 @@ Napi::Value manualSeed(const Napi::CallbackInfo& info) {
   });
 }
 
+// Debian's libtorch (OpenMP) starts with one intra-op thread on these machines unless told
+// otherwise; use every core unless SDPO_NUM_THREADS or OMP_NUM_THREADS says how many.
+void chooseThreadCount() {
+  for (const char* var : {"SDPO_NUM_THREADS", "OMP_NUM_THREADS"}) {
+    const char* value = std::getenv(var);
+    if (value && std::atoi(value) > 0) {
+      at::set_num_threads(std::atoi(value));
+      return;
+    }
+  }
+  unsigned cores = std::thread::hardware_concurrency();
+  if (cores > 0) at::set_num_threads(static_cast<int>(cores));
+}
+
 }  // namespace
 
 BindingRegistrar::BindingRegistrar(const char* name, BindingInit init) { registry().emplace_back(name, init); }
@@ -77,6 +93,7 @@ void initAllBindings(Napi::Env env, Napi::Object exports) {
 }  // namespace sdpo
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  sdpo::chooseThreadCount();
   exports.Set("buildInfo", Napi::Function::New(env, sdpo::buildInfo, "buildInfo"));
   exports.Set("setNumThreads", Napi::Function::New(env, sdpo::setNumThreads, "setNumThreads"));
   exports.Set("manualSeed", Napi::Function::New(env, sdpo::manualSeed, "manualSeed"));
