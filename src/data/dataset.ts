@@ -294,6 +294,7 @@ class BatchBuilder {
         }
       }
     }
+    const items = candidateItems.pack(); // one list per row; a view when back to back
     const batch: PreferenceBatch = {
       size: B,
       rows,
@@ -305,7 +306,7 @@ class BatchBuilder {
       rejectedItems,
       candidates: candidates.pack(),
       candidateOffsets,
-      candidateItems: candidateItems.pack().values.subarray(0, candidateOffsets[B]),
+      candidateItems: items.values.subarray(items.offsets[0], items.offsets[B]),
       text: lazyText(refs),
     };
     return batch;
