@@ -78,6 +78,7 @@ export class PreferenceDataset {
       try {
         const reader = await RecordBatchReader.from(this.source as AsyncIterable<Uint8Array>);
         await reader.open();
+        if (!reader.schema) throw new DataError(this.name, "not a readable Arrow IPC stream, or truncated/corrupt (no schema found)");
         return { schema: reader.schema, batches: reader as AsyncIterable<RecordBatch>, close: async () => reader.cancel() };
       } catch (err) {
         throw this.wrap(err);
@@ -92,6 +93,7 @@ export class PreferenceDataset {
     try {
       const reader = await RecordBatchReader.from(handle);
       await reader.open();
+      if (!reader.schema) throw new DataError(this.name, "not a readable Arrow IPC file, or truncated/corrupt (no schema found)");
       return { schema: reader.schema, batches: reader as AsyncIterable<RecordBatch>, close: () => handle.close() };
     } catch (err) {
       await handle.close();

@@ -37,8 +37,9 @@ export function makeRecords(rows: number, options: { rejected?: number; candidat
   });
 }
 
-export function recordsTable(records: PreferenceRecord[], batchRows = 4, tokenizer: TokenizerIdentity | undefined = identity): Table {
-  const schema = preferenceSchema({ tokenizer, templates: ["t"], items: [], rows: records.length });
+/** tokenizer null: a text-only file. */
+export function recordsTable(records: PreferenceRecord[], batchRows = 4, tokenizer: TokenizerIdentity | null = identity): Table {
+  const schema = preferenceSchema({ tokenizer: tokenizer ?? undefined, templates: ["t"], items: [], rows: records.length });
   return recordsToTable(records, schema, batchRows);
 }
 
