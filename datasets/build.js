@@ -34,7 +34,8 @@ function load() {
 function inputStamp(LASTFM) {
   const inputs = {};
   for (const f of [LASTFM.raw, LASTFM.templates]) inputs[f] = sha256(path.join(dir, f));
-  return { inputs, settings: { seed: LASTFM.seed, validRows: LASTFM.validRows, vocabSize: LASTFM.vocabSize, negatives: LASTFM.negatives } };
+  const { FORMAT_VERSION } = require(path.join(root, "dist", "src", "data", "schema.js"));
+  return { inputs, format: FORMAT_VERSION, settings: { seed: LASTFM.seed, validRows: LASTFM.validRows, vocabSize: LASTFM.vocabSize, negatives: LASTFM.negatives } };
 }
 
 function outputStamp(LASTFM, where) {
@@ -70,7 +71,7 @@ async function main() {
   if (!args.includes("--force") && fs.existsSync(stampPath)) {
     const stamp = JSON.parse(fs.readFileSync(stampPath, "utf8"));
     const current =
-      JSON.stringify({ inputs: stamp.inputs, settings: stamp.settings }) === JSON.stringify(want) &&
+      JSON.stringify({ inputs: stamp.inputs, format: stamp.format, settings: stamp.settings }) === JSON.stringify(want) &&
       JSON.stringify(stamp.outputs) === JSON.stringify(outputStamp(LASTFM, dir));
     if (current) {
       console.log("datasets/lastfm: up to date");
