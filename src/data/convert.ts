@@ -51,8 +51,16 @@ export function parseLlaraJson(text: string, source: string): LlaraRow[] {
   return rows as LlaraRow[];
 }
 
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    throw new Error(`cannot read ${what} ${path}: ${(err as Error).message}`);
+  }
+}
+
 export function readLlaraJson(path: string): LlaraRow[] {
-  return parseLlaraJson(readFileSync(path, "utf8"), path);
+  return parseLlaraJson(readText(path, "input"), path);
 }
 
 /** One template per non-empty line; each must hold [HistoryHere] and [CansHere]. */
@@ -71,7 +79,7 @@ export function parseTemplates(text: string, source: string): string[] {
 }
 
 export function readTemplates(path: string): string[] {
-  return parseTemplates(readFileSync(path, "utf8"), path);
+  return parseTemplates(readText(path, "templates"), path);
 }
 
 export function historyOf(row: LlaraRow): string[] {
