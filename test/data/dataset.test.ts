@@ -111,6 +111,21 @@ describe("PreferenceDataset", () => {
     expect(dropped.map((b) => b.size)).toEqual([3, 3, 3]);
   });
 
+  it("takes the first K of longer fixed rejected lists (offsets and values gathered)", async () => {
+    const batches = await collect(PreferenceDataset.fromArrow(path).batches({ batchSize: 4, negatives: 1 }));
+    for (const b of batches) checkAgainstRecords(b);
+    expect(Array.from(batches[0].rejectedItems)).toEqual(records.slice(0, 4).map((r) => r.rejectedItems[0]));
+  });
+
+  it("counts rows by scanning when the metadata has no row count", async () => {
+    const table = recordsTable(records, 3);
+    table.schema.metadata.delete("sdpo.rows");
+    const p = dir.writeTable("norows.arrow", table);
+    const ds = PreferenceDataset.fromArrow(p);
+    expect((await ds.metadata()).rows).toBeUndefined();
+    expect(await ds.countRows()).toBe(10);
+  });
+
   it("decodes texts lazily", async () => {
     const [b] = await collect(PreferenceDataset.fromArrow(path).batches({ batchSize: 2 }));
     expect(b.text.prompt).toEqual(["prompt 0", "prompt 1"]);
