@@ -1,3 +1,31 @@
 /** softmax-dpo: preference training (SFT, DPO, Softmax-DPO) for LM recommenders on libtorch. */
 export { native, nativePath } from "./native";
 export type { BuildInfo, FloatArray } from "./native";
+
+// Data: Arrow preference files, converter, tokenizer, streaming reader.
+export type { PackedTokens, PreferenceBatch } from "./data/batch";
+export { PreferenceDataset } from "./data/dataset";
+export type { BatchOptions, DatasetOptions } from "./data/dataset";
+export { DataError } from "./data/errors";
+export { Tokenizer } from "./data/tokenizer";
+export type { TokenizerOptions } from "./data/tokenizer";
+export { trainByteLevelBpe, DEFAULT_SPECIAL_TOKENS } from "./data/train_tokenizer";
+export {
+  convertLlaraFile,
+  writeLlaraArrow,
+  llaraRecords,
+  tokenizeRecords,
+  itemVocabulary,
+  parseLlaraJson,
+  readLlaraJson,
+  parseTemplates,
+  readTemplates,
+  fillTemplate,
+  responseText,
+  DEFAULT_TEMPLATE,
+} from "./data/convert";
+export type { LlaraRow, ConvertOptions } from "./data/convert";
+export { recordsToTable, writeArrowFile } from "./data/arrow_write";
+export type { PreferenceRecord } from "./data/arrow_write";
+export { FORMAT_VERSION, META, preferenceSchema, parseMetadata } from "./data/schema";
+export type { DatasetMetadata, TokenizerIdentity } from "./data/schema";
