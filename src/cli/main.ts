@@ -13,7 +13,14 @@ export async function main(argv: string[]): Promise<void> {
     .help()
     .alias("h", "help")
     .version()
-    .wrap(Math.min(110, process.stdout.columns || 100));
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    // Usage errors (unknown option, missing argument) print the message and a pointer to --help;
+    // a failing command is reported by main() below: its message, no stack trace, no usage dump.
+    .fail((message, error) => {
+      if (error) throw error;
+      process.stderr.write(`${message}\n\nRun with --help for usage.\n`);
+      process.exit(1);
+    });
   for (const command of commands) cli = cli.command(command);
   await cli.parseAsync();
 }
