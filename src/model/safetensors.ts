@@ -1,0 +1,332 @@
+/**
+ * The safetensors format (https://github.com/huggingface/safetensors), read and written in TypeScript.
+ *
+ * A file is: 8 bytes little-endian u64 N, N bytes of UTF-8 JSON header, then the data section.
+ * The header maps each tensor name to { dtype, shape, data_offsets: [begin, end] } (offsets relative
+ * to the data section) and may hold "__metadata__" (string -> string). The reader enforces every rule
+ * the reference implementation does, so a corrupt or truncated file is refused with the file and the
+ * tensor named, never read as wrong numbers. Tensor bytes are read lazily, one span at a time.
+ */
+import { promises as fsp } from "fs";
+import * as os from "os";
+import * as path from "path";
+import type { SafetensorsDType } from "../native";
+import { syncDirectory, tempSibling } from "./atomic";
+
+/** Bytes per element of each safetensors dtype. */
+export const SAFETENSORS_DTYPE_SIZE: Readonly<Record<SafetensorsDType, number>> = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+};
+
+/** The header is parsed into memory in full; the reference implementation caps it at 100 MB too. */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+export interface SafetensorsTensorInfo {
+  name: string;
+  dtype: SafetensorsDType;
+  shape: number[];
+  /** Byte span [begin, end) relative to the start of the data section. */
+  begin: number;
+  end: number;
+}
+
+export interface SafetensorsTensor {
+  name: string;
+  dtype: SafetensorsDType;
+  shape: number[];
+  /** Raw little-endian bytes (any typed array view is accepted when writing). */
+  data: ArrayBufferView;
+}
+
+export function isSafetensorsDType(value: unknown): value is SafetensorsDType {
+  return typeof value === "string" && Object.prototype.hasOwnProperty.call(SAFETENSORS_DTYPE_SIZE, value);
+}
+
+/** Product of the shape times the element size, checked: BigInt so no product silently loses precision. */
+export function tensorByteSize(dtype: SafetensorsDType, shape: readonly number[]): bigint {
+  let n = BigInt(SAFETENSORS_DTYPE_SIZE[dtype]);
+  for (const d of shape) n *= BigInt(d);
+  return n;
+}
+
+/** An opened, validated safetensors file; tensor bytes are read on demand. */
+export class SafetensorsFile {
+  private constructor(
+    readonly path: string,
+    readonly metadata: Readonly<Record<string, string>>,
+    private readonly infos: Map<string, SafetensorsTensorInfo>,
+    /** Absolute byte offset of the data section (8 + header length). */
+    readonly dataStart: number,
+    readonly fileSize: number
+  ) {}
+
+  /** Tensor names, sorted. */
+  names(): string[] {
+    return [...this.infos.keys()].sort();
+  }
+
+  has(name: string): boolean {
+    return this.infos.has(name);
+  }
+
+  info(name: string): SafetensorsTensorInfo {
+    const info = this.infos.get(name);
+    if (!info) throw new Error(`safetensors ${this.path}: no tensor named "${name}"`);
+    return info;
+  }
+
+  /** Reads just this tensor's bytes from disk. */
+  async read(name: string): Promise<SafetensorsTensor> {
+    const info = this.info(name);
+    const length = info.end - info.begin;
+    const data = new Uint8Array(length);
+    const handle = await fsp.open(this.path, "r");
+    try {
+      const { size } = await handle.stat();
+      if (size !== this.fileSize) {
+        throw new Error(`safetensors ${this.path}: file changed size since it was opened (${this.fileSize} -> ${size} bytes)`);
+      }
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await handle.read(data, done, length - done, this.dataStart + info.begin + done);
+        if (bytesRead === 0) throw new Error(`safetensors ${this.path}: tensor "${name}": unexpected end of file`);
+        done += bytesRead;
+      }
+    } finally {
+      await handle.close();
+    }
+    return { name, dtype: info.dtype, shape: [...info.shape], data };
+  }
+
+  /** Parses and validates the header of `filePath` against the file's length. */
+  static async open(filePath: string, options: { maxHeaderBytes?: number } = {}): Promise<SafetensorsFile> {
+    const maxHeaderBytes = options.maxHeaderBytes ?? MAX_HEADER_BYTES;
+    const handle = await fsp.open(filePath, "r");
+    try {
+      const fileSize = (await handle.stat()).size;
+      const fail = (what: string): never => {
+        throw new Error(`safetensors ${filePath}: ${what}`);
+      };
+      if (fileSize < 8) fail(`truncated file: ${fileSize} bytes, shorter than the 8-byte header length`);
+      const lengthBytes = Buffer.alloc(8);
+      await handle.read(lengthBytes, 0, 8, 0);
+      const headerLength = lengthBytes.readBigUInt64LE(0);
+      if (headerLength > BigInt(maxHeaderBytes)) {
+        fail(`header length ${headerLength} exceeds the ${maxHeaderBytes}-byte cap`);
+      }
+      const n = Number(headerLength);
+      if (8 + n > fileSize) fail(`header length ${n} runs past the end of the file (${fileSize} bytes)`);
+      const headerBytes = Buffer.alloc(n);
+      if (n > 0) await handle.read(headerBytes, 0, n, 8);
+      const { metadata, infos } = parseHeader(filePath, headerBytes, fileSize - 8 - n);
+      return new SafetensorsFile(filePath, metadata, infos, 8 + n, fileSize);
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+/** Opens a safetensors file, validating its header; see SafetensorsFile. */
+export function openSafetensors(filePath: string, options?: { maxHeaderBytes?: number }): Promise<SafetensorsFile> {
+  return SafetensorsFile.open(filePath, options);
+}
+
+/** Reads every tensor of a file (sorted by name) and its metadata. */
+export async function readSafetensors(
+  filePath: string
+): Promise<{ tensors: SafetensorsTensor[]; metadata: Record<string, string> }> {
+  const file = await openSafetensors(filePath);
+  const tensors: SafetensorsTensor[] = [];
+  for (const name of file.names()) tensors.push(await file.read(name));
+  return { tensors, metadata: { ...file.metadata } };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function parseHeader(
+  filePath: string,
+  headerBytes: Buffer,
+  dataLength: number
+): { metadata: Record<string, string>; infos: Map<string, SafetensorsTensorInfo> } {
+  const fail = (what: string): never => {
+    throw new Error(`safetensors ${filePath}: ${what}`);
+  };
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(headerBytes);
+  } catch {
+    return fail("header is not valid UTF-8");
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (err) {
+    return fail(`header is not valid JSON (${(err as Error).message})`);
+  }
+  if (!isPlainObject(header)) fail("header must be a JSON object");
+  const entries = header as Record<string, unknown>;
+
+  const metadata: Record<string, string> = {};
+  if ("__metadata__" in entries) {
+    const raw = entries.__metadata__;
+    if (!isPlainObject(raw)) fail(`"__metadata__" must be an object of strings`);
+    for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+      if (typeof value !== "string") fail(`"__metadata__" value of "${key}" must be a string, got ${JSON.stringify(value)}`);
+      metadata[key] = value as string;
+    }
+  }
+
+  const infos = new Map<string, SafetensorsTensorInfo>();
+  for (const [name, raw] of Object.entries(entries)) {
+    if (name === "__metadata__") continue;
+    const failTensor = (what: string): never => fail(`tensor "${name}": ${what}`);
+    if (!isPlainObject(raw)) failTensor("entry must be an object with dtype, shape and data_offsets");
+    const entry = raw as Record<string, unknown>;
+    for (const key of Object.keys(entry)) {
+      if (key !== "dtype" && key !== "shape" && key !== "data_offsets") failTensor(`unknown field "${key}"`);
+    }
+    const dtype = entry.dtype;
+    if (!isSafetensorsDType(dtype)) {
+      failTensor(`unknown dtype ${JSON.stringify(dtype)} (expected one of ${Object.keys(SAFETENSORS_DTYPE_SIZE).join(", ")})`);
+    }
+    const shape = entry.shape;
+    if (!Array.isArray(shape)) failTensor("shape must be an array");
+    for (const d of shape as unknown[]) {
+      if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) {
+        failTensor(`shape ${JSON.stringify(shape)} must hold non-negative integers`);
+      }
+    }
+    const offsets = entry.data_offsets;
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every((o) => typeof o === "number" && Number.isSafeInteger(o) && o >= 0)
+    ) {
+      failTensor(`data_offsets ${JSON.stringify(offsets)} must be two non-negative integers [begin, end]`);
+    }
+    const [begin, end] = offsets as number[];
+    if (end < begin) failTensor(`data_offsets [${begin}, ${end}] end before begin`);
+    if (end > dataLength) {
+      failTensor(`data_offsets [${begin}, ${end}] out of bounds: the data section is ${dataLength} bytes`);
+    }
+    const expected = tensorByteSize(dtype as SafetensorsDType, shape as number[]);
+    if (expected !== BigInt(end - begin)) {
+      failTensor(
+        `size mismatch: ${dtype} ${JSON.stringify(shape)} is ${expected} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`
+      );
+    }
+    infos.set(name, { name, dtype: dtype as SafetensorsDType, shape: [...(shape as number[])], begin, end });
+  }
+
+  // The spans must tile the data section exactly, in order: no overlap, no hole, no trailing bytes.
+  const spans = [...infos.values()].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let cursor = 0;
+  let previous: SafetensorsTensorInfo | undefined;
+  for (const span of spans) {
+    if (span.begin < cursor) {
+      fail(`tensor "${span.name}": data_offsets [${span.begin}, ${span.end}] overlap tensor "${previous!.name}" [${previous!.begin}, ${previous!.end}]`);
+    }
+    if (span.begin > cursor) {
+      fail(
+        `tensor "${span.name}": hole of ${span.begin - cursor} bytes before data_offsets [${span.begin}, ${span.end}]` +
+          (previous ? ` (after tensor "${previous.name}" ends at ${previous.end})` : " (data section starts at 0)")
+      );
+    }
+    cursor = span.end;
+    previous = span;
+  }
+  if (cursor !== dataLength) {
+    fail(`${dataLength - cursor} trailing bytes after the last tensor (data section is ${dataLength} bytes, tensors cover ${cursor})`);
+  }
+  return { metadata, infos };
+}
+
+function checkTensorsToWrite(filePath: string, tensors: readonly SafetensorsTensor[], metadata: Record<string, string>): void {
+  if (!Array.isArray(tensors)) throw new TypeError(`writeSafetensors ${filePath}: tensors must be an array`);
+  for (const [key, value] of Object.entries(metadata)) {
+    if (typeof value !== "string") throw new TypeError(`writeSafetensors ${filePath}: metadata "${key}" must be a string`);
+  }
+  const seen = new Set<string>();
+  for (const t of tensors) {
+    const where = `writeSafetensors ${filePath}: tensor "${t?.name}"`;
+    if (typeof t?.name !== "string" || t.name.length === 0) throw new TypeError(`writeSafetensors ${filePath}: every tensor needs a non-empty name`);
+    if (t.name === "__metadata__") throw new RangeError(`${where}: the name is reserved for metadata`);
+    if (seen.has(t.name)) throw new RangeError(`${where}: duplicate name`);
+    seen.add(t.name);
+    if (!isSafetensorsDType(t.dtype)) throw new TypeError(`${where}: unknown dtype ${JSON.stringify(t.dtype)}`);
+    if (!Array.isArray(t.shape) || !t.shape.every((d: unknown) => typeof d === "number" && Number.isSafeInteger(d) && d >= 0)) {
+      throw new RangeError(`${where}: shape ${JSON.stringify(t.shape)} must hold non-negative integers`);
+    }
+    if (!ArrayBuffer.isView(t.data)) throw new TypeError(`${where}: data must be a typed array or Buffer`);
+    const expected = tensorByteSize(t.dtype, t.shape);
+    if (BigInt(t.data.byteLength) !== expected) {
+      throw new RangeError(`${where}: ${t.dtype} ${JSON.stringify(t.shape)} needs ${expected} bytes, data has ${t.data.byteLength}`);
+    }
+  }
+}
+
+/** Header bytes as Hugging Face writes them: JSON padded with spaces so the data starts 8-byte aligned. */
+export function encodeHeader(tensors: readonly SafetensorsTensor[], metadata: Record<string, string> = {}): Buffer {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const t of [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const size = t.data.byteLength;
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + size] };
+    offset += size;
+  }
+  const json = Buffer.from(JSON.stringify(header), "utf8");
+  const padded = Math.ceil(json.length / 8) * 8;
+  const out = Buffer.alloc(8 + padded, 0x20);
+  out.writeBigUInt64LE(BigInt(padded), 0);
+  json.copy(out, 8);
+  return out;
+}
+
+/**
+ * Writes tensors (sorted by name) and string metadata to `filePath` atomically: a temp file in the
+ * same folder is written, fsynced and renamed into place, so readers never see a half-written file.
+ */
+export async function writeSafetensors(
+  filePath: string,
+  tensors: readonly SafetensorsTensor[],
+  metadata: Record<string, string> = {}
+): Promise<void> {
+  if (os.endianness() !== "LE") throw new Error("writeSafetensors: big-endian hosts are not supported");
+  checkTensorsToWrite(filePath, tensors, metadata);
+  const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const header = encodeHeader(sorted, metadata);
+  const temp = tempSibling(filePath);
+  const handle = await fsp.open(temp, "wx");
+  try {
+    await writeAll(handle, header);
+    for (const t of sorted) await writeAll(handle, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    await handle.sync();
+    await handle.close();
+    await fsp.rename(temp, filePath);
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await fsp.rm(temp, { force: true });
+    throw err;
+  }
+  await syncDirectory(path.dirname(filePath));
+}
+
+async function writeAll(handle: fsp.FileHandle, bytes: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < bytes.byteLength) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.byteLength - done);
+    done += bytesWritten;
+  }
+}
