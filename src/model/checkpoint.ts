@@ -25,7 +25,7 @@ import {
   resolveLoraConfig,
   toPeftName,
 } from "./peft";
-import { openSafetensors, SafetensorsFile, SafetensorsTensor, writeSafetensors } from "./safetensors";
+import { LazySafetensorsTensor, openSafetensors, SafetensorsFile, writeSafetensors } from "./safetensors";
 import { openCheckpointTensors, writeShardedSafetensors } from "./sharded";
 import { loadTokenizerFile, TOKENIZER_FILES } from "./tokenizer-file";
 
@@ -81,8 +81,12 @@ const IGNORABLE_TENSORS = [/(^|\.)rotary_emb\.inv_freq$/, /(^|\.)attn\.masked_bi
 
 const FLOAT_DTYPES: readonly SafetensorsDType[] = ["F32", "F16", "BF16", "F64"];
 
-function torchDtypeToModelDType(value: string | undefined): ModelDType | undefined {
-  return value === "float32" || value === "float16" || value === "bfloat16" || value === "float64" ? value : undefined;
+const SAFETENSORS_DTYPE_OF: Record<ModelDType, SafetensorsDType> = { float32: "F32", float64: "F64", bfloat16: "BF16", float16: "F16" };
+
+function safetensorsDType(dtype: ModelDType): SafetensorsDType {
+  const tag = SAFETENSORS_DTYPE_OF[dtype];
+  if (!tag) throw new TypeError(`unknown model dtype ${JSON.stringify(dtype)}`);
+  return tag;
 }
 
 async function exists(p: string): Promise<boolean> {
@@ -312,13 +316,19 @@ async function writeModelFiles(
   }
   const configJson = configToJson(config, { ...extras, dtype: model.dtype });
   await writeFileAtomic(path.join(dir, "config.json"), JSON.stringify(configJson, null, 2) + "\n");
-  const tensors: SafetensorsTensor[] = [];
-  for (const p of params) {
-    if (p.isAdapter) continue;
-    if (config.tie_word_embeddings && p.name === "lm_head.weight") continue; // tied: HF stores the embedding only
-    const t = model.getTensor(p.name, { merged: true });
-    tensors.push({ name: p.name, dtype: t.dtype, shape: t.shape, data: t.data });
-  }
+  // Copied out of the model one at a time as the writer reaches them.
+  const tensors: LazySafetensorsTensor[] = params
+    .filter((p) => !p.isAdapter && !(config.tie_word_embeddings && p.name === "lm_head.weight")) // tied: HF stores the embedding only
+    .map((p) => ({
+      name: p.name,
+      dtype: safetensorsDType(p.dtype),
+      shape: p.shape,
+      load: () => {
+        const t = model.getTensor(p.name, { merged: true });
+        if (t.dtype !== safetensorsDType(p.dtype)) throw new Error(`saveModel: getTensor("${p.name}") returned ${t.dtype}, parameterInfo says ${p.dtype}`);
+        return t.data;
+      },
+    }));
   await writeShardedSafetensors(dir, tensors, { maxShardBytes: options.maxShardBytes, metadata: { format: "pt" } });
 }
 

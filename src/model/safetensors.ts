@@ -47,6 +47,24 @@ export interface SafetensorsTensor {
   data: ArrayBufferView;
 }
 
+/**
+ * A tensor to write whose bytes are produced only when the writer reaches it (e.g. copied out of a
+ * model), so writing a checkpoint holds one tensor in memory at a time, not the whole model.
+ */
+export interface LazySafetensorsTensor {
+  name: string;
+  dtype: SafetensorsDType;
+  shape: number[];
+  load: () => ArrayBufferView | Promise<ArrayBufferView>;
+}
+
+export type TensorToWrite = SafetensorsTensor | LazySafetensorsTensor;
+
+/** Byte size of a tensor to write, from its data or (lazy) its dtype and shape. */
+export function byteSizeOf(t: TensorToWrite): number {
+  return "data" in t ? t.data.byteLength : Number(tensorByteSize(t.dtype, t.shape));
+}
+
 export function isSafetensorsDType(value: unknown): value is SafetensorsDType {
   return typeof value === "string" && Object.prototype.hasOwnProperty.call(SAFETENSORS_DTYPE_SIZE, value);
 }
@@ -252,7 +270,7 @@ function parseHeader(
   return { metadata, infos };
 }
 
-function checkTensorsToWrite(filePath: string, tensors: readonly SafetensorsTensor[], metadata: Record<string, string>): void {
+function checkTensorsToWrite(filePath: string, tensors: readonly TensorToWrite[], metadata: Record<string, string>): void {
   if (!Array.isArray(tensors)) throw new TypeError(`writeSafetensors ${filePath}: tensors must be an array`);
   for (const [key, value] of Object.entries(metadata)) {
     if (typeof value !== "string") throw new TypeError(`writeSafetensors ${filePath}: metadata "${key}" must be a string`);
@@ -268,21 +286,26 @@ function checkTensorsToWrite(filePath: string, tensors: readonly SafetensorsTens
     if (!Array.isArray(t.shape) || !t.shape.every((d: unknown) => typeof d === "number" && Number.isSafeInteger(d) && d >= 0)) {
       throw new RangeError(`${where}: shape ${JSON.stringify(t.shape)} must hold non-negative integers`);
     }
-    if (!ArrayBuffer.isView(t.data)) throw new TypeError(`${where}: data must be a typed array or Buffer`);
-    const expected = tensorByteSize(t.dtype, t.shape);
-    if (BigInt(t.data.byteLength) !== expected) {
-      throw new RangeError(`${where}: ${t.dtype} ${JSON.stringify(t.shape)} needs ${expected} bytes, data has ${t.data.byteLength}`);
-    }
+    if ("data" in t) checkData(where, t.dtype, t.shape, t.data);
+    else if (typeof (t as LazySafetensorsTensor).load !== "function") throw new TypeError(`${where}: needs data (a typed array) or load()`);
+  }
+}
+
+function checkData(where: string, dtype: SafetensorsDType, shape: number[], data: unknown): asserts data is ArrayBufferView {
+  if (!ArrayBuffer.isView(data)) throw new TypeError(`${where}: data must be a typed array or Buffer`);
+  const expected = tensorByteSize(dtype, shape);
+  if (BigInt(data.byteLength) !== expected) {
+    throw new RangeError(`${where}: ${dtype} ${JSON.stringify(shape)} needs ${expected} bytes, data has ${data.byteLength}`);
   }
 }
 
 /** Header bytes as Hugging Face writes them: JSON padded with spaces so the data starts 8-byte aligned. */
-export function encodeHeader(tensors: readonly SafetensorsTensor[], metadata: Record<string, string> = {}): Buffer {
+export function encodeHeader(tensors: readonly TensorToWrite[], metadata: Record<string, string> = {}): Buffer {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
   for (const t of [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    const size = t.data.byteLength;
+    const size = byteSizeOf(t);
     header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + size] };
     offset += size;
   }
@@ -300,7 +323,7 @@ export function encodeHeader(tensors: readonly SafetensorsTensor[], metadata: Re
  */
 export async function writeSafetensors(
   filePath: string,
-  tensors: readonly SafetensorsTensor[],
+  tensors: readonly TensorToWrite[],
   metadata: Record<string, string> = {}
 ): Promise<void> {
   if (os.endianness() !== "LE") throw new Error("writeSafetensors: big-endian hosts are not supported");
@@ -311,7 +334,11 @@ export async function writeSafetensors(
   const handle = await fsp.open(temp, "wx");
   try {
     await writeAll(handle, header);
-    for (const t of sorted) await writeAll(handle, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    for (const t of sorted) {
+      const data = "data" in t ? t.data : await t.load();
+      if (!("data" in t)) checkData(`writeSafetensors ${filePath}: tensor "${t.name}"`, t.dtype, t.shape, data);
+      await writeAll(handle, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    }
     await handle.sync();
     await handle.close();
     await fsp.rename(temp, filePath);

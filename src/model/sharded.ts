@@ -7,7 +7,7 @@
 import { promises as fsp } from "fs";
 import * as path from "path";
 import { writeFileAtomic } from "./atomic";
-import { openSafetensors, SafetensorsFile, SafetensorsTensor, writeSafetensors } from "./safetensors";
+import { byteSizeOf, openSafetensors, SafetensorsFile, TensorToWrite, writeSafetensors } from "./safetensors";
 
 export const SINGLE_FILE = "model.safetensors";
 export const INDEX_FILE = "model.safetensors.index.json";
@@ -102,7 +102,7 @@ export async function openCheckpointTensors(dir: string, base = "model"): Promis
  */
 export async function writeShardedSafetensors(
   dir: string,
-  tensors: readonly SafetensorsTensor[],
+  tensors: readonly TensorToWrite[],
   options: { maxShardBytes?: number; metadata?: Record<string, string>; base?: string } = {}
 ): Promise<string[]> {
   const maxShardBytes = options.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES;
@@ -111,22 +111,23 @@ export async function writeShardedSafetensors(
     throw new RangeError(`writeShardedSafetensors: maxShardBytes must be a positive integer, got ${maxShardBytes}`);
   }
   const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const totalSize = sorted.reduce((sum, t) => sum + t.data.byteLength, 0);
+  const totalSize = sorted.reduce((sum, t) => sum + byteSizeOf(t), 0);
   if (totalSize <= maxShardBytes) {
     await writeSafetensors(path.join(dir, `${base}.safetensors`), sorted, options.metadata);
     return [`${base}.safetensors`];
   }
-  const shards: SafetensorsTensor[][] = [];
-  let current: SafetensorsTensor[] = [];
+  const shards: TensorToWrite[][] = [];
+  let current: TensorToWrite[] = [];
   let currentSize = 0;
   for (const t of sorted) {
-    if (current.length > 0 && currentSize + t.data.byteLength > maxShardBytes) {
+    const size = byteSizeOf(t);
+    if (current.length > 0 && currentSize + size > maxShardBytes) {
       shards.push(current);
       current = [];
       currentSize = 0;
     }
     current.push(t);
-    currentSize += t.data.byteLength;
+    currentSize += size;
   }
   shards.push(current);
   const pad = (i: number) => String(i).padStart(5, "0");

@@ -238,6 +238,29 @@ describe("safetensors writer", () => {
     await expect(fsp.readdir(dir)).resolves.toEqual([]);
   });
 
+  test("lazy tensors are loaded one at a time in name order and checked against their shape", async () => {
+    const file = path.join(dir, "lazy.safetensors");
+    const order: string[] = [];
+    const lazy = (name: string, value: number) => ({
+      name,
+      dtype: "F32" as const,
+      shape: [2],
+      load: () => {
+        order.push(name);
+        return new Float32Array([value, -value]);
+      },
+    });
+    await writeSafetensors(file, [lazy("b", 2), lazy("a", 1), { name: "c", dtype: "U8", shape: [1], data: new Uint8Array([9]) }]);
+    expect(order).toEqual(["a", "b"]);
+    const st = await openSafetensors(file);
+    expect(Array.from(new Float32Array(new Uint8Array((await st.read("b")).data as Uint8Array).buffer))).toEqual([2, -2]);
+    const err = await rejectionOf(
+      writeSafetensors(file, [{ name: "w", dtype: "F32", shape: [3], load: () => new Float32Array(2) }])
+    );
+    expect(err.message).toMatch(/tensor "w": F32 \[3\] needs 12 bytes, data has 8/);
+    expect(await fsp.readdir(dir)).toEqual(["lazy.safetensors"]);
+  });
+
   test("replaces atomically and leaves no temp files; a failed write keeps the old file", async () => {
     const file = path.join(dir, "m.safetensors");
     await writeSafetensors(file, [{ name: "a", dtype: "U8", shape: [2], data: new Uint8Array([1, 2]) }]);
