@@ -41,3 +41,81 @@ export async function writeFileAtomic(filePath: string, contents: string | Uint8
   }
   await syncDirectory(path.dirname(filePath));
 }
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM"; // exists, owned by someone else
+  }
+}
+
+/**
+ * Cleans up after a writer of `target` that died mid-way (its pid is gone): if it died between moving
+ * the old folder aside and moving the new one in, the old one is put back; its temp folders are removed.
+ */
+export async function recoverInterruptedWrites(target: string): Promise<void> {
+  const parent = path.dirname(target);
+  const prefix = `.${path.basename(target)}.tmp-`;
+  let entries: string[];
+  try {
+    entries = await fsp.readdir(parent);
+  } catch {
+    return;
+  }
+  const stale = entries.filter((e) => {
+    if (!e.startsWith(prefix)) return false;
+    const pid = Number(e.slice(prefix.length).split("-")[0]);
+    return Number.isSafeInteger(pid) && pid !== process.pid && !isAlive(pid);
+  });
+  for (const e of stale.filter((s) => s.endsWith(".old"))) {
+    const targetExists = await fsp.access(target).then(() => true, () => false);
+    if (!targetExists) await fsp.rename(path.join(parent, e), target);
+  }
+  for (const e of stale) await fsp.rm(path.join(parent, e), { recursive: true, force: true });
+}
+
+/**
+ * Builds a folder atomically: `fill` writes into a fresh temp folder beside `target`, which is then
+ * fsynced and renamed into place. An existing `target` is replaced only when `overwrite` is set: it is
+ * moved aside first and deleted once the new folder is in place. On any error the temp folder is removed
+ * and `target` is as it was.
+ */
+export async function writeFolderAtomic(
+  target: string,
+  options: { overwrite: boolean; caller: string },
+  fill: (tempDir: string) => Promise<void>
+): Promise<void> {
+  const exists = (p: string) => fsp.access(p).then(() => true, () => false);
+  await recoverInterruptedWrites(target);
+  if ((await exists(target)) && !options.overwrite) {
+    throw new Error(`${options.caller}: ${target} already exists; pass { overwrite: true } to replace it`);
+  }
+  await fsp.mkdir(path.dirname(target), { recursive: true });
+  const temp = tempSibling(target);
+  await fsp.mkdir(temp);
+  try {
+    await fill(temp);
+    await syncDirectory(temp);
+    if (!(await exists(target))) {
+      await fsp.rename(temp, target);
+    } else {
+      // Between these two renames the old folder sits at `.old` and the new one at temp, both whole;
+      // recoverInterruptedWrites puts the old one back if the process dies there.
+      const aside = `${temp}.old`;
+      await fsp.rename(target, aside);
+      try {
+        await fsp.rename(temp, target);
+      } catch (err) {
+        await fsp.rename(aside, target).catch(() => undefined);
+        throw err;
+      }
+      await fsp.rm(aside, { recursive: true, force: true });
+    }
+  } catch (err) {
+    await fsp.rm(temp, { recursive: true, force: true });
+    throw err;
+  }
+  await syncDirectory(path.dirname(target));
+}

@@ -13,7 +13,7 @@ import { promises as fsp } from "fs";
 import * as path from "path";
 import type { Tokenizer } from "tokenizers";
 import { DeviceName, ModelDType, native, NativeLoraConfig, NativeModel, NativeModelConfig, NativeModelConstructor, ParameterInfo, SafetensorsDType } from "../native";
-import { syncDirectory, writeFileAtomic } from "./atomic";
+import { writeFileAtomic, writeFolderAtomic } from "./atomic";
 import { ConfigExtras, configToJson, readConfigFile } from "./config";
 import {
   ADAPTER_CONFIG_FILE,
@@ -70,6 +70,8 @@ export interface SaveOptions {
 /** What this module knows about a native model beyond its weights, needed again at save time. */
 interface ModelRecord {
   sourceDir?: string;
+  /** An adapter folder the model was loaded from (its tokenizer files win over the base's). */
+  adapterDir?: string;
   extras?: ConfigExtras;
   lora?: NativeLoraConfig;
   baseModelNameOrPath?: string | null;
@@ -208,6 +210,7 @@ async function loadAdapterFolder(folder: string, options: LoadOptions): Promise<
     addLora(model, lora);
     const record = records.get(model)!;
     record.baseModelNameOrPath = baseModelNameOrPath ?? baseDir;
+    record.adapterDir = folder;
     const adapterFile = await openSafetensors(weightsPath);
     const sources = new Map(adapterFile.names().map((n) => [n, adapterFile]));
     const adapters = model.parameterInfo().filter((p) => p.isAdapter);
@@ -275,28 +278,13 @@ export async function saveModel(
   const target = path.resolve(dir);
   const record = records.get(nativeModel) ?? {};
   const wrapperPath = (model as { path?: string }).path;
-  const sourceDir = record.sourceDir ?? (wrapperPath ? path.resolve(wrapperPath) : undefined);
-  if ((await exists(target)) && !options.overwrite) {
-    throw new Error(`saveModel: ${target} already exists; pass { overwrite: true } to replace it`);
-  }
-  await fsp.mkdir(path.dirname(target), { recursive: true });
-  const rand = Math.random().toString(36).slice(2, 10);
-  const temp = path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${rand}`);
-  await fsp.mkdir(temp);
-  try {
+  const tokenizerDirs = [record.adapterDir, record.sourceDir ?? (wrapperPath ? path.resolve(wrapperPath) : undefined)];
+  await writeFolderAtomic(target, { overwrite: options.overwrite === true, caller: "saveModel" }, async (temp) => {
     const params = nativeModel.parameterInfo();
-    if (options.adapterOnly) {
-      await writeAdapterFiles(nativeModel, params, temp, record, options);
-    } else {
-      await writeModelFiles(nativeModel, params, temp, record, options);
-    }
-    await copyTokenizerFiles(sourceDir, temp, (model as { tokenizer?: unknown }).tokenizer, options.adapterOnly === true);
-    await syncDirectory(temp);
-    await replaceFolder(temp, target);
-  } catch (err) {
-    await fsp.rm(temp, { recursive: true, force: true });
-    throw err;
-  }
+    if (options.adapterOnly) await writeAdapterFiles(nativeModel, params, temp, record, options);
+    else await writeModelFiles(nativeModel, params, temp, record, options);
+    await copyTokenizerFiles(tokenizerDirs, temp, (model as { tokenizer?: unknown }).tokenizer, options.adapterOnly === true);
+  });
 }
 
 async function writeModelFiles(
@@ -353,39 +341,23 @@ async function writeAdapterFiles(
   await writeSafetensors(path.join(dir, ADAPTER_WEIGHTS_FILE), tensors, { format: "pt" });
 }
 
-async function copyTokenizerFiles(sourceDir: string | undefined, dir: string, tokenizer: unknown, adapterOnly: boolean): Promise<void> {
+/** Copies each tokenizer file from the first of `sourceDirs` that has it (an adapter's own, then its base's). */
+async function copyTokenizerFiles(sourceDirs: (string | undefined)[], dir: string, tokenizer: unknown, adapterOnly: boolean): Promise<void> {
   let copiedTokenizer = false;
-  if (sourceDir) {
-    for (const name of TOKENIZER_FILES) {
-      if (adapterOnly && name === "generation_config.json") continue;
+  for (const name of TOKENIZER_FILES) {
+    if (adapterOnly && name === "generation_config.json") continue;
+    for (const sourceDir of sourceDirs) {
+      if (!sourceDir) continue;
       const from = path.join(sourceDir, name);
       if (!(await exists(from))) continue;
       await fsp.copyFile(from, path.join(dir, name));
       const handle = await fsp.open(path.join(dir, name), "r+");
       await handle.sync().finally(() => handle.close());
       if (name === "tokenizer.json") copiedTokenizer = true;
+      break;
     }
   }
   // A tokenizer built in memory (e.g. trained from scratch) has no file to copy: serialise it.
   const save = (tokenizer as { save?: (file: string, pretty?: boolean) => void } | undefined)?.save;
   if (!copiedTokenizer && typeof save === "function") save.call(tokenizer, path.join(dir, "tokenizer.json"), false);
-}
-
-/** Moves the finished temp folder to `target`, replacing an existing folder through a rename aside. */
-async function replaceFolder(temp: string, target: string): Promise<void> {
-  if (!(await exists(target))) {
-    await fsp.rename(temp, target);
-  } else {
-    // Two renames: between them the old copy sits at `.old` and the new one at temp, both whole.
-    const aside = `${temp}.old`;
-    await fsp.rename(target, aside);
-    try {
-      await fsp.rename(temp, target);
-    } catch (err) {
-      await fsp.rename(aside, target).catch(() => undefined);
-      throw err;
-    }
-    await fsp.rm(aside, { recursive: true, force: true });
-  }
-  await syncDirectory(path.dirname(target));
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from "child_process";
 import { promises as fsp } from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -280,6 +281,27 @@ describe("kill safety", () => {
     calls = 0;
     await rejectionOf(saveModel(failing, path.join(root, "fresh")));
     expect(await fsp.readdir(root)).toEqual(["ckpt"]);
+  });
+
+  test("the leftovers of a writer killed between its two renames are recovered: the old folder comes back", async () => {
+    const dir = path.join(root, "ckpt");
+    const first = createModel(tiny(), { seed: 1, modelClass }).native;
+    await saveModel(first, dir);
+    // What a writer killed mid-replace leaves: the old folder moved aside, the new one complete at its temp path.
+    const deadPid = spawnSync(process.execPath, ["-e", ""]).pid;
+    const stale = path.join(root, `.ckpt.tmp-${deadPid}-dead`);
+    await fsp.rename(dir, `${stale}.old`);
+    await fsp.mkdir(stale);
+    await fsp.writeFile(path.join(stale, "config.json"), "{}");
+    const second = createModel(tiny(), { seed: 2, modelClass }).native;
+    expect((await rejectionOf(saveModel(second, dir))).message).toMatch(/already exists/); // the old one is back
+    expect(await fsp.readdir(root)).toEqual(["ckpt"]);
+    expectSameWeights(first, (await loadModel(dir, { modelClass })).native);
+    // A live writer's temp folder (this process's pid) is left alone.
+    const live = path.join(root, `.ckpt.tmp-${process.pid}-live`);
+    await fsp.mkdir(live);
+    await saveModel(second, dir, { overwrite: true });
+    expect((await fsp.readdir(root)).sort()).toEqual([".ckpt.tmp-" + process.pid + "-live", "ckpt"]);
   });
 
   test("a disposed model is refused before anything is written", async () => {
