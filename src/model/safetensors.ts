@@ -194,6 +194,9 @@ function parseHeader(
   }
   if (!isPlainObject(header)) fail("header must be a JSON object");
   const entries = header as Record<string, unknown>;
+  // JSON.parse keeps the last of repeated keys silently; two readers could then disagree on a tensor.
+  const duplicate = firstDuplicateTopLevelKey(text);
+  if (duplicate !== undefined) fail(`tensor "${duplicate}" appears twice in the header`);
 
   const metadata: Record<string, string> = {};
   if ("__metadata__" in entries) {
@@ -268,6 +271,35 @@ function parseHeader(
     fail(`${dataLength - cursor} trailing bytes after the last tensor (data section is ${dataLength} bytes, tensors cover ${cursor})`);
   }
   return { metadata, infos };
+}
+
+/** The first key repeated at the top level of a (valid) JSON object text, if any. */
+function firstDuplicateTopLevelKey(text: string): string | undefined {
+  const seen = new Set<string>();
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      if (depth === 1 && expectKey) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (seen.has(key)) return key;
+        seen.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === "{" || c === "[") {
+      depth++;
+      expectKey = depth === 1;
+    } else if (c === "}" || c === "]") {
+      depth--;
+    } else if (c === "," && depth === 1) {
+      expectKey = true;
+    }
+  }
+  return undefined;
 }
 
 function checkTensorsToWrite(filePath: string, tensors: readonly TensorToWrite[], metadata: Record<string, string>): void {

@@ -130,6 +130,13 @@ describe("safetensors reader refuses malformed files", () => {
     expect(await openError(file)).toMatch(/tensor "w": size mismatch: F64 \[67108864,67108864,67108864\] is 2417851639229258349412352 bytes/);
   });
 
+  test("a tensor named twice in the header", async () => {
+    const header = '{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "b\\"x": {"dtype":"U8","shape":[0],"data_offsets":[4,4]}, "a": {"dtype": "I32", "shape": [1], "data_offsets": [0, 4]}}';
+    expect(await openError(await rawFile(header, 4))).toMatch(/tensor "a" appears twice in the header/);
+    // Nested keys may repeat across entries; only top-level names must be unique.
+    expect((await openSafetensors(await rawFile({ a: f32([1], 0, 4), b: f32([1], 4, 8) }, 8))).names()).toEqual(["a", "b"]);
+  });
+
   test("overlapping offsets", async () => {
     const file = await rawFile({ a: f32([2], 0, 8), b: f32([2], 4, 12) }, 12);
     expect(await openError(file)).toMatch(/tensor "b": data_offsets \[4, 12\] overlap tensor "a" \[0, 8\]/);
