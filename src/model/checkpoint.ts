@@ -282,7 +282,7 @@ export async function saveModel(
   await writeFolderAtomic(target, { overwrite: options.overwrite === true, caller: "saveModel" }, async (temp) => {
     const params = nativeModel.parameterInfo();
     if (options.adapterOnly) await writeAdapterFiles(nativeModel, params, temp, record, options);
-    else await writeModelFiles(nativeModel, params, temp, record, options);
+    else await writeModelFiles(nativeModel, params, temp, record, options, (model as { tokenizer?: unknown }).tokenizer);
     await copyTokenizerFiles(tokenizerDirs, temp, (model as { tokenizer?: unknown }).tokenizer, options.adapterOnly === true);
   });
 }
@@ -292,7 +292,8 @@ async function writeModelFiles(
   params: ParameterInfo[],
   dir: string,
   record: ModelRecord,
-  options: SaveOptions
+  options: SaveOptions,
+  tokenizer: unknown
 ): Promise<void> {
   const config = model.config;
   const extras = { ...(record.extras ?? {}) };
@@ -302,6 +303,9 @@ async function writeModelFiles(
     for (const stale of ["torch_dtype", "dtype", "quantization_config", "_name_or_path", "transformers_version"]) delete raw[stale];
     extras.raw = raw;
   }
+  // A model created from scratch knows its EOS only through its tokenizer (src/data's wrapper: eosId).
+  const eosId = (tokenizer as { eosId?: unknown } | undefined)?.eosId;
+  if (extras.eosTokenId === undefined && typeof eosId === "number") extras.eosTokenId = eosId;
   const configJson = configToJson(config, { ...extras, dtype: model.dtype });
   await writeFileAtomic(path.join(dir, "config.json"), JSON.stringify(configJson, null, 2) + "\n");
   // Copied out of the model one at a time as the writer reaches them.
@@ -357,7 +361,13 @@ async function copyTokenizerFiles(sourceDirs: (string | undefined)[], dir: strin
       break;
     }
   }
-  // A tokenizer built in memory (e.g. trained from scratch) has no file to copy: serialise it.
-  const save = (tokenizer as { save?: (file: string, pretty?: boolean) => void } | undefined)?.save;
-  if (!copiedTokenizer && typeof save === "function") save.call(tokenizer, path.join(dir, "tokenizer.json"), false);
+  if (copiedTokenizer || !tokenizer) return;
+  // A tokenizer not loaded from the source folder: copy the file it came from (src/data's wrapper keeps
+  // it as `source`), or serialise an in-memory one (the tokenizers package's `save`).
+  const { source, save } = tokenizer as { source?: unknown; save?: (file: string, pretty?: boolean) => void };
+  if (typeof source === "string" && source.endsWith(".json") && (await exists(source))) {
+    await fsp.copyFile(source, path.join(dir, "tokenizer.json"));
+  } else if (typeof save === "function") {
+    save.call(tokenizer, path.join(dir, "tokenizer.json"), false);
+  }
 }

@@ -170,6 +170,13 @@ describe("save and load through a stand-in native model", () => {
     expect(await fsp.readFile(path.join(copy, "tokenizer.json"), "utf8")).toBe(TOKENIZER_JSON);
     expect(await fsp.readFile(path.join(copy, "tokenizer_config.json"), "utf8")).toBe('{"model_max_length": 512}');
     expect((await loadModel(dir, { modelClass, tokenizer: false })).tokenizer).toBeUndefined();
+    // A model created from scratch with a tokenizer from elsewhere: its file is copied, its EOS id recorded.
+    const tokFile = path.join(root, "tok.json");
+    await fsp.writeFile(tokFile, TOKENIZER_JSON);
+    const scratch = path.join(root, "scratch");
+    await saveModel({ native: model, tokenizer: { source: tokFile, eosId: 2 } }, scratch);
+    expect(await fsp.readFile(path.join(scratch, "tokenizer.json"), "utf8")).toBe(TOKENIZER_JSON);
+    expect(JSON.parse(await fsp.readFile(path.join(scratch, "config.json"), "utf8")).eos_token_id).toBe(2);
   });
 });
 
