@@ -79,7 +79,7 @@ interface ModelRecord {
 const records = new WeakMap<NativeModel, ModelRecord>();
 
 /** Tensors a checkpoint may hold that are not parameters (buffers older transformers saved). */
-const IGNORABLE_TENSORS = [/(^|\.)rotary_emb\.inv_freq$/, /(^|\.)attn\.masked_bias$/, /(^|\.)attn\.bias$/];
+const IGNORABLE_TENSORS = [/(^|\.)rotary_emb\.inv_freq$/];
 
 const FLOAT_DTYPES: readonly SafetensorsDType[] = ["F32", "F16", "BF16", "F64"];
 
@@ -110,6 +110,11 @@ function addLora(model: NativeModel, lora: NativeLoraConfig): void {
   records.set(model, record);
 }
 
+/** Names for an error message: all of them up to a screenful, then a count. */
+function listNames(names: string[], limit = 40): string {
+  return names.length <= limit ? names.join(", ") : `${names.slice(0, limit).join(", ")}, ... and ${names.length - limit} more`;
+}
+
 /** Copies tensors from files into the model's parameters, after checking names, shapes and dtypes both ways. */
 async function loadTensors(
   model: NativeModel,
@@ -124,15 +129,17 @@ async function loadTensors(
   const unexpected: string[] = [];
   for (const fileName of sources.keys()) {
     const name = nameOf(fileName);
-    if (name !== null && wanted.has(name)) found.set(name, fileName);
-    else if (!ignorable(fileName)) unexpected.push(fileName);
+    if (name !== null && wanted.has(name)) {
+      if (found.has(name)) throw new Error(`${where}: tensors "${found.get(name)}" and "${fileName}" both hold parameter "${name}"`);
+      found.set(name, fileName);
+    } else if (!ignorable(fileName)) unexpected.push(fileName);
   }
   const missing = [...wanted.keys()].filter((n) => !found.has(n));
   if (missing.length > 0) {
-    throw new Error(`${where}: ${missing.length} parameter(s) missing from the checkpoint: ${missing.join(", ")}`);
+    throw new Error(`${where}: ${missing.length} parameter(s) missing from the checkpoint: ${listNames(missing)}`);
   }
   if (unexpected.length > 0) {
-    throw new Error(`${where}: ${unexpected.length} unexpected tensor(s) the model has no parameter for: ${unexpected.sort().join(", ")}`);
+    throw new Error(`${where}: ${unexpected.length} unexpected tensor(s) the model has no parameter for: ${listNames(unexpected.sort())}`);
   }
   for (const [name, fileName] of found) {
     const file = sources.get(fileName)!;
