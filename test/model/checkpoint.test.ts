@@ -246,6 +246,25 @@ describe("LoRA adapters", () => {
     expect(err.message).toMatch(/adapter_model.safetensors: 24 unexpected tensor\(s\) .*base_model\.model\.model\.layers\.0\.mlp\.down_proj\.lora_A\.weight/);
   });
 
+  test("adapter tensors named with PEFT's adapter name (.default.) load; two names for one parameter are refused", async () => {
+    const baseDir = path.join(root, "base");
+    await saveModel(createModel(tiny(), { seed: 4, modelClass }).native, baseDir);
+    const { native: tuned } = await loadModel(baseDir, { modelClass, lora: { rank: 2, targets: ["v_proj"] } });
+    perturbAdapters(tuned);
+    const adapterDir = path.join(root, "adapter");
+    await saveModel(tuned, adapterDir, { adapterOnly: true });
+    const file = path.join(adapterDir, "adapter_model.safetensors");
+    const st = await openSafetensors(file);
+    const tensors = await Promise.all(st.names().map((n) => st.read(n)));
+    const renamed = tensors.map((t) => ({ ...t, name: t.name.replace(/\.(lora_[AB])\.weight$/, ".$1.default.weight") }));
+    await writeSafetensors(file, renamed);
+    expectSameWeights(tuned, (await loadModel(adapterDir, { modelClass })).native);
+    await writeSafetensors(file, [...tensors, renamed[0]]);
+    expect((await rejectionOf(loadModel(adapterDir, { modelClass }))).message).toMatch(
+      /tensors "base_model\.model\.model\.layers\.0\.self_attn\.v_proj\.lora_A\.weight" and ".*lora_A\.default\.weight" both hold parameter/
+    );
+  });
+
   test("adapterOnly without adapters, or with settings unknown, is refused", async () => {
     const { native: model } = createModel(tiny(), { modelClass });
     expect((await rejectionOf(saveModel(model, path.join(root, "a"), { adapterOnly: true }))).message).toMatch(/has no LoRA adapters/);
