@@ -389,6 +389,32 @@ const realModelClass: NativeModelConstructor | undefined = (() => {
     loaded.dispose();
   });
 
+  test.each(["qwen2", "qwen3", "mistral"])("%s-shaped checkpoint (biases / q-k norm / GQA) round-trips bit-exact", async (modelType) => {
+    const config = parseConfig({ model_type: modelType, vocab_size: 40, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 8, tie_word_embeddings: modelType === "qwen2" });
+    const { native: model } = createModel(config, { seed: 5 });
+    const dir = path.join(root, modelType);
+    await saveModel(model, dir);
+    const loaded = (await loadModel(dir)).native;
+    expectSameWeights(model, loaded);
+    expect(Array.from((await loaded.score(batch)).logps)).toEqual(Array.from((await model.score(batch)).logps));
+    model.dispose();
+    loaded.dispose();
+  });
+
+  test("a bf16 checkpoint loads into a float32 model with the exact widened values", async () => {
+    const { native: model } = createModel(tiny(), { seed: 8, dtype: "bfloat16" });
+    const dir = path.join(root, "bf16");
+    await saveModel(model, dir);
+    const wide = (await loadModel(dir, { dtype: "float32" })).native;
+    for (const p of model.parameterInfo()) {
+      const bf16 = new Uint16Array(model.getTensor(p.name).data.slice().buffer);
+      const f32 = new Float32Array(wide.getTensor(p.name).data.slice().buffer);
+      expect(f32.every((v, i) => Object.is(v, bf16ToF32(bf16[i])))).toBe(true);
+    }
+    model.dispose();
+    wide.dispose();
+  });
+
   test("LoRA adapters: adapterOnly save -> load restores adapters bit-exact; a merged save scores like the adapted model", async () => {
     const baseDir = path.join(root, "base");
     const { native: base } = createModel(tiny(), { seed: 21 });
