@@ -84,7 +84,8 @@ export class SafetensorsFile {
     private readonly infos: Map<string, SafetensorsTensorInfo>,
     /** Absolute byte offset of the data section (8 + header length). */
     readonly dataStart: number,
-    readonly fileSize: number
+    readonly fileSize: number,
+    private readonly inode: number
   ) {}
 
   /** Tensor names, sorted. */
@@ -109,16 +110,12 @@ export class SafetensorsFile {
     const data = new Uint8Array(length);
     const handle = await fsp.open(this.path, "r");
     try {
-      const { size } = await handle.stat();
-      if (size !== this.fileSize) {
-        throw new Error(`safetensors ${this.path}: file changed size since it was opened (${this.fileSize} -> ${size} bytes)`);
+      // The header was validated against one file; refuse to read spans out of another one put in its place.
+      const { size, ino } = await handle.stat();
+      if (size !== this.fileSize || ino !== this.inode) {
+        throw new Error(`safetensors ${this.path}: the file was replaced or changed size since it was opened`);
       }
-      let done = 0;
-      while (done < length) {
-        const { bytesRead } = await handle.read(data, done, length - done, this.dataStart + info.begin + done);
-        if (bytesRead === 0) throw new Error(`safetensors ${this.path}: tensor "${name}": unexpected end of file`);
-        done += bytesRead;
-      }
+      await readExactly(handle, data, this.dataStart + info.begin, `safetensors ${this.path}: tensor "${name}"`);
     } finally {
       await handle.close();
     }
@@ -130,13 +127,14 @@ export class SafetensorsFile {
     const maxHeaderBytes = options.maxHeaderBytes ?? MAX_HEADER_BYTES;
     const handle = await fsp.open(filePath, "r");
     try {
-      const fileSize = (await handle.stat()).size;
+      const stat = await handle.stat();
+      const fileSize = stat.size;
       const fail = (what: string): never => {
         throw new Error(`safetensors ${filePath}: ${what}`);
       };
       if (fileSize < 8) fail(`truncated file: ${fileSize} bytes, shorter than the 8-byte header length`);
       const lengthBytes = Buffer.alloc(8);
-      await handle.read(lengthBytes, 0, 8, 0);
+      await readExactly(handle, lengthBytes, 0, `safetensors ${filePath}: header length`);
       const headerLength = lengthBytes.readBigUInt64LE(0);
       if (headerLength > BigInt(maxHeaderBytes)) {
         fail(`header length ${headerLength} exceeds the ${maxHeaderBytes}-byte cap`);
@@ -144,12 +142,22 @@ export class SafetensorsFile {
       const n = Number(headerLength);
       if (8 + n > fileSize) fail(`header length ${n} runs past the end of the file (${fileSize} bytes)`);
       const headerBytes = Buffer.alloc(n);
-      if (n > 0) await handle.read(headerBytes, 0, n, 8);
+      await readExactly(handle, headerBytes, 8, `safetensors ${filePath}: header`);
       const { metadata, infos } = parseHeader(filePath, headerBytes, fileSize - 8 - n);
-      return new SafetensorsFile(filePath, metadata, infos, 8 + n, fileSize);
+      return new SafetensorsFile(filePath, metadata, infos, 8 + n, fileSize, stat.ino);
     } finally {
       await handle.close();
     }
+  }
+}
+
+/** Fills `buffer` from `position`; a regular file may return fewer bytes per read than asked. */
+async function readExactly(handle: fsp.FileHandle, buffer: Uint8Array, position: number, what: string): Promise<void> {
+  let done = 0;
+  while (done < buffer.byteLength) {
+    const { bytesRead } = await handle.read(buffer, done, buffer.byteLength - done, position + done);
+    if (bytesRead === 0) throw new Error(`${what}: unexpected end of file`);
+    done += bytesRead;
   }
 }
 

@@ -183,6 +183,9 @@ describe("safetensors reader refuses malformed files", () => {
     expect(new Float32Array(a.data.buffer as ArrayBuffer)[0]).toBe(1);
     expect((await st.read("e")).data.byteLength).toBe(0);
     await expect(st.read("zz")).rejects.toThrow(/no tensor named "zz"/);
+    // A file put in its place after the header was checked is not read through the old header.
+    await writeSafetensors(file, [{ name: "a", dtype: "F32", shape: [1], data: new Float32Array([2]) }]);
+    await expect(st.read("a")).rejects.toThrow(/was replaced or changed size since it was opened/);
   });
 });
 
