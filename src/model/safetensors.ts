@@ -194,6 +194,8 @@ function parseHeader(
   } catch {
     return fail("header is not valid UTF-8");
   }
+  // The reference reader requires the object to start at the first byte (padding goes after it).
+  if (!text.startsWith("{")) fail("header must be a JSON object starting at its first byte");
   let header: unknown;
   try {
     header = JSON.parse(text);

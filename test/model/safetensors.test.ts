@@ -100,6 +100,7 @@ describe("safetensors reader refuses malformed files", () => {
   test("a header that is JSON but not an object", async () => {
     expect(await openError(await rawFile("[1, 2]", 0))).toMatch(/header must be a JSON object/);
     expect(await openError(await rawFile("null", 0))).toMatch(/header must be a JSON object/);
+    expect(await openError(await rawFile(' {"a": {"dtype": "U8", "shape": [0], "data_offsets": [0, 0]}}', 0))).toMatch(/header must be a JSON object starting at its first byte/);
   });
 
   test("metadata that is not string -> string", async () => {
