@@ -29,3 +29,14 @@ export { recordsToTable, writeArrowFile } from "./data/arrow_write";
 export type { PreferenceRecord } from "./data/arrow_write";
 export { FORMAT_VERSION, META, preferenceSchema, parseMetadata } from "./data/schema";
 export type { DatasetMetadata, TokenizerIdentity } from "./data/schema";
+
+// model: Hugging Face checkpoints (safetensors, config.json, PEFT adapters)
+export { loadModel, createModel, saveModel, addLoraAdapters } from "./model/checkpoint";
+export type { LoadedModel, ModelOptions, LoadOptions, SaveOptions } from "./model/checkpoint";
+export { parseConfig, presetConfig, configToJson, readConfigFile } from "./model/config";
+export type { ConfigExtras } from "./model/config";
+export { openSafetensors, readSafetensors, writeSafetensors, SafetensorsFile, MAX_HEADER_BYTES } from "./model/safetensors";
+export type { SafetensorsTensor, SafetensorsTensorInfo } from "./model/safetensors";
+export { openCheckpointTensors, readSafetensorsIndex, writeShardedSafetensors } from "./model/sharded";
+export type { LoraOptions } from "./model/peft";
+export type { NativeModelConfig, NativeLoraConfig, SafetensorsDType, ModelDType, DeviceName } from "./native";

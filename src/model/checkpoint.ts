@@ -1,0 +1,380 @@
+/**
+ * Hugging Face checkpoint folders <-> native models.
+ *
+ * loadModel:   config.json + model.safetensors (or shards + index) [+ tokenizer.json], or a PEFT adapter folder.
+ * createModel: a randomly initialised model from a config (training from scratch).
+ * saveModel:   the same layout back (merged weights), or the LoRA adapters alone as PEFT writes them.
+ *
+ * Loading checks names and shapes both ways (every parameter present, nothing unexpected) before trusting
+ * a checkpoint. Saving writes a temp folder beside the target and renames it into place, so a crash
+ * never leaves a half-written checkpoint where a complete one is expected.
+ */
+import { promises as fsp } from "fs";
+import * as path from "path";
+import type { Tokenizer } from "tokenizers";
+import { DeviceName, ModelDType, native, NativeLoraConfig, NativeModel, NativeModelConfig, NativeModelConstructor, ParameterInfo, SafetensorsDType } from "../native";
+import { writeFileAtomic, writeFolderAtomic } from "./atomic";
+import { ConfigExtras, configToJson, readConfigFile } from "./config";
+import {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  adapterConfigJson,
+  fromPeftName,
+  LoraOptions,
+  readAdapterConfig,
+  resolveLoraConfig,
+  toPeftName,
+} from "./peft";
+import { LazySafetensorsTensor, openSafetensors, SafetensorsFile, writeSafetensors } from "./safetensors";
+import { openCheckpointTensors, writeShardedSafetensors } from "./sharded";
+import { loadTokenizerFile, TOKENIZER_FILES } from "./tokenizer-file";
+
+/** What a loaded or created model is: the native decoder plus what came with it (the Model wrapper's inputs). */
+export interface LoadedModel {
+  native: NativeModel;
+  tokenizer?: Tokenizer;
+  /** The folder it was loaded from. */
+  path?: string;
+}
+
+export interface ModelOptions {
+  device?: DeviceName;
+  /** Parameter dtype; checkpoints in f32/f16/bf16 are converted on load. Default float32. */
+  dtype?: ModelDType;
+  /** Add fresh LoRA adapters (B = 0, so the model starts equal to the base). */
+  lora?: LoraOptions | true;
+  /** The native class to build; defaults to the addon's Model (tests pass a stand-in). */
+  modelClass?: NativeModelConstructor;
+}
+
+export interface LoadOptions extends ModelOptions {
+  /** For an adapter folder: the base checkpoint, instead of adapter_config.json's base_model_name_or_path. */
+  baseModel?: string;
+  /** Load tokenizer.json when present (default true). */
+  tokenizer?: boolean;
+}
+
+export interface SaveOptions {
+  /** Write only adapter_config.json + adapter_model.safetensors (PEFT layout). */
+  adapterOnly?: boolean;
+  /** Replace an existing folder (default: refuse). */
+  overwrite?: boolean;
+  /** Split model.safetensors into shards above this many bytes (default 5 GB as transformers). */
+  maxShardBytes?: number;
+  /** LoRA settings for adapter_config.json when the adapters were not added through this module. */
+  lora?: NativeLoraConfig;
+  /** base_model_name_or_path for adapter_config.json (default: the folder the base was loaded from). */
+  baseModelNameOrPath?: string;
+}
+
+/** What this module knows about a native model beyond its weights, needed again at save time. */
+interface ModelRecord {
+  sourceDir?: string;
+  /** An adapter folder the model was loaded from (its tokenizer files win over the base's). */
+  adapterDir?: string;
+  extras?: ConfigExtras;
+  lora?: NativeLoraConfig;
+  baseModelNameOrPath?: string | null;
+}
+const records = new WeakMap<NativeModel, ModelRecord>();
+
+/** Tensors a checkpoint may hold that are not parameters (buffers older transformers saved). */
+const IGNORABLE_TENSORS = [/(^|\.)rotary_emb\.inv_freq$/];
+
+const FLOAT_DTYPES: readonly SafetensorsDType[] = ["F32", "F16", "BF16", "F64"];
+
+const SAFETENSORS_DTYPE_OF: Record<ModelDType, SafetensorsDType> = { float32: "F32", float64: "F64", bfloat16: "BF16", float16: "F16" };
+
+function safetensorsDType(dtype: ModelDType): SafetensorsDType {
+  const tag = SAFETENSORS_DTYPE_OF[dtype];
+  if (!tag) throw new TypeError(`unknown model dtype ${JSON.stringify(dtype)}`);
+  return tag;
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fsp.access(p).then(
+    () => true,
+    () => false
+  );
+}
+
+function construct(config: NativeModelConfig, options: ModelOptions & { seed?: number }): NativeModel {
+  const ModelClass = options.modelClass ?? native().Model;
+  return new ModelClass(config, { device: options.device ?? "cpu", dtype: options.dtype ?? "float32", seed: options.seed });
+}
+
+function addLora(model: NativeModel, lora: NativeLoraConfig): void {
+  model.addLora(lora);
+  const record = records.get(model) ?? {};
+  record.lora = lora;
+  records.set(model, record);
+}
+
+/** Names for an error message: all of them up to a screenful, then a count. */
+function listNames(names: string[], limit = 40): string {
+  return names.length <= limit ? names.join(", ") : `${names.slice(0, limit).join(", ")}, ... and ${names.length - limit} more`;
+}
+
+/** Copies tensors from files into the model's parameters, after checking names, shapes and dtypes both ways. */
+async function loadTensors(
+  model: NativeModel,
+  expected: ParameterInfo[],
+  sources: Map<string, SafetensorsFile>,
+  where: string,
+  nameOf: (fileName: string) => string | null,
+  ignorable: (fileName: string) => boolean
+): Promise<void> {
+  const wanted = new Map(expected.map((p) => [p.name, p]));
+  const found = new Map<string, string>(); // parameter name -> file tensor name
+  const unexpected: string[] = [];
+  for (const fileName of sources.keys()) {
+    const name = nameOf(fileName);
+    if (name !== null && wanted.has(name)) {
+      if (found.has(name)) throw new Error(`${where}: tensors "${found.get(name)}" and "${fileName}" both hold parameter "${name}"`);
+      found.set(name, fileName);
+    } else if (!ignorable(fileName)) unexpected.push(fileName);
+  }
+  const missing = [...wanted.keys()].filter((n) => !found.has(n));
+  if (missing.length > 0) {
+    throw new Error(`${where}: ${missing.length} parameter(s) missing from the checkpoint: ${listNames(missing)}`);
+  }
+  if (unexpected.length > 0) {
+    throw new Error(`${where}: ${unexpected.length} unexpected tensor(s) the model has no parameter for: ${listNames(unexpected.sort())}`);
+  }
+  for (const [name, fileName] of found) {
+    const file = sources.get(fileName)!;
+    const info = file.info(fileName);
+    const param = wanted.get(name)!;
+    if (!FLOAT_DTYPES.includes(info.dtype)) {
+      throw new Error(`${file.path}: tensor "${fileName}" has dtype ${info.dtype}; parameters need F32, F16, BF16 or F64`);
+    }
+    if (info.shape.length !== param.shape.length || info.shape.some((d, i) => d !== param.shape[i])) {
+      throw new Error(`${file.path}: tensor "${fileName}" has shape [${info.shape}] but the model expects [${param.shape}]`);
+    }
+    const tensor = await file.read(fileName);
+    model.setTensor(name, tensor.dtype, tensor.shape, tensor.data as Uint8Array);
+  }
+}
+
+/**
+ * Loads a Hugging Face checkpoint folder. A folder holding adapter_config.json is a PEFT adapter: its
+ * base (config.json in the same folder, `options.baseModel`, or base_model_name_or_path) is loaded first
+ * and the adapters are added on top.
+ */
+export async function loadModel(dir: string, options: LoadOptions = {}): Promise<LoadedModel> {
+  const folder = path.resolve(dir);
+  if (await exists(path.join(folder, ADAPTER_CONFIG_FILE))) return loadAdapterFolder(folder, options);
+  const model = await loadBaseWeights(folder, options);
+  try {
+    if (options.lora) addLora(model, resolveLoraConfig(options.lora));
+    const tokenizer = options.tokenizer === false ? undefined : await maybeTokenizer(folder);
+    return { native: model, tokenizer, path: folder };
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+}
+
+/** config.json + model weights of `folder` into a new native model (adapter files, if any, are left alone). */
+async function loadBaseWeights(folder: string, options: ModelOptions): Promise<NativeModel> {
+  const configPath = path.join(folder, "config.json");
+  if (!(await exists(configPath))) throw new Error(`loadModel: ${folder} has no config.json (nor ${ADAPTER_CONFIG_FILE})`);
+  const { config, extras } = await readConfigFile(configPath);
+  const checkpoint = await openCheckpointTensors(folder);
+  const model = construct(config, { ...options, dtype: options.dtype ?? "float32" });
+  try {
+    records.set(model, { sourceDir: folder, extras, baseModelNameOrPath: folder });
+    // A tied head has no parameter of its own; some exports still store a copy, which is ignored.
+    const tiedHead = (name: string) => config.tie_word_embeddings && name === "lm_head.weight";
+    await loadTensors(
+      model,
+      model.parameterInfo().filter((p) => !p.isAdapter),
+      checkpoint.sources,
+      `loadModel ${folder}`,
+      (name) => name,
+      (name) => IGNORABLE_TENSORS.some((re) => re.test(name)) || tiedHead(name)
+    );
+    return model;
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+}
+
+async function maybeTokenizer(folder: string): Promise<Tokenizer | undefined> {
+  const file = path.join(folder, "tokenizer.json");
+  return (await exists(file)) ? loadTokenizerFile(file) : undefined;
+}
+
+async function loadAdapterFolder(folder: string, options: LoadOptions): Promise<LoadedModel> {
+  if (options.lora) throw new Error(`loadModel ${folder}: is an adapter folder; do not pass \`lora\` as well`);
+  const { lora, baseModelNameOrPath } = await readAdapterConfig(path.join(folder, ADAPTER_CONFIG_FILE));
+  const weightsPath = path.join(folder, ADAPTER_WEIGHTS_FILE);
+  if (!(await exists(weightsPath))) throw new Error(`loadModel ${folder}: ${ADAPTER_WEIGHTS_FILE} is missing`);
+  const baseDir = await findBaseFolder(folder, options.baseModel, baseModelNameOrPath);
+  const model = await loadBaseWeights(baseDir, options);
+  try {
+    addLora(model, lora);
+    const record = records.get(model)!;
+    record.baseModelNameOrPath = baseModelNameOrPath ?? baseDir;
+    record.adapterDir = folder;
+    const adapterFile = await openSafetensors(weightsPath);
+    const sources = new Map(adapterFile.names().map((n) => [n, adapterFile]));
+    const adapters = model.parameterInfo().filter((p) => p.isAdapter);
+    await loadTensors(model, adapters, sources, `loadModel ${weightsPath}`, fromPeftName, () => false);
+    const tokenizer = options.tokenizer === false ? undefined : (await maybeTokenizer(folder)) ?? (await maybeTokenizer(baseDir));
+    return { native: model, tokenizer, path: folder };
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+}
+
+/** The base of an adapter: an explicit folder, config.json beside the adapter, or base_model_name_or_path if local. */
+async function findBaseFolder(folder: string, explicit: string | undefined, named: string | null): Promise<string> {
+  if (explicit) return path.resolve(explicit);
+  if (await exists(path.join(folder, "config.json"))) return folder;
+  if (!named) throw new Error(`loadModel ${folder}: ${ADAPTER_CONFIG_FILE} names no base model; pass { baseModel: "<folder>" }`);
+  const candidates = path.isAbsolute(named) ? [named] : [path.resolve(folder, named), path.resolve(named)];
+  for (const c of candidates) if (await exists(path.join(c, "config.json"))) return c;
+  throw new Error(
+    `loadModel ${folder}: base model ${JSON.stringify(named)} from ${ADAPTER_CONFIG_FILE} is not a local folder with config.json; pass { baseModel: "<folder>" }`
+  );
+}
+
+/** A randomly initialised model (seeded) for training from scratch. */
+export function createModel(config: NativeModelConfig, options: ModelOptions & { seed?: number } = {}): LoadedModel {
+  const model = construct(config, options);
+  records.set(model, { baseModelNameOrPath: null });
+  try {
+    if (options.lora) addLora(model, resolveLoraConfig(options.lora));
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  return { native: model };
+}
+
+/** Adds LoRA adapters to a model and remembers their settings for saving (prefer this to native addLora). */
+export function addLoraAdapters(model: NativeModel | LoadedModel, options: LoraOptions | true = true): NativeLoraConfig {
+  const nativeModel = nativeOf(model);
+  const lora = resolveLoraConfig(options);
+  addLora(nativeModel, lora);
+  return lora;
+}
+
+function nativeOf(model: NativeModel | LoadedModel | { native: NativeModel }): NativeModel {
+  const m = model as { parameterInfo?: unknown; native?: NativeModel };
+  if (typeof m.parameterInfo === "function") return model as NativeModel;
+  if (m.native && typeof m.native.parameterInfo === "function") return m.native;
+  throw new TypeError("saveModel: expected a model (a NativeModel or an object with .native)");
+}
+
+/**
+ * Writes a checkpoint folder: config.json + model.safetensors (adapters merged in), tokenizer files of
+ * the folder it came from; or, with `adapterOnly`, the PEFT adapter files. Everything is written to a
+ * temp folder beside `dir` and renamed into place.
+ */
+export async function saveModel(
+  model: NativeModel | LoadedModel | { native: NativeModel; path?: string; tokenizer?: unknown },
+  dir: string,
+  options: SaveOptions = {}
+): Promise<void> {
+  const nativeModel = nativeOf(model);
+  if (nativeModel.disposed) throw new Error("saveModel: the model has been disposed");
+  const target = path.resolve(dir);
+  const record = records.get(nativeModel) ?? {};
+  const wrapperPath = (model as { path?: string }).path;
+  const tokenizerDirs = [record.adapterDir, record.sourceDir ?? (wrapperPath ? path.resolve(wrapperPath) : undefined)];
+  await writeFolderAtomic(target, { overwrite: options.overwrite === true, caller: "saveModel" }, async (temp) => {
+    const params = nativeModel.parameterInfo();
+    if (options.adapterOnly) await writeAdapterFiles(nativeModel, params, temp, record, options);
+    else await writeModelFiles(nativeModel, params, temp, record, options, (model as { tokenizer?: unknown }).tokenizer);
+    await copyTokenizerFiles(tokenizerDirs, temp, (model as { tokenizer?: unknown }).tokenizer, options.adapterOnly === true);
+  });
+}
+
+async function writeModelFiles(
+  model: NativeModel,
+  params: ParameterInfo[],
+  dir: string,
+  record: ModelRecord,
+  options: SaveOptions,
+  tokenizer: unknown
+): Promise<void> {
+  const config = model.config;
+  const extras = { ...(record.extras ?? {}) };
+  if (extras.raw) {
+    // Carry through the fields this package does not interpret, but not stale dtype or quantisation notes.
+    const raw = { ...extras.raw };
+    for (const stale of ["torch_dtype", "dtype", "quantization_config", "_name_or_path", "transformers_version"]) delete raw[stale];
+    extras.raw = raw;
+  }
+  // A model created from scratch knows its EOS only through its tokenizer (src/data's wrapper: eosId).
+  const eosId = (tokenizer as { eosId?: unknown } | undefined)?.eosId;
+  if (extras.eosTokenId === undefined && typeof eosId === "number") extras.eosTokenId = eosId;
+  const configJson = configToJson(config, { ...extras, dtype: model.dtype });
+  await writeFileAtomic(path.join(dir, "config.json"), JSON.stringify(configJson, null, 2) + "\n");
+  // Copied out of the model one at a time as the writer reaches them.
+  const tensors: LazySafetensorsTensor[] = params
+    .filter((p) => !p.isAdapter && !(config.tie_word_embeddings && p.name === "lm_head.weight")) // tied: HF stores the embedding only
+    .map((p) => ({
+      name: p.name,
+      dtype: safetensorsDType(p.dtype),
+      shape: p.shape,
+      load: () => {
+        const t = model.getTensor(p.name, { merged: true });
+        if (t.dtype !== safetensorsDType(p.dtype)) throw new Error(`saveModel: getTensor("${p.name}") returned ${t.dtype}, parameterInfo says ${p.dtype}`);
+        return t.data;
+      },
+    }));
+  await writeShardedSafetensors(dir, tensors, { maxShardBytes: options.maxShardBytes, metadata: { format: "pt" } });
+}
+
+async function writeAdapterFiles(
+  model: NativeModel,
+  params: ParameterInfo[],
+  dir: string,
+  record: ModelRecord,
+  options: SaveOptions
+): Promise<void> {
+  const adapters = params.filter((p) => p.isAdapter);
+  if (adapters.length === 0) throw new Error("saveModel: adapterOnly, but the model has no LoRA adapters");
+  const lora = options.lora ?? record.lora;
+  if (!lora) throw new Error("saveModel: the adapters' settings are unknown (added outside loadModel/createModel/addLoraAdapters); pass { lora }");
+  const base = options.baseModelNameOrPath ?? record.baseModelNameOrPath ?? null;
+  const config = adapterConfigJson(lora, base);
+  await writeFileAtomic(path.join(dir, ADAPTER_CONFIG_FILE), JSON.stringify(config, null, 2) + "\n");
+  const tensors = adapters.map((p) => {
+    const t = model.getTensor(p.name);
+    return { name: toPeftName(p.name), dtype: t.dtype, shape: t.shape, data: t.data };
+  });
+  await writeSafetensors(path.join(dir, ADAPTER_WEIGHTS_FILE), tensors, { format: "pt" });
+}
+
+/** Copies each tokenizer file from the first of `sourceDirs` that has it (an adapter's own, then its base's). */
+async function copyTokenizerFiles(sourceDirs: (string | undefined)[], dir: string, tokenizer: unknown, adapterOnly: boolean): Promise<void> {
+  let copiedTokenizer = false;
+  for (const name of TOKENIZER_FILES) {
+    if (adapterOnly && name === "generation_config.json") continue;
+    for (const sourceDir of sourceDirs) {
+      if (!sourceDir) continue;
+      const from = path.join(sourceDir, name);
+      if (!(await exists(from))) continue;
+      await fsp.copyFile(from, path.join(dir, name));
+      const handle = await fsp.open(path.join(dir, name), "r+");
+      await handle.sync().finally(() => handle.close());
+      if (name === "tokenizer.json") copiedTokenizer = true;
+      break;
+    }
+  }
+  if (copiedTokenizer || !tokenizer) return;
+  // A tokenizer not loaded from the source folder: copy the file it came from (src/data's wrapper keeps
+  // it as `source`), or serialise an in-memory one (the tokenizers package's `save`).
+  const { source, save } = tokenizer as { source?: unknown; save?: (file: string, pretty?: boolean) => void };
+  if (typeof source === "string" && source.endsWith(".json") && (await exists(source))) {
+    await fsp.copyFile(source, path.join(dir, "tokenizer.json"));
+  } else if (typeof save === "function") {
+    save.call(tokenizer, path.join(dir, "tokenizer.json"), false);
+  }
+}
