@@ -125,6 +125,14 @@ Napi::Value preferenceLoss(const Napi::CallbackInfo& info, bool softmax) {
     throw RangeError("dpoLoss takes one rejected per row: inputs.policyRejected must have length B = " +
                      std::to_string(rows) + ", got " + std::to_string(pr.numel()));
   }
+  if (rc.numel() != rows) {
+    throw RangeError("inputs.referenceChosen must have length B = " + std::to_string(rows) + ", got " +
+                     std::to_string(rc.numel()));
+  }
+  if (rr.numel() != rows * negatives) {
+    throw RangeError("inputs.referenceRejected must have length B*K = " + std::to_string(rows * negatives) +
+                     ", got " + std::to_string(rr.numel()));
+  }
   torch::Tensor mask;
   Napi::Value mask_value = inputs.Get("mask");
   if (!mask_value.IsUndefined() && !mask_value.IsNull()) {
