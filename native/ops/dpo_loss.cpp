@@ -8,6 +8,7 @@
 
 #ifdef SDPO_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
 
 #include "ops/cuda/loss_kernels.h"
 #endif
@@ -31,6 +32,7 @@ struct DpoLossFunction : torch::autograd::Function<DpoLossFunction> {
     if (pc.is_cuda()) {
 #ifdef SDPO_WITH_CUDA
       torch::Tensor lse = torch::empty({rows}, pc.options());
+      const c10::cuda::CUDAGuard device_guard(pc.device());
       void* stream = at::cuda::getCurrentCUDAStream().stream();
       AT_DISPATCH_FLOATING_TYPES(pc.scalar_type(), "dpo_loss_cuda", [&] {
         cuda::launchSdpoForward(pc.data_ptr<scalar_t>(), pl.data_ptr<scalar_t>(), rc.data_ptr<scalar_t>(),
@@ -69,6 +71,7 @@ struct DpoLossFunction : torch::autograd::Function<DpoLossFunction> {
       // With K = 1 the lse is the gap itself; recompute it through the forward kernel.
       torch::Tensor lse = torch::empty({rows}, pc.options());
       torch::Tensor unused_loss = torch::empty({rows}, pc.options());
+      const c10::cuda::CUDAGuard device_guard(pc.device());
       void* stream = at::cuda::getCurrentCUDAStream().stream();
       AT_DISPATCH_FLOATING_TYPES(pc.scalar_type(), "dpo_loss_backward_cuda", [&] {
         cuda::launchSdpoForward(pc.data_ptr<scalar_t>(), pl.data_ptr<scalar_t>(), rc.data_ptr<scalar_t>(),

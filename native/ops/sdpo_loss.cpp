@@ -11,6 +11,7 @@
 
 #ifdef SDPO_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
 
 #include "ops/cuda/loss_kernels.h"
 #endif
@@ -79,6 +80,7 @@ struct SdpoLossFunction : torch::autograd::Function<SdpoLossFunction> {
     const bool* mask_ptr = mask_tensor.defined() ? mask_tensor.data_ptr<bool>() : nullptr;
     if (pc.is_cuda()) {
 #ifdef SDPO_WITH_CUDA
+      const c10::cuda::CUDAGuard device_guard(pc.device());
       void* stream = at::cuda::getCurrentCUDAStream().stream();
       AT_DISPATCH_FLOATING_TYPES(pc.scalar_type(), "sdpo_loss_cuda", [&] {
         cuda::launchSdpoForward(pc.data_ptr<scalar_t>(), pr.data_ptr<scalar_t>(), rc.data_ptr<scalar_t>(),
@@ -113,6 +115,7 @@ struct SdpoLossFunction : torch::autograd::Function<SdpoLossFunction> {
     const bool* mask_ptr = mask.defined() ? mask.data_ptr<bool>() : nullptr;
     if (pc.is_cuda()) {
 #ifdef SDPO_WITH_CUDA
+      const c10::cuda::CUDAGuard device_guard(pc.device());
       void* stream = at::cuda::getCurrentCUDAStream().stream();
       AT_DISPATCH_FLOATING_TYPES(pc.scalar_type(), "sdpo_loss_backward_cuda", [&] {
         cuda::launchSdpoBackward(grad_loss.data_ptr<scalar_t>(), pc.data_ptr<scalar_t>(), pr.data_ptr<scalar_t>(),

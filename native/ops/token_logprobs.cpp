@@ -13,6 +13,7 @@
 
 #ifdef SDPO_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
 
 #include "ops/cuda/loss_kernels.h"
 #endif
@@ -64,6 +65,7 @@ void chunkLseAndPick(const torch::Tensor& logits, const torch::Tensor& labels, i
   const int64_t rows = logits.size(0), vocab = logits.size(1);
   if (logits.is_cuda()) {
 #ifdef SDPO_WITH_CUDA
+    const c10::cuda::CUDAGuard device_guard(logits.device());
     void* stream = at::cuda::getCurrentCUDAStream().stream();
     AT_DISPATCH_FLOATING_TYPES(logits.scalar_type(), "token_logprobs_cuda", [&] {
       cuda::launchTokenLseForward(logits.data_ptr<scalar_t>(), labels.data_ptr<int64_t>(), rows, vocab, ignore_index,
@@ -85,6 +87,7 @@ void chunkGradLogitsInPlace(torch::Tensor& logits, const torch::Tensor& labels, 
   const int64_t rows = logits.size(0), vocab = logits.size(1);
   if (logits.is_cuda()) {
 #ifdef SDPO_WITH_CUDA
+    const c10::cuda::CUDAGuard device_guard(logits.device());
     void* stream = at::cuda::getCurrentCUDAStream().stream();
     AT_DISPATCH_FLOATING_TYPES(logits.scalar_type(), "token_logprobs_backward_cuda", [&] {
       cuda::launchTokenGradLogitsInPlace(logits.data_ptr<scalar_t>(), labels.data_ptr<int64_t>(),
