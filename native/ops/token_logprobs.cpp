@@ -1,6 +1,6 @@
 // Token log-probs through the LM head, chunked over rows so no [N, V] logits tensor is kept:
-// forward: per chunk, logits = hidden_chunk @ weight^T (BLAS / cuBLAS), then one pass per row for the
-//          max-shifted log-sum-exp and the label's logit; only the per-row lse is saved;
+// forward: per chunk, logits = hidden_chunk @ weight^T (BLAS / cuBLAS), then the per-row max-shifted
+//          log-sum-exp and the label's logit (CUDA: one kernel); only the per-row lse is saved;
 // backward: per chunk, recompute the logits, turn them into grad_logits = g * (onehot - softmax) in place,
 //          grad_hidden[chunk] = grad_logits @ weight, grad_weight += grad_logits^T @ hidden_chunk.
 #include <ATen/Parallel.h>
@@ -27,40 +27,68 @@ using torch::autograd::variable_list;
 // Rows per parallel task: about 32k logits of work each.
 int64_t rowGrain(int64_t vocab) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(vocab, 1)); }
 
+// CPU per chunk, around one in-place exp through ATen's SIMD kernel (a scalar std::exp costs several
+// times more per logit): before it, shift each row by its max (keeping the label's logit); after it,
+// sum each row into its log-sum-exp. The chunk's logits buffer is scratch, so it is overwritten.
 template <typename T>
-void rowLseAndPickCpu(const T* logits, const int64_t* labels, int64_t rows, int64_t vocab, int64_t ignore_index,
-                      T* logp, T* lse) {
+void shiftRowsByMaxCpu(T* logits, const int64_t* labels, int64_t rows, int64_t vocab, int64_t ignore_index,
+                       T* picked, T* row_max) {
   at::parallel_for(0, rows, rowGrain(vocab), [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      const T* row = logits + i * vocab;
-      T row_max = -std::numeric_limits<T>::infinity();
-      for (int64_t v = 0; v < vocab; ++v) row_max = std::max(row_max, row[v]);
-      T sum = 0;
-      for (int64_t v = 0; v < vocab; ++v) sum += std::exp(row[v] - row_max);
-      lse[i] = row_max + std::log(sum);
-      logp[i] = labels[i] == ignore_index ? T(0) : row[labels[i]] - lse[i];
+      T* row = logits + i * vocab;
+      T max = -std::numeric_limits<T>::infinity();
+      for (int64_t v = 0; v < vocab; ++v) max = std::max(max, row[v]);
+      picked[i] = labels[i] == ignore_index ? T(0) : row[labels[i]];
+      for (int64_t v = 0; v < vocab; ++v) row[v] -= max;
+      row_max[i] = max;
     }
   });
 }
 
 template <typename T>
-void gradLogitsInPlaceCpu(T* logits, const int64_t* labels, const T* lse, const T* grad_logp, int64_t rows,
-                          int64_t vocab, int64_t ignore_index) {
+void finishLseAndPickCpu(const T* exp_shifted, const int64_t* labels, int64_t rows, int64_t vocab,
+                         int64_t ignore_index, T* logp, T* lse) {
+  at::parallel_for(0, rows, rowGrain(vocab), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const T* row = exp_shifted + i * vocab;
+      T sum = 0;
+      for (int64_t v = 0; v < vocab; ++v) sum += row[v];
+      lse[i] += std::log(sum);  // lse holds the row max on entry; sum >= 1 (the max term is e^0)
+      logp[i] = labels[i] == ignore_index ? T(0) : logp[i] - lse[i];  // logp holds the label's logit
+    }
+  });
+}
+
+template <typename T>
+void shiftRowsByLseCpu(T* logits, const T* lse, int64_t rows, int64_t vocab) {
   at::parallel_for(0, rows, rowGrain(vocab), [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       T* row = logits + i * vocab;
+      for (int64_t v = 0; v < vocab; ++v) row[v] -= lse[i];
+    }
+  });
+}
+
+// softmax (after exp of the lse-shifted logits) -> grad_logits = g * (onehot - softmax), 0 for ignored rows.
+template <typename T>
+void softmaxToGradLogitsCpu(T* softmax, const int64_t* labels, const T* grad_logp, int64_t rows, int64_t vocab,
+                            int64_t ignore_index) {
+  at::parallel_for(0, rows, rowGrain(vocab), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      T* row = softmax + i * vocab;
       if (labels[i] == ignore_index) {
         std::fill(row, row + vocab, T(0));
         continue;
       }
-      const T g = grad_logp[i], row_lse = lse[i];
-      for (int64_t v = 0; v < vocab; ++v) row[v] = -g * std::exp(row[v] - row_lse);
+      const T g = grad_logp[i];
+      for (int64_t v = 0; v < vocab; ++v) row[v] *= -g;
       row[labels[i]] += g;
     }
   });
 }
 
-void chunkLseAndPick(const torch::Tensor& logits, const torch::Tensor& labels, int64_t ignore_index,
+// Overwrites `logits` (scratch).
+void chunkLseAndPick(torch::Tensor& logits, const torch::Tensor& labels, int64_t ignore_index,
                      torch::Tensor& logp, torch::Tensor& lse) {
   const int64_t rows = logits.size(0), vocab = logits.size(1);
   if (logits.is_cuda()) {
@@ -76,8 +104,11 @@ void chunkLseAndPick(const torch::Tensor& logits, const torch::Tensor& labels, i
 #endif
   } else {
     AT_DISPATCH_FLOATING_TYPES(logits.scalar_type(), "token_logprobs_cpu", [&] {
-      rowLseAndPickCpu<scalar_t>(logits.data_ptr<scalar_t>(), labels.data_ptr<int64_t>(), rows, vocab, ignore_index,
-                                 logp.data_ptr<scalar_t>(), lse.data_ptr<scalar_t>());
+      shiftRowsByMaxCpu<scalar_t>(logits.data_ptr<scalar_t>(), labels.data_ptr<int64_t>(), rows, vocab, ignore_index,
+                                  logp.data_ptr<scalar_t>(), lse.data_ptr<scalar_t>());
+      logits.exp_();
+      finishLseAndPickCpu<scalar_t>(logits.data_ptr<scalar_t>(), labels.data_ptr<int64_t>(), rows, vocab,
+                                    ignore_index, logp.data_ptr<scalar_t>(), lse.data_ptr<scalar_t>());
     });
   }
 }
@@ -99,8 +130,10 @@ void chunkGradLogitsInPlace(torch::Tensor& logits, const torch::Tensor& labels, 
 #endif
   } else {
     AT_DISPATCH_FLOATING_TYPES(logits.scalar_type(), "token_logprobs_backward_cpu", [&] {
-      gradLogitsInPlaceCpu<scalar_t>(logits.data_ptr<scalar_t>(), labels.data_ptr<int64_t>(), lse.data_ptr<scalar_t>(),
-                                     grad_logp.data_ptr<scalar_t>(), rows, vocab, ignore_index);
+      shiftRowsByLseCpu<scalar_t>(logits.data_ptr<scalar_t>(), lse.data_ptr<scalar_t>(), rows, vocab);
+      logits.exp_();
+      softmaxToGradLogitsCpu<scalar_t>(logits.data_ptr<scalar_t>(), labels.data_ptr<int64_t>(),
+                                       grad_logp.data_ptr<scalar_t>(), rows, vocab, ignore_index);
     });
   }
 }
