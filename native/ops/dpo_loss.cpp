@@ -39,6 +39,7 @@ struct DpoLossFunction : torch::autograd::Function<DpoLossFunction> {
                                 rl.data_ptr<scalar_t>(), nullptr, rows, 1, beta, loss.data_ptr<scalar_t>(),
                                 lse.data_ptr<scalar_t>(), stream);
       });
+      ctx->saved_data["lse"] = lse;  // with K = 1 the lse is the gap r_l - r_w; the backward kernel reads it
 #else
       throw std::runtime_error("dpo_loss: this build has no CUDA kernels (built against a CPU-only libtorch)");
 #endif
@@ -68,15 +69,10 @@ struct DpoLossFunction : torch::autograd::Function<DpoLossFunction> {
     torch::Tensor grad_pl = torch::empty_like(pl);
     if (pc.is_cuda()) {
 #ifdef SDPO_WITH_CUDA
-      // With K = 1 the lse is the gap itself; recompute it through the forward kernel.
-      torch::Tensor lse = torch::empty({rows}, pc.options());
-      torch::Tensor unused_loss = torch::empty({rows}, pc.options());
+      const torch::Tensor lse = ctx->saved_data["lse"].toTensor();
       const c10::cuda::CUDAGuard device_guard(pc.device());
       void* stream = at::cuda::getCurrentCUDAStream().stream();
       AT_DISPATCH_FLOATING_TYPES(pc.scalar_type(), "dpo_loss_backward_cuda", [&] {
-        cuda::launchSdpoForward(pc.data_ptr<scalar_t>(), pl.data_ptr<scalar_t>(), rc.data_ptr<scalar_t>(),
-                                rl.data_ptr<scalar_t>(), nullptr, rows, 1, beta, unused_loss.data_ptr<scalar_t>(),
-                                lse.data_ptr<scalar_t>(), stream);
         cuda::launchSdpoBackward(grad_loss.data_ptr<scalar_t>(), pc.data_ptr<scalar_t>(), pl.data_ptr<scalar_t>(),
                                  rc.data_ptr<scalar_t>(), rl.data_ptr<scalar_t>(), nullptr, lse.data_ptr<scalar_t>(),
                                  rows, 1, beta, grad_pc.data_ptr<scalar_t>(), grad_pl.data_ptr<scalar_t>(), stream);
