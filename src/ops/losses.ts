@@ -37,7 +37,7 @@ function isFloatArray(value: unknown): value is FloatArray {
   return tag === "Float32Array" || tag === "Float64Array";
 }
 
-function describe(value: unknown): string {
+function describeValue(value: unknown): string {
   if (value === null) return "null";
   if (ArrayBuffer.isView(value)) return tagOf(value);
   if (Array.isArray(value)) return "an Array";
@@ -46,7 +46,7 @@ function describe(value: unknown): string {
 
 /** Checks a float typed array; returns its constructor name so callers can compare dtypes. */
 function requireFloatArray(value: unknown, what: string): FloatArray {
-  if (!isFloatArray(value)) throw new TypeError(`${what} must be a Float32Array or Float64Array, got ${describe(value)}`);
+  if (!isFloatArray(value)) throw new TypeError(`${what} must be a Float32Array or Float64Array, got ${describeValue(value)}`);
   return value;
 }
 
@@ -72,21 +72,21 @@ function requireLength(array: ArrayLike<unknown>, what: string, expected: number
 }
 
 function requirePositiveInteger(value: unknown, what: string): number {
-  if (typeof value !== "number") throw new TypeError(`${what} must be a number, got ${describe(value)}`);
+  if (typeof value !== "number") throw new TypeError(`${what} must be a number, got ${describeValue(value)}`);
   if (!Number.isInteger(value) || value < 1) throw new RangeError(`${what} must be a positive integer, got ${value}`);
   return value;
 }
 
 function requireObject(value: unknown, what: string): Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new TypeError(`${what} must be an object, got ${describe(value)}`);
+    throw new TypeError(`${what} must be an object, got ${describeValue(value)}`);
   }
   return value as Record<string, unknown>;
 }
 
 function checkOpOptions(options: OpOptions, what: string): void {
   if (options.grad !== undefined && typeof options.grad !== "boolean") {
-    throw new TypeError(`${what}.grad must be a boolean, got ${describe(options.grad)}`);
+    throw new TypeError(`${what}.grad must be a boolean, got ${describeValue(options.grad)}`);
   }
   if (options.implementation !== undefined && options.implementation !== "fused" && options.implementation !== "reference") {
     throw new RangeError(`${what}.implementation must be "fused" or "reference", got ${JSON.stringify(options.implementation)}`);
@@ -97,7 +97,7 @@ function checkOpOptions(options: OpOptions, what: string): void {
 }
 
 function checkBeta(beta: unknown): void {
-  if (typeof beta !== "number") throw new TypeError(`options.beta must be a number, got ${describe(beta)}`);
+  if (typeof beta !== "number") throw new TypeError(`options.beta must be a number, got ${describeValue(beta)}`);
   if (!Number.isFinite(beta) || beta <= 0) throw new RangeError(`options.beta must be a finite number > 0, got ${beta}`);
 }
 
@@ -133,7 +133,7 @@ function checkPreferenceInputs(inputs: PreferenceLossInputs, options: Preference
   requireLength(referenceRejected, "inputs.referenceRejected", rows * negatives, "B*K");
   if (inputs.mask !== undefined) {
     if (op === "dpoLoss") throw new TypeError("dpoLoss takes no inputs.mask (one rejected per row)");
-    if (tagOf(inputs.mask) !== "Uint8Array") throw new TypeError(`inputs.mask must be a Uint8Array, got ${describe(inputs.mask)}`);
+    if (tagOf(inputs.mask) !== "Uint8Array") throw new TypeError(`inputs.mask must be a Uint8Array, got ${describeValue(inputs.mask)}`);
     requireLength(inputs.mask, "inputs.mask", rows * negatives, "B*K");
     for (let b = 0; b < rows; b++) {
       let real = 0;
@@ -191,7 +191,7 @@ export function tokenLogProbs<T extends FloatArray>(inputs: TokenLogProbsInputs<
   ]);
   requireLength(hidden, "inputs.hidden", n * d, "n*d");
   requireLength(weight, "inputs.weight", v * d, "v*d");
-  if (tagOf(inputs.labels) !== "Int32Array") throw new TypeError(`inputs.labels must be an Int32Array, got ${describe(inputs.labels)}`);
+  if (tagOf(inputs.labels) !== "Int32Array") throw new TypeError(`inputs.labels must be an Int32Array, got ${describeValue(inputs.labels)}`);
   requireLength(inputs.labels, "inputs.labels", n, "n");
   for (let i = 0; i < n; i++) {
     const label = inputs.labels[i];
