@@ -40,3 +40,16 @@ export type { SafetensorsTensor, SafetensorsTensorInfo } from "./model/safetenso
 export { openCheckpointTensors, readSafetensorsIndex, writeShardedSafetensors } from "./model/sharded";
 export type { LoraOptions } from "./model/peft";
 export type { NativeModelConfig, NativeLoraConfig, SafetensorsDType, ModelDType, DeviceName } from "./native";
+
+export { sdpoLoss, dpoLoss, tokenLogProbs } from "./ops/losses";
+export type {
+  OpDevice,
+  OpImplementation,
+  OpOptions,
+  PreferenceLossInputs,
+  PreferenceLossOptions,
+  PreferenceLossResult,
+  TokenLogProbsInputs,
+  TokenLogProbsOptions,
+  TokenLogProbsResult,
+} from "./ops/losses";

@@ -1,0 +1,276 @@
+// ops: the loss functions on typed arrays, synchronous (they are small next to a training step).
+//
+//   sdpoLoss({policyChosen, policyRejected, referenceChosen, referenceRejected, mask?}, {beta, grad?, implementation?, device?})
+//   dpoLoss(same, K = 1)
+//   tokenLogProbs({hidden, weight, labels, n, d, v}, {grad?, ignoreIndex?, implementation?, device?, chunkRows?})
+//
+// Inputs are viewed in place (no copy on CPU); results come back as typed arrays of the input dtype.
+#include <napi.h>
+#include <torch/cuda.h>
+#include <torch/torch.h>
+
+#include <string>
+
+#include "binding/errors.h"
+#include "binding/registry.h"
+#include "binding/tensor_convert.h"
+#include "ops/losses.h"
+
+namespace sdpo {
+namespace {
+
+struct OpOptions {
+  bool grad = false;
+  bool reference = false;  // implementation: "reference" (composed ATen ops) instead of "fused"
+  torch::Device device = torch::kCPU;
+};
+
+Napi::Object requireObject(const Napi::CallbackInfo& info, size_t index, const std::string& what) {
+  if (info.Length() <= index || !info[index].IsObject() || info[index].IsArray()) {
+    throw TypeError(what + " must be an object");
+  }
+  return info[index].As<Napi::Object>();
+}
+
+Napi::Object optionalObject(const Napi::CallbackInfo& info, size_t index, const std::string& what) {
+  if (info.Length() <= index || info[index].IsUndefined()) return Napi::Object::New(info.Env());
+  return requireObject(info, index, what);
+}
+
+std::string stringOr(const Napi::Object& obj, const char* key, const std::string& fallback, const std::string& where) {
+  Napi::Value v = obj.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  if (!v.IsString()) throw TypeError(where + "." + key + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+OpOptions readOpOptions(const Napi::Object& options, const std::string& where) {
+  OpOptions out;
+  Napi::Value grad = options.Get("grad");
+  if (!grad.IsUndefined() && !grad.IsNull() && !grad.IsBoolean()) throw TypeError(where + ".grad must be a boolean");
+  out.grad = getBoolOr(options, "grad", false);
+  const std::string implementation = stringOr(options, "implementation", "fused", where);
+  if (implementation != "fused" && implementation != "reference") {
+    throw RangeError(where + ".implementation must be \"fused\" or \"reference\", got \"" + implementation + "\"");
+  }
+  out.reference = implementation == "reference";
+  const std::string device = stringOr(options, "device", "cpu", where);
+  if (device == "cuda") {
+    if (!torch::cuda::is_available()) {
+      throw Napi::Error::New(options.Env(), where + ".device is \"cuda\" but CUDA is not available in this build " +
+                                                "or on this machine (use device \"cpu\")");
+    }
+    out.device = torch::Device(torch::kCUDA);
+  } else if (device != "cpu") {
+    throw RangeError(where + ".device must be \"cpu\" or \"cuda\", got \"" + device + "\"");
+  }
+  return out;
+}
+
+// A float typed array viewed as a tensor; `dtype` (if set) is the dtype the first array fixed.
+torch::Tensor floatView(const Napi::Object& inputs, const char* key, c10::optional<torch::ScalarType>& dtype) {
+  const std::string what = std::string("inputs.") + key;
+  Napi::Value value = inputs.Get(key);
+  if (!value.IsTypedArray()) throw TypeError(what + " must be a Float32Array or Float64Array");
+  const auto kind = value.As<Napi::TypedArray>().TypedArrayType();
+  if (kind != napi_float32_array && kind != napi_float64_array) {
+    throw TypeError(what + " must be a Float32Array or Float64Array");
+  }
+  torch::Tensor t = viewTypedArray(value, what);
+  if (dtype && *dtype != t.scalar_type()) {
+    throw TypeError(what + " is " + dtypeName(t.scalar_type()) + " but the other inputs are " + dtypeName(*dtype) +
+                    "; all float inputs must share one dtype");
+  }
+  dtype = t.scalar_type();
+  return t;
+}
+
+// Moves a view to the op's device; a leaf that records its gradient when `grad`.
+torch::Tensor onDevice(const torch::Tensor& view, const OpOptions& options, bool wantsGrad) {
+  torch::Tensor t = options.device.is_cpu() ? view.detach() : view.to(options.device);
+  if (wantsGrad && options.grad) t.set_requires_grad(true);
+  return t;
+}
+
+int64_t sizeValue(const Napi::Object& inputs, const char* key) {
+  const std::string where = "inputs";
+  double value = getNumber(inputs, key, where);
+  if (value < 1 || value != static_cast<double>(static_cast<int64_t>(value))) {
+    throw RangeError(where + "." + key + " must be a positive integer, got " + std::to_string(value));
+  }
+  return static_cast<int64_t>(value);
+}
+
+Napi::Value preferenceLoss(const Napi::CallbackInfo& info, bool softmax) {
+  const std::string name = softmax ? "sdpoLoss" : "dpoLoss";
+  Napi::Object inputs = requireObject(info, 0, name + " inputs");
+  Napi::Object options = requireObject(info, 1, name + " options");
+  const double beta = getNumber(options, "beta", "options");
+  const OpOptions op = readOpOptions(options, "options");
+
+  c10::optional<torch::ScalarType> dtype;
+  torch::Tensor pc = floatView(inputs, "policyChosen", dtype);
+  torch::Tensor pr = floatView(inputs, "policyRejected", dtype);
+  torch::Tensor rc = floatView(inputs, "referenceChosen", dtype);
+  torch::Tensor rr = floatView(inputs, "referenceRejected", dtype);
+  const int64_t rows = pc.numel();
+  if (rows == 0) throw RangeError("inputs.policyChosen is empty; the batch needs at least one row");
+  if (pr.numel() == 0) throw RangeError("inputs.policyRejected is empty: K = 0 negatives; K must be >= 1");
+  if (pr.numel() % rows != 0) {
+    throw RangeError("inputs.policyRejected has length " + std::to_string(pr.numel()) +
+                     ", not a multiple of B = " + std::to_string(rows) + " (row-major [B][K])");
+  }
+  const int64_t negatives = pr.numel() / rows;
+  if (!softmax && negatives != 1) {
+    throw RangeError("dpoLoss takes one rejected per row: inputs.policyRejected must have length B = " +
+                     std::to_string(rows) + ", got " + std::to_string(pr.numel()));
+  }
+  if (rc.numel() != rows) {
+    throw RangeError("inputs.referenceChosen must have length B = " + std::to_string(rows) + ", got " +
+                     std::to_string(rc.numel()));
+  }
+  if (rr.numel() != rows * negatives) {
+    throw RangeError("inputs.referenceRejected must have length B*K = " + std::to_string(rows * negatives) +
+                     ", got " + std::to_string(rr.numel()));
+  }
+  torch::Tensor mask;
+  Napi::Value mask_value = inputs.Get("mask");
+  if (!mask_value.IsUndefined() && !mask_value.IsNull()) {
+    if (!softmax) throw TypeError("dpoLoss takes no inputs.mask");
+    if (!mask_value.IsTypedArray() || mask_value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      throw TypeError("inputs.mask must be a Uint8Array");
+    }
+    auto array = mask_value.As<Napi::Uint8Array>();
+    if (static_cast<int64_t>(array.ElementLength()) != rows * negatives) {
+      throw RangeError("inputs.mask must have length B*K = " + std::to_string(rows * negatives) + ", got " +
+                       std::to_string(array.ElementLength()));
+    }
+    // Any nonzero byte is a real negative; the != 0 makes a proper bool tensor (a small copy).
+    mask = torch::from_blob(array.Data(), {rows, negatives}, torch::TensorOptions().dtype(torch::kUInt8)).ne(0);
+    mask = mask.to(op.device);
+  }
+  requireFinite(pc, "inputs.policyChosen");
+  requireFinite(pr, "inputs.policyRejected");
+  requireFinite(rc, "inputs.referenceChosen");
+  requireFinite(rr, "inputs.referenceRejected");
+
+  torch::Tensor policy_chosen = onDevice(pc, op, true);
+  torch::Tensor policy_rejected = onDevice(pr, op, true);
+  torch::Tensor reference_chosen = onDevice(rc, op, false);
+  torch::Tensor reference_rejected = onDevice(rr, op, false);
+  torch::Tensor policy_rejected_2d = softmax ? policy_rejected.view({rows, negatives}) : policy_rejected;
+  torch::Tensor reference_rejected_2d = softmax ? reference_rejected.view({rows, negatives}) : reference_rejected;
+
+  torch::Tensor losses;
+  {
+    torch::AutoGradMode grad_mode(op.grad);
+    if (softmax) {
+      losses = op.reference ? ops::sdpo_loss_reference(policy_chosen, policy_rejected_2d, reference_chosen,
+                                                       reference_rejected_2d, beta, mask)
+                            : ops::sdpo_loss(policy_chosen, policy_rejected_2d, reference_chosen,
+                                             reference_rejected_2d, beta, mask);
+    } else {
+      losses = op.reference
+                   ? ops::dpo_loss_reference(policy_chosen, policy_rejected, reference_chosen, reference_rejected, beta)
+                   : ops::dpo_loss(policy_chosen, policy_rejected, reference_chosen, reference_rejected, beta);
+    }
+    torch::Tensor mean = losses.mean();
+    if (op.grad) mean.backward();
+  }
+
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  torch::NoGradGuard no_grad;
+  out.Set("loss", losses.mean().item<double>());
+  out.Set("losses", toTypedArray(env, losses));
+  out.Set("chosenRewards", toTypedArray(env, beta * (policy_chosen - reference_chosen)));
+  out.Set("rejectedRewards", toTypedArray(env, beta * (policy_rejected - reference_rejected)));
+  if (op.grad) {
+    Napi::Object grad = Napi::Object::New(env);
+    grad.Set("policyChosen", toTypedArray(env, policy_chosen.grad()));
+    grad.Set("policyRejected", toTypedArray(env, policy_rejected.grad()));
+    out.Set("grad", grad);
+  }
+  return out;
+}
+
+Napi::Value sdpoLoss(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value { return preferenceLoss(info, true); });
+}
+
+Napi::Value dpoLoss(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value { return preferenceLoss(info, false); });
+}
+
+Napi::Value tokenLogProbs(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Object inputs = requireObject(info, 0, "tokenLogProbs inputs");
+    Napi::Object options = optionalObject(info, 1, "tokenLogProbs options");
+    const OpOptions op = readOpOptions(options, "options");
+    const double ignore_value = getNumberOr(options, "ignoreIndex", -100, "options");
+    if (ignore_value != static_cast<double>(static_cast<int64_t>(ignore_value))) {
+      throw RangeError("options.ignoreIndex must be an integer");
+    }
+    const auto ignore_index = static_cast<int64_t>(ignore_value);
+    const double chunk_value = getNumberOr(options, "chunkRows", 0, "options");
+    if (chunk_value < 0 || chunk_value != static_cast<double>(static_cast<int64_t>(chunk_value))) {
+      throw RangeError("options.chunkRows must be an integer >= 0 (0: chosen from v)");
+    }
+    const int64_t n = sizeValue(inputs, "n"), d = sizeValue(inputs, "d"), v = sizeValue(inputs, "v");
+
+    c10::optional<torch::ScalarType> dtype;
+    torch::Tensor hidden_view = floatView(inputs, "hidden", dtype);
+    torch::Tensor weight_view = floatView(inputs, "weight", dtype);
+    if (hidden_view.numel() != n * d) {
+      throw RangeError("inputs.hidden must have length n*d = " + std::to_string(n * d) + ", got " +
+                       std::to_string(hidden_view.numel()));
+    }
+    if (weight_view.numel() != v * d) {
+      throw RangeError("inputs.weight must have length v*d = " + std::to_string(v * d) + ", got " +
+                       std::to_string(weight_view.numel()));
+    }
+    torch::Tensor labels = viewTypedArray(inputs.Get("labels"), "inputs.labels", torch::kInt, n).to(torch::kLong);
+    requireFinite(hidden_view, "inputs.hidden");
+    requireFinite(weight_view, "inputs.weight");
+
+    torch::Tensor hidden = onDevice(hidden_view.view({n, d}), op, true);
+    torch::Tensor weight = onDevice(weight_view.view({v, d}), op, true);
+    labels = labels.to(op.device);
+
+    torch::Tensor logps, sft_loss;
+    {
+      torch::AutoGradMode grad_mode(op.grad);
+      logps = op.reference ? ops::token_logprobs_reference(hidden, weight, labels, ignore_index)
+                           : ops::token_logprobs(hidden, weight, labels, ignore_index,
+                                                 static_cast<int64_t>(chunk_value));
+      // Mean negative log-prob over the counted labels (0 when every label is ignored).
+      const double counted = static_cast<double>(labels.ne(ignore_index).sum().item<int64_t>());
+      sft_loss = -logps.sum() / std::max(counted, 1.0);
+      if (op.grad) sft_loss.backward();
+    }
+
+    Napi::Env env = info.Env();
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("logps", toTypedArray(env, logps));
+    out.Set("sftLoss", sft_loss.item<double>() + 0.0);  // + 0.0: -(0 / 1) is -0 when every label is ignored
+    if (op.grad) {
+      Napi::Object grad = Napi::Object::New(env);
+      grad.Set("hidden", toTypedArray(env, hidden.grad()));
+      grad.Set("weight", toTypedArray(env, weight.grad()));
+      out.Set("grad", grad);
+    }
+    return out;
+  });
+}
+
+void initOps(Napi::Env env, Napi::Object exports) {
+  exports.Set("sdpoLoss", Napi::Function::New(env, sdpoLoss, "sdpoLoss"));
+  exports.Set("dpoLoss", Napi::Function::New(env, dpoLoss, "dpoLoss"));
+  exports.Set("tokenLogProbs", Napi::Function::New(env, tokenLogProbs, "tokenLogProbs"));
+}
+
+}  // namespace
+
+SDPO_REGISTER_BINDING(ops, initOps);
+
+}  // namespace sdpo

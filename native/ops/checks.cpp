@@ -1,0 +1,165 @@
+#include "ops/checks.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "binding/errors.h"
+
+namespace sdpo::ops {
+namespace {
+
+std::string shapeString(at::IntArrayRef shape) {
+  std::ostringstream out;
+  out << "[";
+  for (size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
+  out << "]";
+  return out.str();
+}
+
+std::string dtypeString(torch::ScalarType t) {
+  switch (t) {
+    case torch::kFloat: return "float32";
+    case torch::kDouble: return "float64";
+    case torch::kLong: return "int64";
+    case torch::kInt: return "int32";
+    case torch::kBool: return "bool";
+    default: return std::string(c10::toString(t));
+  }
+}
+
+}  // namespace
+
+void requireFloating(const torch::Tensor& t, const std::string& what) {
+  if (!t.defined()) throw TypeError(what + " is missing (undefined tensor)");
+  if (t.scalar_type() != torch::kFloat && t.scalar_type() != torch::kDouble) {
+    throw TypeError(what + " must be float32 or float64, got " + dtypeString(t.scalar_type()));
+  }
+}
+
+void requireSameDtypeDevice(const torch::Tensor& t, const std::string& what, const torch::Tensor& like,
+                            const std::string& likeName) {
+  if (t.scalar_type() != like.scalar_type()) {
+    throw TypeError(what + " must have the dtype of " + likeName + " (" + dtypeString(like.scalar_type()) +
+                    "), got " + dtypeString(t.scalar_type()));
+  }
+  if (t.device() != like.device()) {
+    throw TypeError(what + " must be on the device of " + likeName + " (" + like.device().str() + "), got " +
+                    t.device().str());
+  }
+}
+
+void requireShape(const torch::Tensor& t, const std::string& what, at::IntArrayRef shape) {
+  if (t.sizes() != shape) {
+    throw RangeError(what + " must have shape " + shapeString(shape) + ", got " + shapeString(t.sizes()));
+  }
+}
+
+void requireBeta(double beta) {
+  if (!std::isfinite(beta) || beta <= 0) {
+    std::ostringstream out;
+    out << "beta must be a finite number > 0, got " << beta;
+    throw RangeError(out.str());
+  }
+}
+
+PreferenceInputs checkPreferenceInputs(const torch::Tensor& policy_chosen, const torch::Tensor& policy_rejected,
+                                       const torch::Tensor& reference_chosen,
+                                       const torch::Tensor& reference_rejected, double beta,
+                                       const torch::Tensor& mask, int rejected_rank) {
+  requireBeta(beta);
+  requireFloating(policy_chosen, "policy_chosen");
+  requireFloating(policy_rejected, "policy_rejected");
+  requireFloating(reference_chosen, "reference_chosen");
+  requireFloating(reference_rejected, "reference_rejected");
+  requireSameDtypeDevice(policy_rejected, "policy_rejected", policy_chosen, "policy_chosen");
+  requireSameDtypeDevice(reference_chosen, "reference_chosen", policy_chosen, "policy_chosen");
+  requireSameDtypeDevice(reference_rejected, "reference_rejected", policy_chosen, "policy_chosen");
+  if (policy_chosen.dim() != 1) {
+    throw RangeError("policy_chosen must be 1-D [B], got " + shapeString(policy_chosen.sizes()));
+  }
+  const int64_t rows = policy_chosen.size(0);
+  int64_t negatives = 1;
+  if (rejected_rank == 2) {
+    if (policy_rejected.dim() != 2 || policy_rejected.size(0) != rows) {
+      throw RangeError("policy_rejected must have shape [B, K] = [" + std::to_string(rows) + ", K], got " +
+                       shapeString(policy_rejected.sizes()));
+    }
+    negatives = policy_rejected.size(1);
+    if (negatives < 1) throw RangeError("policy_rejected has K = 0 negatives per row; K must be >= 1");
+    requireShape(reference_rejected, "reference_rejected", {rows, negatives});
+  } else {
+    requireShape(policy_rejected, "policy_rejected", {rows});
+    requireShape(reference_rejected, "reference_rejected", {rows});
+  }
+  requireShape(reference_chosen, "reference_chosen", {rows});
+
+  PreferenceInputs in;
+  in.rows = rows;
+  in.negatives = negatives;
+  in.policy_chosen = policy_chosen.contiguous();
+  in.policy_rejected = policy_rejected.contiguous();
+  in.reference_chosen = reference_chosen.contiguous();
+  in.reference_rejected = reference_rejected.contiguous();
+  if (mask.defined()) {
+    if (rejected_rank != 2) throw TypeError("mask is only accepted by sdpo_loss");
+    if (mask.scalar_type() != torch::kBool) {
+      throw TypeError("mask must be bool, got " + dtypeString(mask.scalar_type()));
+    }
+    if (mask.device() != policy_chosen.device()) {
+      throw TypeError("mask must be on the device of policy_chosen (" + policy_chosen.device().str() + "), got " +
+                      mask.device().str());
+    }
+    requireShape(mask, "mask", {rows, negatives});
+    if (rows > 0) {
+      torch::Tensor empty_rows = mask.logical_not().all(1);
+      if (empty_rows.any().item<bool>()) {
+        int64_t row = torch::nonzero(empty_rows)[0][0].item<int64_t>();
+        throw RangeError("mask row " + std::to_string(row) +
+                         " has no real negative; every row needs at least one (mask[b, j] = true)");
+      }
+    }
+    in.mask = mask.contiguous();
+  }
+  return in;
+}
+
+TokenInputs checkTokenInputs(const torch::Tensor& hidden, const torch::Tensor& weight, const torch::Tensor& labels,
+                             int64_t ignore_index) {
+  requireFloating(hidden, "hidden");
+  requireFloating(weight, "weight");
+  requireSameDtypeDevice(weight, "weight", hidden, "hidden");
+  if (hidden.dim() != 2) throw RangeError("hidden must be 2-D [N, D], got " + shapeString(hidden.sizes()));
+  if (weight.dim() != 2 || weight.size(1) != hidden.size(1)) {
+    throw RangeError("weight must have shape [V, D] = [V, " + std::to_string(hidden.size(1)) + "], got " +
+                     shapeString(weight.sizes()));
+  }
+  if (weight.size(0) < 1) throw RangeError("weight has V = 0 rows; the vocabulary must not be empty");
+  if (!labels.defined() || labels.scalar_type() != torch::kLong) {
+    throw TypeError("labels must be int64, got " +
+                    (labels.defined() ? dtypeString(labels.scalar_type()) : std::string("undefined")));
+  }
+  if (labels.device() != hidden.device()) {
+    throw TypeError("labels must be on the device of hidden (" + hidden.device().str() + "), got " +
+                    labels.device().str());
+  }
+  requireShape(labels, "labels", {hidden.size(0)});
+  const int64_t vocab = weight.size(0);
+  if (labels.numel() > 0) {
+    torch::Tensor bad = (labels.lt(0) | labels.ge(vocab)) & labels.ne(ignore_index);
+    if (bad.any().item<bool>()) {
+      int64_t row = torch::nonzero(bad)[0][0].item<int64_t>();
+      int64_t value = labels[row].item<int64_t>();
+      throw RangeError("labels[" + std::to_string(row) + "] = " + std::to_string(value) + " is outside [0, " +
+                       std::to_string(vocab) + ") and is not ignore_index (" + std::to_string(ignore_index) + ")");
+    }
+  }
+  return {hidden.contiguous(), weight.contiguous(), labels.contiguous()};
+}
+
+int64_t chooseChunkRows(int64_t requested, int64_t rows, int64_t vocab) {
+  if (requested > 0) return requested;
+  const int64_t target_logits = int64_t(1) << 21;
+  return std::max<int64_t>(1, std::min<int64_t>(std::max<int64_t>(rows, 1), target_logits / std::max<int64_t>(vocab, 1)));
+}
+
+}  // namespace sdpo::ops

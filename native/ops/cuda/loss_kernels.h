@@ -1,0 +1,49 @@
+// Launchers for the fused CUDA loss kernels. Plain C++ declarations: no CUDA or ATen headers,
+// so the .cpp entry points can include this and nvcc alone compiles the .cu files.
+// `stream` is a cudaStream_t passed as void*. Every pointer is device memory, contiguous, row-major.
+// Each launcher enqueues its kernel(s) and returns; it throws std::runtime_error if the launch fails.
+#pragma once
+#include <cstdint>
+
+namespace sdpo::ops::cuda {
+
+// S-DPO forward, one block per row b:
+//   gap_j = beta*(policy_rejected[b,j]-reference_rejected[b,j]) - beta*(policy_chosen[b]-reference_chosen[b])
+//   lse[b] = max-shifted logsumexp over j with mask[b,j] (mask may be null: all real)
+//   loss[b] = softplus(lse[b])
+// `mask` is a bool array [B, K] (1 byte per entry) or null.
+void launchSdpoForward(const float* policy_chosen, const float* policy_rejected, const float* reference_chosen,
+                       const float* reference_rejected, const bool* mask, int64_t rows, int64_t negatives,
+                       double beta, float* loss, float* lse, void* stream);
+void launchSdpoForward(const double* policy_chosen, const double* policy_rejected, const double* reference_chosen,
+                       const double* reference_rejected, const bool* mask, int64_t rows, int64_t negatives,
+                       double beta, double* loss, double* lse, void* stream);
+
+// S-DPO backward, one block per row: with s = sigmoid(lse[b]) and p_j = exp(gap_j - lse[b]) (0 if masked),
+//   grad_policy_rejected[b,j] = grad_loss[b] * beta * s * p_j
+//   grad_policy_chosen[b]     = -grad_loss[b] * beta * s
+void launchSdpoBackward(const float* grad_loss, const float* policy_chosen, const float* policy_rejected,
+                        const float* reference_chosen, const float* reference_rejected, const bool* mask,
+                        const float* lse, int64_t rows, int64_t negatives, double beta, float* grad_policy_chosen,
+                        float* grad_policy_rejected, void* stream);
+void launchSdpoBackward(const double* grad_loss, const double* policy_chosen, const double* policy_rejected,
+                        const double* reference_chosen, const double* reference_rejected, const bool* mask,
+                        const double* lse, int64_t rows, int64_t negatives, double beta, double* grad_policy_chosen,
+                        double* grad_policy_rejected, void* stream);
+
+// Token log-probs, forward over one chunk of rows: logits [rows, vocab] (already hidden @ weight^T),
+// one block per row: lse[i] = logsumexp_v logits[i, v], logp[i] = logits[i, labels[i]] - lse[i];
+// rows with labels[i] == ignore_index get logp 0 (lse is still written). Labels are pre-checked.
+void launchTokenLseForward(const float* logits, const int64_t* labels, int64_t rows, int64_t vocab,
+                           int64_t ignore_index, float* logp, float* lse, void* stream);
+void launchTokenLseForward(const double* logits, const int64_t* labels, int64_t rows, int64_t vocab,
+                           int64_t ignore_index, double* logp, double* lse, void* stream);
+
+// Token log-probs, backward over one chunk: turns the recomputed logits into grad_logits in place,
+//   logits[i, v] <- grad_logp[i] * ([v == labels[i]] - exp(logits[i, v] - lse[i])),  0 for ignored rows.
+void launchTokenGradLogitsInPlace(float* logits, const int64_t* labels, const float* lse, const float* grad_logp,
+                                  int64_t rows, int64_t vocab, int64_t ignore_index, void* stream);
+void launchTokenGradLogitsInPlace(double* logits, const int64_t* labels, const double* lse, const double* grad_logp,
+                                  int64_t rows, int64_t vocab, int64_t ignore_index, void* stream);
+
+}  // namespace sdpo::ops::cuda
