@@ -29,3 +29,7 @@ export { recordsToTable, writeArrowFile } from "./data/arrow_write";
 export type { PreferenceRecord } from "./data/arrow_write";
 export { FORMAT_VERSION, META, preferenceSchema, parseMetadata } from "./data/schema";
 export type { DatasetMetadata, TokenizerIdentity } from "./data/schema";
+
+// Native binary selection: which .node file was loaded and why.
+export { nativeLoadReport } from "./native";
+export type { NativeLoadReport } from "./native";

@@ -1,0 +1,474 @@
+/**
+ * Which `.node` binary to load, and why.
+ *
+ * Candidates, in order:
+ *   1. SDPO_BINARY (an explicit path; loaded as is);
+ *   2. prebuilt CUDA binaries, only when a CUDA libtorch of the same major.minor is on this machine;
+ *   3. prebuilt CPU binaries, only when a libtorch of the same major.minor is on this machine;
+ *   4. build/Release (the source build).
+ * A prebuilt binary is first test-loaded in a child process, so one whose libtorch is missing or
+ * incompatible cannot take the user's process down. A build/Release at least as new as a prebuilt is a fresh
+ * source build (a developer's checkout, or a user who rebuilt on purpose) and goes before it.
+ *
+ * The selection is pure (`rankCandidates`, `pickBinary`) over facts gathered separately
+ * (`gatherLoaderFacts`), so tests can inject any machine. native/tools/install.js uses the same code.
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+
+/** The JSON written beside each prebuilt binary by native/tools/prebuild.js. */
+export interface PrebuiltManifest {
+  file: string;
+  platform: string;
+  arch: string;
+  torchVersion: string;
+  cuda: boolean;
+  cudaVersion: string | null;
+  cxx11Abi: boolean;
+  /** The torch library folder the binary was linked against (its RPATH). */
+  torchLibDir: string;
+  torchSource: string;
+  napiVersion: number;
+  builtAt: string;
+}
+
+/** A libtorch found on this machine, without loading it. */
+export interface LibtorchInstall {
+  /** Where it was found: "LIBTORCH=...", "Torch_DIR=...", "python3 torch at ...", "system (...)". */
+  source: string;
+  libDir: string;
+  version: string;
+  cuda: boolean;
+  cudaVersion: string | null;
+  /** null when the install does not say (the compiler default, true for g++ >= 5, applies). */
+  cxx11Abi: boolean | null;
+}
+
+export interface PrebuiltEntry {
+  path: string;
+  manifest?: PrebuiltManifest;
+  /** Why the manifest could not be read, when it could not. */
+  manifestError?: string;
+  mtimeMs: number;
+}
+
+export interface LoaderFacts {
+  explicitBinary?: string;
+  prebuilts: PrebuiltEntry[];
+  libtorchInstalls: LibtorchInstall[];
+  sourceBuild: { path: string; mtimeMs: number | null };
+  napiVersion: number;
+  fileExists(file: string): boolean;
+}
+
+export type CandidateKind = "explicit" | "prebuilt" | "source";
+
+export interface Candidate {
+  path: string;
+  kind: CandidateKind;
+  /** Prebuilt binaries are test-loaded in a child first; explicit and source builds are not. */
+  needsTestLoad: boolean;
+  /** Why this candidate is in the list (becomes the load report's reason when it wins). */
+  reason: string;
+  manifest?: PrebuiltManifest;
+}
+
+export interface Rejection {
+  path: string;
+  why: string;
+}
+
+export interface NativeLoadReport {
+  binary: string;
+  reason: string;
+  rejected: Rejection[];
+}
+
+export type TryResult<T> = { ok: true; value: T; note?: string } | { ok: false; why: string };
+
+export function majorMinor(version: string): string {
+  const m = /^(\d+)\.(\d+)/.exec(version);
+  return m ? `${m[1]}.${m[2]}` : version;
+}
+
+function cudaMajor(version: string | null): string | null {
+  return version ? version.split(".")[0] : null;
+}
+
+function describeInstall(t: LibtorchInstall): string {
+  return `${t.version} ${t.cuda ? `CUDA ${t.cudaVersion ?? "?"}` : "CPU"} from ${t.source}`;
+}
+
+/** Why `manifest` cannot use any of `installs`, or the install it fits. */
+export function matchLibtorch(
+  manifest: PrebuiltManifest,
+  installs: LibtorchInstall[]
+): { install: LibtorchInstall } | { why: string } {
+  const wanted = `libtorch ${majorMinor(manifest.torchVersion)}${manifest.cuda ? ` with CUDA ${manifest.cudaVersion ?? ""}`.trimEnd() : ""}`;
+  const found = installs.length ? installs.map(describeInstall).join("; ") : "no libtorch found";
+  const problems: string[] = [];
+  for (const t of installs) {
+    if (majorMinor(t.version) !== majorMinor(manifest.torchVersion)) continue;
+    if (manifest.cuda && !t.cuda) {
+      problems.push(`${t.source} is CPU-only`);
+      continue;
+    }
+    const wantMajor = cudaMajor(manifest.cudaVersion);
+    const haveMajor = cudaMajor(t.cudaVersion);
+    if (manifest.cuda && wantMajor && haveMajor && wantMajor !== haveMajor) {
+      problems.push(`${t.source} has CUDA ${t.cudaVersion}`);
+      continue;
+    }
+    if (t.cxx11Abi !== null && t.cxx11Abi !== manifest.cxx11Abi) {
+      problems.push(`${t.source} uses _GLIBCXX_USE_CXX11_ABI=${t.cxx11Abi ? 1 : 0}`);
+      continue;
+    }
+    return { install: t };
+  }
+  return { why: `needs ${wanted}; found ${problems.length ? problems.join("; ") : found}` };
+}
+
+/** Orders the candidates for this machine; candidates ruled out by the facts alone come back as rejections. */
+export function rankCandidates(facts: LoaderFacts): { candidates: Candidate[]; rejected: Rejection[] } {
+  const candidates: Candidate[] = [];
+  const rejected: Rejection[] = [];
+
+  if (facts.explicitBinary) {
+    if (facts.fileExists(facts.explicitBinary)) {
+      candidates.push({ path: facts.explicitBinary, kind: "explicit", needsTestLoad: false, reason: "SDPO_BINARY names it" });
+    } else {
+      rejected.push({ path: facts.explicitBinary, why: "SDPO_BINARY names it but the file does not exist" });
+    }
+  }
+
+  const fitting: Candidate[] = [];
+  for (const entry of facts.prebuilts) {
+    const m = entry.manifest;
+    if (!m) {
+      rejected.push({ path: entry.path, why: `unreadable manifest: ${entry.manifestError ?? "missing"}` });
+      continue;
+    }
+    if (!facts.fileExists(entry.path)) {
+      rejected.push({ path: entry.path, why: "its manifest exists but the .node file does not" });
+      continue;
+    }
+    if (m.napiVersion > facts.napiVersion) {
+      rejected.push({ path: entry.path, why: `needs Node-API ${m.napiVersion}; this Node has ${facts.napiVersion}` });
+      continue;
+    }
+    const match = matchLibtorch(m, facts.libtorchInstalls);
+    if ("why" in match) {
+      rejected.push({ path: entry.path, why: match.why });
+      continue;
+    }
+    const t = match.install;
+    let reason = `prebuilt for libtorch ${m.torchVersion} ${m.cuda ? `CUDA ${m.cudaVersion ?? ""}`.trimEnd() : "CPU"}; matches ${describeInstall(t)}`;
+    if (path.resolve(t.libDir) !== path.resolve(m.torchLibDir)) {
+      reason += ` (linked against ${m.torchLibDir}, found at ${t.libDir})`;
+    }
+    fitting.push({ path: entry.path, kind: "prebuilt", needsTestLoad: true, reason, manifest: m });
+  }
+  // CUDA binaries first, then newer torch first.
+  fitting.sort((a, b) => {
+    const ca = a.manifest!.cuda ? 1 : 0;
+    const cb = b.manifest!.cuda ? 1 : 0;
+    if (ca !== cb) return cb - ca;
+    return b.manifest!.torchVersion.localeCompare(a.manifest!.torchVersion, undefined, { numeric: true });
+  });
+
+  const build = facts.sourceBuild;
+  let source: Candidate | undefined;
+  if (build.mtimeMs !== null) {
+    source = { path: build.path, kind: "source", needsTestLoad: false, reason: "source build (build/Release)" };
+  } else {
+    rejected.push({ path: build.path, why: "not built (no source build)" });
+  }
+
+  // A source build at least as new as a prebuilt was built on purpose on this machine: it goes first.
+  const ordered: Candidate[] = [];
+  let sourcePlaced = false;
+  for (const c of fitting) {
+    const entry = facts.prebuilts.find((p) => p.path === c.path)!;
+    if (source && !sourcePlaced && build.mtimeMs! >= entry.mtimeMs) {
+      ordered.push({ ...source, reason: `source build (build/Release), not older than the prebuilt ${path.basename(c.path)}` });
+      sourcePlaced = true;
+    }
+    ordered.push(c);
+  }
+  if (source && !sourcePlaced) ordered.push(source);
+  candidates.push(...ordered);
+  return { candidates, rejected };
+}
+
+/**
+ * Tries the candidates in order and returns the first that loads, with the report of why;
+ * throws an Error listing every rejected candidate when none does.
+ */
+export function pickBinary<T>(
+  ranked: { candidates: Candidate[]; rejected: Rejection[] },
+  tryCandidate: (c: Candidate) => TryResult<T>
+): { value: T; report: NativeLoadReport } {
+  const rejected = [...ranked.rejected];
+  for (const c of ranked.candidates) {
+    const r = tryCandidate(c);
+    if (r.ok) {
+      return { value: r.value, report: { binary: c.path, reason: r.note ? `${c.reason}; ${r.note}` : c.reason, rejected } };
+    }
+    rejected.push({ path: c.path, why: r.why });
+  }
+  throw new Error(noBinaryMessage(rejected));
+}
+
+export function noBinaryMessage(rejected: Rejection[]): string {
+  const lines = rejected.map((r) => `  - ${r.path}: ${r.why}`);
+  return (
+    "softmax-dpo: no native binary could be loaded. Candidates tried:\n" +
+    (lines.length ? lines.join("\n") : "  (none)") +
+    "\nBuild it from source with `npm run build:native` (needs cmake, a C++17 compiler and libtorch: " +
+    "`npm run setup` installs them on Debian/Ubuntu, or point LIBTORCH at an unpacked libtorch folder), " +
+    "or set SDPO_BINARY to a .node file built for this machine."
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Facts about this machine (impure)
+// ---------------------------------------------------------------------------
+
+function readText(file: string): string | null {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return null;
+  }
+}
+
+/** _GLIBCXX_USE_CXX11_ABI from a TorchConfig.cmake's TORCH_CXX_FLAGS; null when it does not say. */
+function abiFromTorchConfig(configDirs: string[]): boolean | null {
+  for (const dir of configDirs) {
+    const text = readText(path.join(dir, "TorchConfig.cmake"));
+    if (text === null) continue;
+    const m = /_GLIBCXX_USE_CXX11_ABI=(\d)/.exec(text);
+    return m ? m[1] === "1" : null;
+  }
+  return null;
+}
+
+function versionFromHeader(includeDir: string): string | null {
+  const text = readText(path.join(includeDir, "torch", "csrc", "api", "include", "torch", "version.h"));
+  if (!text) return null;
+  const part = (name: string) => new RegExp(`#define TORCH_VERSION_${name} (\\d+)`).exec(text)?.[1];
+  const [major, minor, patch] = [part("MAJOR"), part("MINOR"), part("PATCH")];
+  return major && minor ? `${major}.${minor}.${patch ?? "0"}` : null;
+}
+
+/** "2.5.1+cu124" -> "12.4"; null when there is no +cuNNN tag. */
+function cudaFromVersionTag(version: string): string | null {
+  const m = /\+cu(\d+)(\d)$/.exec(version);
+  return m ? `${m[1]}.${m[2]}` : null;
+}
+
+/** A libtorch folder laid out like the libtorch zip or python's torch package (include/, lib/, share/cmake/Torch). */
+export function libtorchFromPrefix(prefix: string, source: string): LibtorchInstall | null {
+  const libDir = path.join(prefix, "lib");
+  let libs: string[];
+  try {
+    libs = fs.readdirSync(libDir);
+  } catch {
+    return null;
+  }
+  if (!libs.some((f) => /^libtorch(_cpu)?\.so/.test(f))) return null;
+  const pyVersion = readText(path.join(prefix, "version.py"));
+  const pyTag = pyVersion ? /__version__\s*=\s*'([^']+)'/.exec(pyVersion)?.[1] : undefined;
+  const pyCuda = pyVersion ? /^cuda\s*(?::[^=]*)?=\s*'([^']+)'/m.exec(pyVersion)?.[1] : undefined;
+  const buildVersion = readText(path.join(prefix, "build-version"))?.trim();
+  const version = pyTag ?? buildVersion ?? versionFromHeader(path.join(prefix, "include"));
+  if (!version) return null;
+  const cuda = libs.some((f) => /^libtorch_cuda\.so/.test(f));
+  let cudaVersion: string | null = pyCuda ?? cudaFromVersionTag(version);
+  if (cuda && !cudaVersion) {
+    const cudart = libs.map((f) => /^libcudart[^.]*\.so\.(\d+)/.exec(f)).find(Boolean);
+    cudaVersion = cudart ? cudart[1] : null;
+  }
+  return {
+    source,
+    libDir,
+    version,
+    cuda,
+    cudaVersion: cuda ? cudaVersion : null,
+    cxx11Abi: abiFromTorchConfig([path.join(prefix, "share", "cmake", "Torch")]),
+  };
+}
+
+/** Debian/Ubuntu's libtorch-dev: versioned libraries in the multiarch folder, headers in /usr/include. */
+function systemLibtorch(): LibtorchInstall | null {
+  const multiarch = process.arch === "arm64" ? "aarch64-linux-gnu" : "x86_64-linux-gnu";
+  for (const libDir of [`/usr/lib/${multiarch}`, "/usr/lib", "/usr/local/lib"]) {
+    let libs: string[];
+    try {
+      libs = fs.readdirSync(libDir);
+    } catch {
+      continue;
+    }
+    const versioned = libs.map((f) => /^libtorch\.so\.(\d+\.\d+(?:\.\d+)?)$/.exec(f)).find(Boolean);
+    if (!versioned && !libs.includes("libtorch.so")) continue;
+    const version = versioned?.[1] ?? versionFromHeader(path.join(libDir, "..", "..", "include")) ?? versionFromHeader("/usr/include");
+    if (!version) continue;
+    const cuda = libs.some((f) => /^libtorch_cuda\.so/.test(f));
+    return {
+      source: `system (${libDir})`,
+      libDir,
+      version,
+      cuda,
+      cudaVersion: null,
+      cxx11Abi: abiFromTorchConfig([path.join(libDir, "cmake", "Torch")]),
+    };
+  }
+  return null;
+}
+
+/** python3's torch folder, found without importing torch (fast). */
+function python3TorchDir(): string | null {
+  const r = spawnSync(
+    "python3",
+    ["-c", "import importlib.util as u; s = u.find_spec('torch'); print(s.submodule_search_locations[0] if s else '')"],
+    { encoding: "utf8", timeout: 10000 }
+  );
+  const dir = r.status === 0 ? r.stdout.trim() : "";
+  return dir || null;
+}
+
+/** Every libtorch on this machine, looked for the way CMakeLists.txt does: LIBTORCH, Torch_DIR, python3's torch, the system. */
+export function findLibtorchInstalls(env: NodeJS.ProcessEnv = process.env): LibtorchInstall[] {
+  const found: LibtorchInstall[] = [];
+  const add = (t: LibtorchInstall | null) => {
+    if (t && !found.some((f) => path.resolve(f.libDir) === path.resolve(t.libDir))) found.push(t);
+  };
+  if (env.LIBTORCH) add(libtorchFromPrefix(env.LIBTORCH, `LIBTORCH=${env.LIBTORCH}`));
+  if (env.Torch_DIR) add(libtorchFromPrefix(path.resolve(env.Torch_DIR, "..", "..", ".."), `Torch_DIR=${env.Torch_DIR}`));
+  const pyTorch = python3TorchDir();
+  if (pyTorch) add(libtorchFromPrefix(pyTorch, `python3 torch at ${pyTorch}`));
+  add(systemLibtorch());
+  return found;
+}
+
+export function prebuildDir(packageRoot: string): string {
+  return path.join(packageRoot, "prebuilds", `${process.platform}-${process.arch}`);
+}
+
+export function readPrebuilts(packageRoot: string): PrebuiltEntry[] {
+  const dir = prebuildDir(packageRoot);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const entries: PrebuiltEntry[] = [];
+  for (const name of names.filter((n) => n.endsWith(".json")).sort()) {
+    const nodePath = path.join(dir, name.replace(/\.json$/, ".node"));
+    let mtimeMs = 0;
+    try {
+      mtimeMs = fs.statSync(nodePath).mtimeMs;
+    } catch {
+      /* reported by rankCandidates */
+    }
+    try {
+      const manifest = JSON.parse(fs.readFileSync(path.join(dir, name), "utf8")) as PrebuiltManifest;
+      if (typeof manifest.torchVersion !== "string" || typeof manifest.cuda !== "boolean") throw new Error("missing torchVersion/cuda");
+      entries.push({ path: nodePath, manifest, mtimeMs });
+    } catch (err) {
+      entries.push({ path: nodePath, manifestError: err instanceof Error ? err.message : String(err), mtimeMs });
+    }
+  }
+  return entries;
+}
+
+export function gatherLoaderFacts(packageRoot: string, env: NodeJS.ProcessEnv = process.env): LoaderFacts {
+  const prebuilts = readPrebuilts(packageRoot);
+  const sourcePath = path.join(packageRoot, "build", "Release", "softmax_dpo.node");
+  let mtimeMs: number | null = null;
+  try {
+    mtimeMs = fs.statSync(sourcePath).mtimeMs;
+  } catch {
+    mtimeMs = null;
+  }
+  return {
+    explicitBinary: env.SDPO_BINARY ? path.resolve(env.SDPO_BINARY) : undefined,
+    prebuilts,
+    // Looking for libtorch spawns python3 (~30 ms): only worth it when there is a prebuilt to match.
+    libtorchInstalls: prebuilts.length ? findLibtorchInstalls(env) : [],
+    sourceBuild: { path: sourcePath, mtimeMs },
+    napiVersion: Number(process.versions.napi),
+    fileExists: (f) => fs.existsSync(f),
+  };
+}
+
+export interface TestLoadResult {
+  ok: boolean;
+  /** buildInfo() of the binary when ok; the child's error (last stderr lines, signal or timeout) otherwise. */
+  info?: { torchVersion: string; cudaCompiled: boolean };
+  error?: string;
+}
+
+/** Loads `binary` in a child node and calls buildInfo(): a crash or hang there cannot reach this process. */
+export function testLoadInChild(binary: string, timeoutMs = Number(process.env.SDPO_TEST_LOAD_TIMEOUT_MS) || 60000): TestLoadResult {
+  const script =
+    "const m = require(process.argv[1]); const i = m.buildInfo();" +
+    "process.stdout.write(JSON.stringify({ torchVersion: i.torchVersion, cudaCompiled: i.cudaCompiled }));";
+  const r = spawnSync(process.execPath, ["-e", script, binary], { encoding: "utf8", timeout: timeoutMs });
+  if (r.error && (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT") {
+    return { ok: false, error: `test-load timed out after ${timeoutMs} ms` };
+  }
+  if (r.status === 0) {
+    try {
+      return { ok: true, info: JSON.parse(r.stdout) };
+    } catch {
+      return { ok: false, error: `test-load printed no build info: ${r.stdout.slice(0, 200)}` };
+    }
+  }
+  const stderr = (r.stderr || "").split("\n").filter((l) => /rror|cannot|undefined symbol|not found/i.test(l));
+  const detail = stderr.length ? stderr.slice(0, 2).join(" ").trim() : (r.stderr || "").trim().split("\n").slice(-2).join(" ");
+  return { ok: false, error: `test-load failed (${r.signal ? `signal ${r.signal}` : `exit ${r.status}`}): ${detail}` };
+}
+
+/** The check applied to a prebuilt after its child test-load: it must report what its manifest says. */
+export function checkTestLoad(c: Candidate, result: TestLoadResult): string | null {
+  if (!result.ok) return result.error ?? "test-load failed";
+  const m = c.manifest;
+  if (m && result.info) {
+    if (majorMinor(result.info.torchVersion) !== majorMinor(m.torchVersion)) {
+      return `test-load reports libtorch ${result.info.torchVersion}, its manifest says ${m.torchVersion}`;
+    }
+    if (result.info.cudaCompiled !== m.cuda) {
+      return `test-load reports cudaCompiled=${result.info.cudaCompiled}, its manifest says ${m.cuda}`;
+    }
+  }
+  return null;
+}
+
+/** The package root: src/ under jest, dist/src/ once compiled. */
+export function packageRootFrom(dir: string): string {
+  const twoUp = path.resolve(dir, "..", "..");
+  return fs.existsSync(path.join(twoUp, "package.json")) ? twoUp : path.resolve(dir, "..");
+}
+
+/** Loads the best binary for this machine: native()'s work, minus caching. */
+export function loadNativeBinary<T>(
+  packageRoot: string,
+  requireBinary: (file: string) => T,
+  env: NodeJS.ProcessEnv = process.env
+): { value: T; report: NativeLoadReport } {
+  const ranked = rankCandidates(gatherLoaderFacts(packageRoot, env));
+  return pickBinary(ranked, (c): TryResult<T> => {
+    if (c.needsTestLoad) {
+      const why = checkTestLoad(c, testLoadInChild(c.path));
+      if (why) return { ok: false, why };
+    }
+    try {
+      return { ok: true, value: requireBinary(c.path), note: c.needsTestLoad ? "child test-load passed" : undefined };
+    } catch (err) {
+      return { ok: false, why: `load failed: ${(err instanceof Error ? err.message : String(err)).split("\n")[0]}` };
+    }
+  });
+}
