@@ -310,7 +310,11 @@ function systemLibtorch(): LibtorchInstall | null {
     } catch {
       continue;
     }
-    const versioned = libs.map((f) => /^libtorch\.so\.(\d+\.\d+(?:\.\d+)?)$/.exec(f)).find(Boolean);
+    // The longest versioned name says the most (libtorch.so.1.13.0 over libtorch.so.1.13).
+    const versioned = libs
+      .map((f) => /^libtorch\.so\.(\d+\.\d+(?:\.\d+)?)$/.exec(f))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .sort((a, b) => b[1].length - a[1].length)[0];
     if (!versioned && !libs.includes("libtorch.so")) continue;
     const version = versioned?.[1] ?? versionFromHeader(path.join(libDir, "..", "..", "include")) ?? versionFromHeader("/usr/include");
     if (!version) continue;
