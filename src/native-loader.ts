@@ -28,6 +28,8 @@ export interface PrebuiltManifest {
   cxx11Abi: boolean;
   /** The torch library folder the binary was linked against (its RPATH). */
   torchLibDir: string;
+  /** The binary's whole RPATH (torchLibDir is the entry holding libtorch). */
+  rpath?: string;
   torchSource: string;
   napiVersion: number;
   builtAt: string;
@@ -72,6 +74,8 @@ export interface Candidate {
   /** Why this candidate is in the list (becomes the load report's reason when it wins). */
   reason: string;
   manifest?: PrebuiltManifest;
+  /** The lib folder of the libtorch on this machine that a prebuilt matched. */
+  libtorchDir?: string;
 }
 
 export interface Rejection {
@@ -167,7 +171,7 @@ export function rankCandidates(facts: LoaderFacts): { candidates: Candidate[]; r
     if (path.resolve(t.libDir) !== path.resolve(m.torchLibDir)) {
       reason += ` (linked against ${m.torchLibDir}, found at ${t.libDir})`;
     }
-    fitting.push({ path: entry.path, kind: "prebuilt", needsTestLoad: true, reason, manifest: m });
+    fitting.push({ path: entry.path, kind: "prebuilt", needsTestLoad: true, reason, manifest: m, libtorchDir: t.libDir });
   }
   // CUDA binaries first, then newer torch first.
   fitting.sort((a, b) => {
@@ -438,8 +442,15 @@ export function testLoadInChild(binary: string, timeoutMs = Number(process.env.S
 
 /** The check applied to a prebuilt after its child test-load: it must report what its manifest says. */
 export function checkTestLoad(c: Candidate, result: TestLoadResult): string | null {
-  if (!result.ok) return result.error ?? "test-load failed";
   const m = c.manifest;
+  if (!result.ok) {
+    const error = result.error ?? "test-load failed";
+    // The usual cause: libtorch is on this machine, but not in the folder the binary was linked against.
+    if (m && c.libtorchDir && path.resolve(c.libtorchDir) !== path.resolve(m.torchLibDir) && /cannot open shared object/.test(error)) {
+      return `${error} (it looks for libtorch in ${m.torchLibDir}; set LD_LIBRARY_PATH=${c.libtorchDir} to use yours)`;
+    }
+    return error;
+  }
   if (m && result.info) {
     if (majorMinor(result.info.torchVersion) !== majorMinor(m.torchVersion)) {
       return `test-load reports libtorch ${result.info.torchVersion}, its manifest says ${m.torchVersion}`;

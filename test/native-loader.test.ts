@@ -166,6 +166,8 @@ describe("pickBinary", () => {
     expect(report.binary).toBe(cpuPath);
     expect(report.reason).toMatch(/prebuilt for libtorch 1\.13\.0 CPU/);
     expect(report.rejected).toEqual([{ path: cudaPath, why: expect.stringMatching(/libtorch_cuda\.so: cannot open/) }]);
+    // The CUDA binary's libtorch folder differs from the one found: the reason says how to point at it.
+    expect(report.rejected[0].why).toMatch(/looks for libtorch in \/opt\/venv\/.*set LD_LIBRARY_PATH=\/home\/u\/venv\/torch\/lib/);
   });
 
   test("a test-load that reports another libtorch than the manifest is rejected", () => {

@@ -51,36 +51,63 @@ if (probe.status !== 0) {
 }
 const info = JSON.parse(probe.stdout);
 
-// RPATH: the torch library folder the binary was linked against.
+// RPATH: the folders the binary finds its libraries in; the torch one is the entry holding libtorch.
 function rpathOf(file) {
   const r = spawnSync("readelf", ["-d", file], { encoding: "utf8" });
   const m = r.status === 0 ? /\((?:RPATH|RUNPATH)\)\s+Library (?:rpath|runpath): \[([^\]]*)\]/.exec(r.stdout) : null;
   if (m) return m[1];
   // No readelf: the same folder CMake put in the RPATH.
-  const cache = fs.readFileSync(path.join(root, "build", "CMakeCache.txt"), "utf8");
-  const lib = /^TORCH_LIBRARY:[A-Z]+=(.*)$/m.exec(cache);
+  const lib = /^TORCH_LIBRARY:[A-Z]+=(.*)$/m.exec(cmakeCache());
   return lib ? path.dirname(lib[1]) : "";
 }
-
-function cudaVersion() {
-  if (!info.cudaCompiled) return null;
-  const cache = fs.readFileSync(path.join(root, "build", "CMakeCache.txt"), "utf8");
-  for (const re of [/^CUDAToolkit_VERSION:[A-Z]+=(\d+\.\d+)/m, /^CUDA_VERSION:[A-Z]+=(\d+\.\d+)/m]) {
-    const m = re.exec(cache);
-    if (m) return m[1];
+function torchLibDirOf(rpath) {
+  const dirs = rpath.split(":").filter(Boolean);
+  const hasTorch = (d) => {
+    try {
+      return fs.readdirSync(d).some((f) => /^libtorch(_cpu)?\.so/.test(f));
+    } catch {
+      return false;
+    }
+  };
+  return dirs.find(hasTorch) || dirs[0] || "";
+}
+function cmakeCache() {
+  try {
+    return fs.readFileSync(path.join(root, "build", "CMakeCache.txt"), "utf8");
+  } catch {
+    return "";
   }
-  const tag = /\+cu(\d+)(\d)$/.exec(info.torchVersion);
+}
+
+// The CUDA version of the libtorch linked against (what a user's libtorch must match): python torch's
+// version.py or a libtorch zip's build-version tag, else the nvcc that compiled the kernels.
+function cudaVersion(torchLibDir) {
+  if (!info.cudaCompiled) return null;
+  const prefix = path.dirname(torchLibDir);
+  const read = (f) => {
+    try {
+      return fs.readFileSync(path.join(prefix, f), "utf8");
+    } catch {
+      return "";
+    }
+  };
+  const py = /^cuda\s*(?::[^=]*)?=\s*'(\d+\.\d+)/m.exec(read("version.py"));
+  if (py) return py[1];
+  const tag = /\+cu(\d+)(\d)\s*$/.exec(read("build-version"));
   if (tag) return `${tag[1]}.${tag[2]}`;
-  const nvcc = spawnSync("nvcc", ["--version"], { encoding: "utf8" });
+  const nvccPath = (/^CMAKE_CUDA_COMPILER:[A-Z]+=(.*)$/m.exec(cmakeCache()) || [])[1] || "nvcc";
+  const nvcc = spawnSync(nvccPath, ["--version"], { encoding: "utf8" });
   const m = nvcc.status === 0 ? /release (\d+\.\d+)/.exec(nvcc.stdout) : null;
   return m ? m[1] : null;
 }
 
+const rpath = rpathOf(built);
+const torchLibDir = torchLibDirOf(rpath);
 const [major, minor] = info.torchVersion.split(".");
-const cuda = cudaVersion();
+const cuda = cudaVersion(torchLibDir);
 const flavor = info.cudaCompiled ? `cu${(cuda || "").replace(".", "")}` : "cpu";
 if (info.cudaCompiled && !cuda) {
-  console.error("prebuild: CUDA binary but no CUDA version found (CMakeCache.txt, torch version tag, nvcc)");
+  console.error("prebuild: CUDA binary but no CUDA version found (torch version.py, build-version, nvcc)");
   process.exit(1);
 }
 const name = `softmax_dpo.torch${major}.${minor}.${flavor}`;
@@ -100,7 +127,8 @@ const manifest = {
   cuda: info.cudaCompiled,
   cudaVersion: cuda,
   cxx11Abi: info.cxx11Abi,
-  torchLibDir: rpathOf(built),
+  torchLibDir,
+  rpath,
   torchSource: info.torchSource,
   napiVersion: info.napiVersion,
   builtAt: new Date().toISOString(),
