@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The package's `install` script: use a prebuilt binary when one fits this machine (same checks as the
 // loader, child test-load included), otherwise build from source with native/tools/build.js and say why.
-//   SDPO_BUILD_FROM_SOURCE=1 (or npm's --build-from-source) always builds.
+//   SDPO_BUILD_FROM_SOURCE=1 (or npm's --build-from-source) always builds; so does a git checkout.
 "use strict";
 const { spawnSync } = require("child_process");
 const fs = require("fs");
@@ -17,6 +17,11 @@ function buildFromSource(why) {
 
 if (process.env.SDPO_BUILD_FROM_SOURCE === "1" || process.env.npm_config_build_from_source === "true") {
   buildFromSource("asked to (SDPO_BUILD_FROM_SOURCE / --build-from-source)");
+}
+// A git checkout (this repo's `npm ci`) always builds from source, as it did before prebuilts existed: a
+// prebuilds/ folder left there by `npm run prebuild` must not stand in for the sources being worked on.
+if (fs.existsSync(path.join(root, ".git")) && process.env.SDPO_INSTALL_PREBUILT !== "1") {
+  buildFromSource("this is a git checkout (SDPO_INSTALL_PREBUILT=1 tries the prebuilt binaries here too)");
 }
 const prebuildDir = path.join(root, "prebuilds", `${process.platform}-${process.arch}`);
 if (!fs.existsSync(prebuildDir)) {
