@@ -2,7 +2,8 @@
 # End-to-end check of the prebuilt path (takes minutes; not part of npm test):
 #   npm run prebuild -> npm pack -> `npm i <tarball>` in a temp folder (offline-capable)
 # and verifies the install used the prebuilt binary without compiling, and that the package loads it.
-# Usage: bash bench/pack-install.sh   (KEEP=1 keeps the temp folder)
+# Usage: bash bench/pack-install.sh   (KEEP=1 keeps the temp folder; SOURCE=1 also checks the source-build
+# fallback: a second install with SDPO_BUILD_FROM_SOURCE=1 must compile and load build/Release)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -52,4 +53,22 @@ echo "pack-install: nativeLoadReport() = $report"
 echo "$report" | grep -q '"binary":"[^"]*/node_modules/softmax-dpo/prebuilds/linux-x64/softmax_dpo\.torch' \
   || fail "the package did not load its prebuilt binary"
 npx --no-install sdpo inspect | sed 's/^/pack-install:   /'
+
+if [[ "${SOURCE:-0}" == 1 ]]; then
+  mkdir -p "$work/app-source"
+  cd "$work/app-source"
+  npm init -y >/dev/null
+  t=$(now)
+  if ! SDPO_BUILD_FROM_SOURCE=1 SDPO_BUILD_JOBS=${SDPO_BUILD_JOBS:-1} npm i --prefer-offline --no-audit --no-fund \
+      --foreground-scripts "$work/$tarball" >"$work/install-source.log" 2>&1; then
+    tail -40 "$work/install-source.log"
+    fail "npm i with SDPO_BUILD_FROM_SOURCE=1 failed"
+  fi
+  echo "pack-install: npm i (source build) $(elapsed "$t") s"
+  grep "softmax-dpo:" "$work/install-source.log" | sed 's/^/pack-install:   /'
+  grep -q "Linking CXX" "$work/install-source.log" || fail "SDPO_BUILD_FROM_SOURCE=1 did not compile"
+  report=$(SDPO_BINARY= node -e 'process.stdout.write(JSON.stringify(require("softmax-dpo").nativeLoadReport()))')
+  echo "pack-install: nativeLoadReport() = $report"
+  echo "$report" | grep -q '"binary":"[^"]*/build/Release/softmax_dpo\.node"' || fail "the source build was not loaded"
+fi
 echo "pack-install: OK (repo $repo)"
