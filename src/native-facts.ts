@@ -195,7 +195,7 @@ export function testLoadInChild(binary: string, timeoutMs = Number(process.env.S
   const script =
     "const m = require(process.argv[1]); const i = m.buildInfo();" +
     "process.stdout.write(JSON.stringify({ torchVersion: i.torchVersion, cudaCompiled: i.cudaCompiled }));";
-  const r = spawnSync(process.execPath, ["-e", script, binary], { encoding: "utf8", timeout: timeoutMs });
+  const r = spawnSync(process.execPath, ["-e", script, path.resolve(binary)], { encoding: "utf8", timeout: timeoutMs });
   if (r.error && (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT") {
     return { ok: false, error: `test-load timed out after ${timeoutMs} ms` };
   }
