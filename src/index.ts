@@ -53,3 +53,7 @@ export type {
   TokenLogProbsOptions,
   TokenLogProbsResult,
 } from "./ops/losses";
+
+// Native binary selection: which .node file was loaded and why.
+export { nativeLoadReport } from "./native";
+export type { NativeLoadReport } from "./native";

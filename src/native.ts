@@ -7,7 +7,9 @@
  * - every long-running call returns a Promise and runs off the event loop;
  * - native objects refuse use after dispose().
  */
-import * as path from "path";
+import { loadNativeBinary, packageRootFrom, type NativeLoadReport } from "./native-loader";
+
+export type { NativeLoadReport } from "./native-loader";
 
 /** Float arrays accepted by the ops; results come back in the dtype of the inputs. */
 export type FloatArray = Float32Array | Float64Array;
@@ -214,30 +216,27 @@ export interface NativeAddon {
   tokenLogProbs: NativeOps["tokenLogProbs"];
 }
 
-let cached: NativeAddon | undefined;
-let loadedFrom: string | undefined;
+let cached: { addon: NativeAddon; report: NativeLoadReport } | undefined;
 
-/** Loads the addon once (prebuilt binary or build/Release) and returns it. */
+/**
+ * Loads the addon once per process and returns it: SDPO_BINARY, then a prebuilt binary that fits this
+ * machine's libtorch (test-loaded in a child first), then build/Release. See src/native-loader.ts.
+ */
 export function native(): NativeAddon {
-  if (cached) return cached;
-  const root = path.resolve(__dirname, "..", "..");
-  const packageRoot = require("fs").existsSync(path.join(root, "package.json")) ? root : path.resolve(__dirname, "..");
-  try {
-    // node-gyp-build picks prebuilds/<platform>-<arch>/ first, then build/Release.
-    const load = require("node-gyp-build") as ((dir: string) => NativeAddon) & { resolve(dir: string): string };
-    loadedFrom = load.resolve(packageRoot);
-    cached = load(packageRoot);
-  } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    throw new Error(
-      `softmax-dpo: could not load the native addon (${msg}).\n` +
-        "Build it with `npm run build:native` (needs libtorch: `npm run setup` installs it on Debian/Ubuntu)."
-    );
+  if (!cached) {
+    const { value, report } = loadNativeBinary(packageRootFrom(__dirname), (file) => require(file) as NativeAddon);
+    cached = { addon: value, report };
   }
-  return cached;
+  return cached.addon;
+}
+
+/** Which binary native() loaded, why, and which candidates were passed over (loads the addon if needed). */
+export function nativeLoadReport(): NativeLoadReport {
+  native();
+  return cached!.report;
 }
 
 /** Path of the loaded `.node` file, once loaded. */
 export function nativePath(): string | undefined {
-  return loadedFrom;
+  return cached?.report.binary;
 }
