@@ -1,0 +1,36 @@
+#include "model/decoder.h"
+
+namespace sdpo::model {
+
+DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c) {
+  self_attn = register_module("self_attn", Attention(c));
+  mlp = register_module("mlp", MLP(c.hidden_size, c.intermediate_size));
+  input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+  post_attention_layernorm = register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+}
+
+torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& h, AttentionContext& ctx, size_t layer) {
+  torch::Tensor x = h + self_attn->forward(input_layernorm->forward(h), ctx, layer);
+  return x + mlp->forward(post_attention_layernorm->forward(x));
+}
+
+DecoderModelImpl::DecoderModelImpl(const ModelConfig& c) {
+  embed_tokens = register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.hidden_size));
+  {
+    torch::NoGradGuard no_grad;
+    embed_tokens->weight.normal_(0.0, 0.02);  // Hugging Face's _init_weights (torch's default is N(0, 1))
+  }
+  layer_list = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    layers.push_back(DecoderLayer(c));
+    layer_list->push_back(layers.back());
+  }
+  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+}
+
+torch::Tensor DecoderModelImpl::forward(torch::Tensor hidden, AttentionContext& ctx) {
+  for (size_t i = 0; i < layers.size(); ++i) hidden = layers[i]->forward(hidden, ctx, i);
+  return hidden;
+}
+
+}  // namespace sdpo::model
