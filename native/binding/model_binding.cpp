@@ -378,7 +378,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                              std::to_string(logps.numel()) + "), got " + std::to_string(weights.numel()));
           }
           torch::Tensor objective = (logps * weights.to(logps.device(), logps.scalar_type())).sum();
-          auto g = torch::autograd::grad({objective}, params, {}, false, false, /*allow_unused=*/true);
+          // Nothing requested takes part (e.g. adapters switched off): every gradient is zero.
+          std::vector<torch::Tensor> g(params.size());
+          if (objective.requires_grad()) g = torch::autograd::grad({objective}, params, {}, false, false, /*allow_unused=*/true);
           for (size_t i = 0; i < params.size(); ++i) {
             grads->push_back(g[i].defined() ? g[i].to(torch::kCPU, torch::kDouble) : torch::zeros(params[i].sizes(), torch::kDouble));
           }
