@@ -142,6 +142,8 @@ export interface NativeModel {
       allowed?: { ids: Int32Array; offsets: Int32Array; promptOffsets: Int32Array };
     }
   ): Promise<{ ids: Int32Array; offsets: Int32Array }>;
+  /** A deep copy with every parameter frozen (trainable false): the reference policy of full fine-tuning. */
+  cloneFrozen(): NativeModel;
   dispose(): void;
   readonly disposed: boolean;
 }

@@ -69,6 +69,17 @@ torch::Device parseDevice(const std::string& name) {
   return device;
 }
 
+// libtorch 1.13's CPU kernels have no float16 matmul: say so up front rather than at the first score.
+void requireMatmul(const torch::Device& device, torch::ScalarType dtype) {
+  try {
+    torch::Tensor probe = torch::ones({2, 2}, torch::TensorOptions().device(device).dtype(dtype));
+    torch::matmul(probe, probe);
+  } catch (const std::exception&) {
+    throw RangeError(std::string("options.dtype ") + dtypeName(dtype) + " is not supported on " + device.str() +
+                     " by this libtorch (no matrix multiply in that dtype); use bfloat16 or float32");
+  }
+}
+
 std::string shapeString(const std::vector<int64_t>& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
@@ -151,12 +162,18 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                         InstanceMethod<&ModelWrap::score>("score"),
                         InstanceMethod<&ModelWrap::scoreGradients>("scoreGradients"),
                         InstanceMethod<&ModelWrap::generate>("generate"),
+                        InstanceMethod<&ModelWrap::cloneFrozen>("cloneFrozen"),
                         InstanceMethod<&ModelWrap::dispose>("dispose")});
   }
 
   explicit ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
     guardVoid(info.Env(), [&] {
       if (!info.IsConstructCall()) throw TypeError("Model must be called with new");
+      if (info[0].IsExternal()) {  // cloneFrozen(): adopt a model built natively
+        model_ = *info[0].As<Napi::External<ModelPtr>>().Data();
+        info.This().As<Napi::Object>().TypeTag(&kModelTag);
+        return;
+      }
       model::ModelConfig config = readModelConfig(info[0]);
       if (!info[1].IsObject()) throw TypeError("Model(config, options): options must be an object {device, dtype, seed?}");
       Napi::Object options = info[1].As<Napi::Object>();
@@ -170,6 +187,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
         if (s < 0 || s != std::floor(s)) throw RangeError("options.seed must be a non-negative integer");
         torch::manual_seed(static_cast<uint64_t>(s));
       }
+      requireMatmul(device, dtype);
       model_ = std::make_shared<CausalLMImpl>(std::move(config));
       model_->to(device, dtype);
       model_->eval();  // dropout only inside a training step, which switches train() on itself
@@ -438,6 +456,20 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     } catch (...) {
       return rejectedPromise(env, std::current_exception());
     }
+  }
+
+  // A deep copy with every parameter frozen (the reference policy of full fine-tuning).
+  Napi::Value cloneFrozen(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      ModelPtr m = model("Model.cloneFrozen");
+      ModelPtr copy;
+      {
+        std::lock_guard<std::mutex> lock(m->mutex());
+        copy = m->clone_frozen();
+      }
+      Napi::Function ctor = info.This().As<Napi::Object>().Get("constructor").As<Napi::Function>();
+      return ctor.New({Napi::External<ModelPtr>::New(info.Env(), &copy)});
+    });
   }
 
   Napi::Value dispose(const Napi::CallbackInfo& info) {

@@ -107,3 +107,61 @@ describe("LoRA", () => {
     model.dispose();
   });
 });
+
+describe("cloneFrozen", () => {
+  test("a deep, frozen copy that scores the same and does not follow later changes", async () => {
+    const config = tinyConfig();
+    const model = makeModel(config, "float64");
+    model.addLora(lora);
+    randomizeParameters(model, 23);
+    model.setAdaptersEnabled(false);
+    const copy = model.cloneFrozen();
+    expect(copy.parameterInfo().map((p) => p.name)).toEqual(model.parameterInfo().map((p) => p.name));
+    expect(copy.parameterInfo().every((p) => !p.trainable)).toBe(true);
+    expect(copy.dtype).toBe("float64");
+    const batch = mixedBatch(config.vocab_size, 4);
+    // The adapters switch is copied too (off), and so are the adapters themselves.
+    expect(maxAbsDiff((await copy.score(batch)).logps, (await model.score(batch)).logps)).toBe(0);
+    expect(maxAbsDiff((await copy.score(batch, { adapters: true })).logps, (await model.score(batch, { adapters: true })).logps)).toBe(0);
+    const before = (await copy.score(batch)).logps;
+    randomizeParameters(model, 24);
+    expect(maxAbsDiff((await copy.score(batch)).logps, before)).toBe(0);
+    model.dispose();
+    expect((await copy.score(batch)).logps.length).toBe(10);
+    copy.dispose();
+  });
+});
+
+describe("16-bit models", () => {
+  test("bfloat16 and float16 (where libtorch supports it) score close to float32 (in float32 sums) and generate", async () => {
+    const config = tinyConfig();
+    const f32 = makeModel(config, "float32");
+    randomizeParameters(f32, 5);
+    const batch = mixedBatch(config.vocab_size, 6);
+    const expected = (await f32.score(batch)).logps;
+    for (const dtype of ["bfloat16", "float16"] as const) {
+      let half: ReturnType<typeof makeModel>;
+      try {
+        half = makeModel(config, dtype);
+      } catch (err) {
+        // libtorch 1.13 has no float16 matmul on the CPU: refused up front, with the reason.
+        expect(dtype).toBe("float16");
+        expect((err as Error).name).toBe("RangeError");
+        expect((err as Error).message).toMatch(/options\.dtype float16 is not supported on cpu/);
+        continue;
+      }
+      for (const p of f32.parameterInfo()) {
+        const t = f32.getTensor(p.name);
+        half.setTensor(p.name, t.dtype, t.shape, t.data);
+      }
+      const fast = (await half.score(batch)).logps;
+      const plain = (await half.score(batch, { reference: true })).logps;
+      expect(maxAbsDiff(fast, expected)).toBeLessThan(0.25);
+      expect(maxAbsDiff(fast, plain)).toBeLessThan(0.25);
+      const out = await half.generate(batch.promptIds, batch.promptOffsets, { maxNewTokens: 3, eosTokenId: 0 });
+      expect(out.offsets.length).toBe(5);
+      half.dispose();
+    }
+    f32.dispose();
+  });
+});
