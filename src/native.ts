@@ -149,8 +149,12 @@ export interface NativeModel {
 }
 
 export interface NativeModelConstructor {
-  /** A randomly initialised model (Hugging Face's init); `seed` seeds libtorch's generator first. */
-  new (config: NativeModelConfig, options: { device: DeviceName; dtype: ModelDType; seed?: number }): NativeModel;
+  /**
+   * A model with its parameters created on `device` in `dtype`: randomly like Hugging Face's init
+   * (`seed` seeds libtorch's generator first), or zero-filled with `randomInit: false` when a
+   * checkpoint will overwrite every parameter (skips the random draw; no float32 CPU copy either way).
+   */
+  new (config: NativeModelConfig, options: { device: DeviceName; dtype: ModelDType; seed?: number; randomInit?: boolean }): NativeModel;
 }
 
 // ---------------------------------------------------------------------------

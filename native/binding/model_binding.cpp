@@ -188,8 +188,10 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
         torch::manual_seed(static_cast<uint64_t>(s));
       }
       requireMatmul(device, dtype);
-      model_ = std::make_shared<CausalLMImpl>(std::move(config));
-      model_->to(device, dtype);
+      model::ParamInit init;
+      init.options = torch::TensorOptions().device(device).dtype(dtype);
+      init.random = getBoolOr(options, "randomInit", true);
+      model_ = std::make_shared<CausalLMImpl>(std::move(config), init);
       model_->eval();  // dropout only inside a training step, which switches train() on itself
       info.This().As<Napi::Object>().TypeTag(&kModelTag);
     });

@@ -43,7 +43,7 @@ torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k, 
 
 class AttentionImpl : public torch::nn::Module {
  public:
-  explicit AttentionImpl(const ModelConfig& config);
+  AttentionImpl(const ModelConfig& config, const ParamInit& init);
   // x [B, T, hidden] -> [B, T, hidden]; `layer` indexes ctx.prefix / present / cache.
   torch::Tensor forward(const torch::Tensor& x, AttentionContext& ctx, size_t layer);
 

@@ -46,14 +46,11 @@ void validate_config(const ModelConfig& c) {
   }
 }
 
-CausalLMImpl::CausalLMImpl(ModelConfig config) : config_(std::move(config)) {
+CausalLMImpl::CausalLMImpl(ModelConfig config, const ParamInit& init) : config_(std::move(config)) {
   validate_config(config_);
-  model_ = register_module("model", DecoderModel(config_));
+  model_ = register_module("model", DecoderModel(config_, init));
   if (!config_.tie_word_embeddings) {
-    lm_head_ = register_module(
-        "lm_head", torch::nn::Linear(torch::nn::LinearOptions(config_.hidden_size, config_.vocab_size).bias(false)));
-    torch::NoGradGuard no_grad;
-    lm_head_->weight.normal_(0.0, 0.02);
+    lm_head_ = register_module("lm_head", LoraLinear(config_.hidden_size, config_.vocab_size, false, init));
   }
   inv_freq_ = rope_inverse_frequencies(config_);
 }
@@ -170,9 +167,12 @@ struct PreserveCpuRng {
 
 std::shared_ptr<CausalLMImpl> CausalLMImpl::clone_frozen() const {
   PreserveCpuRng preserve_rng;
-  auto copy = std::make_shared<CausalLMImpl>(config_);
+  // Zero-filled in place (no random init to waste), then every parameter copied over.
+  ParamInit init;
+  init.options = torch::TensorOptions().device(device()).dtype(dtype());
+  init.random = false;
+  auto copy = std::make_shared<CausalLMImpl>(config_, init);
   if (lora_) copy->add_lora(*lora_);
-  copy->to(device(), dtype());
   {
     torch::NoGradGuard no_grad;
     auto mine = named_parameters();

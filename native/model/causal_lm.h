@@ -19,9 +19,9 @@ namespace sdpo::model {
 
 class CausalLMImpl : public torch::nn::Module {
  public:
-  // Random init like Hugging Face (linear/embedding N(0, 0.02), norms 1), float32 on the CPU;
-  // move with to(device, dtype). Throws sdpo::RangeError for an inconsistent config.
-  explicit CausalLMImpl(ModelConfig config);
+  // Parameters created with `init` (default: float32 on the CPU, random like Hugging Face: linear and
+  // embedding N(0, 0.02), norms 1, biases 0). Throws sdpo::RangeError for an inconsistent config.
+  explicit CausalLMImpl(ModelConfig config, const ParamInit& init = {});
   const ModelConfig& config() const { return config_; }
 
   // [R] summed log-prob of each response given its prompt (model dtype; float32 for 16-bit models),
@@ -70,7 +70,7 @@ class CausalLMImpl : public torch::nn::Module {
  private:
   ModelConfig config_;
   DecoderModel model_{nullptr};
-  torch::nn::Linear lm_head_{nullptr};  // absent when tie_word_embeddings
+  LoraLinear lm_head_{nullptr};  // absent when tie_word_embeddings
   torch::Tensor inv_freq_;              // [head_dim / 2] float64 CPU
   std::optional<LoraConfig> lora_;
   bool adapters_enabled_ = true;

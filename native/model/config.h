@@ -35,6 +35,19 @@ struct ModelConfig {
   bool qk_norm = false;         // qwen3: RMSNorm on q and k per head
 };
 
+// How parameters are created: directly in the target dtype and device (a large model never exists as
+// a float32 CPU copy first), and either randomly like Hugging Face's _init_weights or zero-filled for
+// a checkpoint to overwrite.
+struct ParamInit {
+  torch::TensorOptions options = torch::TensorOptions().dtype(torch::kFloat);
+  bool random = true;
+  // N(0, std) when random, zeros otherwise.
+  torch::Tensor normal(at::IntArrayRef shape, double std) const {
+    torch::Tensor t = torch::zeros(shape, options);
+    return random ? t.normal_(0.0, std) : t;
+  }
+};
+
 struct LoraConfig {
   int64_t rank = 8;
   double alpha = 16.0;

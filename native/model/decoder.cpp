@@ -2,11 +2,11 @@
 
 namespace sdpo::model {
 
-DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c) {
-  self_attn = register_module("self_attn", Attention(c));
-  mlp = register_module("mlp", MLP(c.hidden_size, c.intermediate_size));
-  input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
-  post_attention_layernorm = register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, const ParamInit& init) {
+  self_attn = register_module("self_attn", Attention(c, init));
+  mlp = register_module("mlp", MLP(c.hidden_size, c.intermediate_size, init));
+  input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, init));
+  post_attention_layernorm = register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, init));
 }
 
 torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& h, AttentionContext& ctx, size_t layer) {
@@ -14,18 +14,14 @@ torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& h, AttentionContext
   return x + mlp->forward(post_attention_layernorm->forward(x));
 }
 
-DecoderModelImpl::DecoderModelImpl(const ModelConfig& c) {
-  embed_tokens = register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.hidden_size));
-  {
-    torch::NoGradGuard no_grad;
-    embed_tokens->weight.normal_(0.0, 0.02);  // Hugging Face's _init_weights (torch's default is N(0, 1))
-  }
+DecoderModelImpl::DecoderModelImpl(const ModelConfig& c, const ParamInit& init) {
+  embed_tokens = register_module("embed_tokens", Embedding(c.vocab_size, c.hidden_size, init));
   layer_list = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
-    layers.push_back(DecoderLayer(c));
+    layers.push_back(DecoderLayer(c, init));
     layer_list->push_back(layers.back());
   }
-  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps, init));
 }
 
 torch::Tensor DecoderModelImpl::forward(torch::Tensor hidden, AttentionContext& ctx) {

@@ -15,7 +15,7 @@ namespace sdpo::model {
 
 class DecoderLayerImpl : public torch::nn::Module {
  public:
-  explicit DecoderLayerImpl(const ModelConfig& config);
+  DecoderLayerImpl(const ModelConfig& config, const ParamInit& init);
   torch::Tensor forward(const torch::Tensor& h, AttentionContext& ctx, size_t layer);  // [B, T, hidden]
 
   RMSNorm input_layernorm{nullptr};
@@ -27,11 +27,11 @@ TORCH_MODULE(DecoderLayer);
 
 class DecoderModelImpl : public torch::nn::Module {
  public:
-  explicit DecoderModelImpl(const ModelConfig& config);
+  DecoderModelImpl(const ModelConfig& config, const ParamInit& init);
   // hidden [B, T, hidden] -> [B, T, hidden] after every layer, before the final norm.
   torch::Tensor forward(torch::Tensor hidden, AttentionContext& ctx);
 
-  torch::nn::Embedding embed_tokens{nullptr};
+  Embedding embed_tokens{nullptr};
   std::vector<DecoderLayer> layers;  // registered as "layers.{i}" through layer_list
   RMSNorm norm{nullptr};
 

@@ -10,7 +10,7 @@ namespace sdpo::model {
 // (Hugging Face upcasts half precision the same way). Weight initialised to ones.
 class RMSNormImpl : public torch::nn::Module {
  public:
-  RMSNormImpl(int64_t dim, double eps);
+  RMSNormImpl(int64_t dim, double eps, const ParamInit& init = {});
   torch::Tensor forward(const torch::Tensor& x);
   torch::Tensor weight;
 
@@ -22,10 +22,19 @@ TORCH_MODULE(RMSNorm);
 // down_proj(silu(gate_proj(x)) * up_proj(x)):  [.., hidden] -> [.., intermediate] -> [.., hidden]
 class MLPImpl : public torch::nn::Module {
  public:
-  MLPImpl(int64_t hidden_size, int64_t intermediate_size);
+  MLPImpl(int64_t hidden_size, int64_t intermediate_size, const ParamInit& init = {});
   torch::Tensor forward(const torch::Tensor& x);
   LoraLinear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
 };
 TORCH_MODULE(MLP);
+
+// Token embedding table: ids [..] -> [.., dim]; weight [vocab, dim] ~ N(0, 0.02).
+class EmbeddingImpl : public torch::nn::Module {
+ public:
+  EmbeddingImpl(int64_t vocab_size, int64_t dim, const ParamInit& init = {});
+  torch::Tensor forward(const torch::Tensor& ids) { return torch::embedding(weight, ids); }
+  torch::Tensor weight;
+};
+TORCH_MODULE(Embedding);
 
 }  // namespace sdpo::model

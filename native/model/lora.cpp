@@ -4,9 +4,9 @@
 
 namespace sdpo::model {
 
-LoraLinearImpl::LoraLinearImpl(int64_t in_features, int64_t out_features, bool with_bias) {
-  weight = register_parameter("weight", torch::empty({out_features, in_features}).normal_(0.0, 0.02));
-  if (with_bias) bias = register_parameter("bias", torch::zeros({out_features}));
+LoraLinearImpl::LoraLinearImpl(int64_t in_features, int64_t out_features, bool with_bias, const ParamInit& init) {
+  weight = register_parameter("weight", init.normal({out_features, in_features}, 0.02));
+  if (with_bias) bias = register_parameter("bias", torch::zeros({out_features}, init.options));
 }
 
 torch::Tensor LoraLinearImpl::forward(const torch::Tensor& x) {

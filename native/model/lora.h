@@ -11,7 +11,7 @@ namespace sdpo::model {
 class LoraLinearImpl : public torch::nn::Module {
  public:
   // Weight ~ N(0, 0.02) and zero bias, like Hugging Face's _init_weights.
-  LoraLinearImpl(int64_t in_features, int64_t out_features, bool bias);
+  LoraLinearImpl(int64_t in_features, int64_t out_features, bool bias, const ParamInit& init = {});
 
   torch::Tensor forward(const torch::Tensor& x);
 

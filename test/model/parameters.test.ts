@@ -1,4 +1,5 @@
 /** Parameter names (Hugging Face's), initialisation, and raw tensor get/set. */
+import { native } from "../../src/native";
 import { makeModel, tensorValues, tinyConfig } from "./fixtures";
 
 function layerNames(i: number, opts: { bias?: boolean; qkNorm?: boolean } = {}): string[] {
@@ -74,6 +75,18 @@ describe("parameters", () => {
     const other = makeModel(config, "float32", 43);
     expect(tensorValues(other, "lm_head.weight")).not.toEqual(tensorValues(model, "lm_head.weight"));
     for (const m of [model, again, other]) m.dispose();
+  });
+
+  test("randomInit: false creates zero weights (norms 1) for a checkpoint to fill", () => {
+    const model = new (native().Model)(tinyConfig(), { device: "cpu", dtype: "bfloat16", randomInit: false });
+    for (const p of model.parameterInfo()) {
+      expect(p.dtype).toBe("bfloat16");
+      const bytes = model.getTensor(p.name).data;
+      const words = new Uint16Array(bytes.slice().buffer);
+      const one = 0x3f80; // bfloat16 1.0
+      expect(words.every((w) => w === (/norm\.weight$/.test(p.name) ? one : 0))).toBe(true);
+    }
+    model.dispose();
   });
 
   test("getTensor / setTensor move raw bytes, converting dtypes, from unaligned buffers", () => {
