@@ -1,5 +1,5 @@
 /**
- * Shared-prefix scoring vs the plain path (every prompt+response run separately, full-vocabulary
+ * Shared-prefix scoring vs the plain path, and KV-cache generation vs a full forward per token (every prompt+response run separately, full-vocabulary
  * log_softmax), S-DPO-shaped batches: P prompts, 1 chosen + K rejected responses each.
  *   npm run build:ts && node dist/bench/model-score.js [--dtype float32] [--threads 2]
  */
@@ -56,6 +56,20 @@ async function main(): Promise<void> {
   for (let r = 0; r < R; r++) diff = Math.max(diff, Math.abs(fast.logps[r] - plain.logps[r]));
   console.log(
     JSON.stringify({ dtype, P, K, Lp, Lr, vocab: config.vocab_size, sharedPrefixMs: +fast.ms.toFixed(1), plainMs: +plain.ms.toFixed(1), speedup: +(plain.ms / fast.ms).toFixed(2), maxAbsDiff: diff })
+  );
+
+  // Greedy generation: batched KV cache vs a full forward per token, one prompt at a time.
+  const genOptions = { maxNewTokens: Number(arg("new-tokens", "16")), eosTokenId: config.vocab_size - 1 };
+  const timeGen = async (reference: boolean) => {
+    const t0 = process.hrtime.bigint();
+    const out = await model.generate(promptIds, promptOffsets, { ...genOptions, reference });
+    return { ms: Number(process.hrtime.bigint() - t0) / 1e6, ids: Array.from(out.ids) };
+  };
+  await timeGen(false);
+  const gen = await timeGen(false);
+  const genPlain = await timeGen(true);
+  console.log(
+    JSON.stringify({ generate: { P, Lp, newTokens: genOptions.maxNewTokens, kvCacheMs: +gen.ms.toFixed(1), plainMs: +genPlain.ms.toFixed(1), speedup: +(genPlain.ms / gen.ms).toFixed(2), sameTokens: JSON.stringify(gen.ids) === JSON.stringify(genPlain.ids) } })
   );
   model.dispose();
 }

@@ -1,6 +1,7 @@
 #include "model/attention.h"
 
 #include <cmath>
+#include <limits>
 
 #include "torch_compat.h"
 

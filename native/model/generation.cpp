@@ -4,6 +4,7 @@
 // positions per layer. Step s feeds each row's last token at RoPE position lp + s; it attends to the
 // row's real prompt keys and to the tokens generated so far (a [P, Lp + max_new] key-validity mask).
 // generate_reference does the same one prompt at a time with a full forward per token.
+#include <algorithm>
 #include <limits>
 #include <map>
 #include <vector>

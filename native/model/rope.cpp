@@ -2,6 +2,10 @@
 
 #include <cmath>
 
+namespace {
+constexpr double kPi = 3.14159265358979323846;
+}
+
 namespace sdpo::model {
 
 torch::Tensor rope_inverse_frequencies(const ModelConfig& config) {
@@ -20,7 +24,7 @@ torch::Tensor rope_inverse_frequencies(const ModelConfig& config) {
     const double old_len = double(s.original_max_position_embeddings);
     const double low_freq_wavelen = old_len / s.low_freq_factor;
     const double high_freq_wavelen = old_len / s.high_freq_factor;
-    torch::Tensor wavelen = 2.0 * M_PI / inv_freq;
+    torch::Tensor wavelen = 2.0 * kPi / inv_freq;
     torch::Tensor scaled = torch::where(wavelen > low_freq_wavelen, inv_freq / s.factor, inv_freq);
     torch::Tensor smooth = (old_len / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
     torch::Tensor smoothed = (1.0 - smooth) * scaled / s.factor + smooth * scaled;

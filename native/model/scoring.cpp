@@ -15,6 +15,7 @@
 // Log-probs: token 0 of a response is predicted by the prompt's last real hidden state; token j > 0 by
 // the response's hidden state at j - 1. Only those N rows get the final norm and the LM head, via
 // sdpo::ops::token_logprobs (chunked log-sum-exp over the vocabulary).
+#include <algorithm>
 #include <vector>
 
 #include "model/causal_lm.h"

@@ -56,6 +56,21 @@ describe("Model.score (shared prefix) == plain forward", () => {
     model.dispose();
   });
 
+  test("prompts without responses, single-token responses only, and an empty batch", async () => {
+    const config = tinyConfig();
+    const model = makeModel(config, "float64", 5);
+    randomizeParameters(model, 2);
+    const batch = packBatch([[1, 2, 3], [4, 5], [6]], [[[7], [8]], [], [[9]]]);
+    const fast = await model.score(batch, { tokenLogps: true });
+    const plain = await model.score(batch, { reference: true });
+    expect(fast.logps.length).toBe(3);
+    expect(maxAbsDiff(fast.logps, plain.logps)).toBeLessThan(1e-10);
+    const empty = await model.score(packBatch([], []), { tokenLogps: true });
+    expect(empty.logps.length).toBe(0);
+    expect(empty.tokenLogps!.length).toBe(0);
+    model.dispose();
+  });
+
   test("offsets may start past 0 (views into a larger Arrow buffer)", async () => {
     const config = tinyConfig();
     const model = makeModel(config, "float64", 5);
