@@ -124,7 +124,15 @@ export interface NativeModel {
    * d(sum_r weights[r] * logp_r) / d(parameter) for each named parameter (frozen ones included), as
    * float64 arrays laid out like getTensor. A diagnostic and gradient-check hook.
    */
-  scoreGradients(batch: PackedResponsesInput, weights: Float64Array, names: string[], options?: { adapters?: boolean }): Promise<Float64Array[]>;
+  scoreGradients(
+    batch: PackedResponsesInput,
+    weights: Float64Array,
+    names: string[],
+    /** `train`: training mode for the call (LoRA dropout active; gradient checkpointing applies). */
+    options?: { adapters?: boolean; train?: boolean }
+  ): Promise<Float64Array[]>;
+  /** Gradient checkpointing of every decoder layer in training: less activation memory, one more forward per layer. */
+  setGradientCheckpointing(enabled: boolean): void;
   /**
    * Batched greedy decoding with a KV cache; each prompt's new tokens, the EOS that ended it included.
    * `allowed`: candidate token lists (ids/offsets, packed) and, per prompt, the range of lists it may

@@ -97,13 +97,13 @@ Napi::Promise rejectedPromise(Napi::Env env, std::exception_ptr error) {
   return deferred.Promise();
 }
 
-// Sets the adapters switch and eval mode for one call, and restores both after it.
+// Sets the adapters switch and train/eval mode (eval unless asked) for one call, and restores both after it.
 class CallMode {
  public:
-  CallMode(CausalLMImpl& model, bool adapters) : model_(model), adapters_(model.adapters_enabled()),
-                                                 training_(model.is_training()) {
+  CallMode(CausalLMImpl& model, bool adapters, bool train = false)
+      : model_(model), adapters_(model.adapters_enabled()), training_(model.is_training()) {
     model_.set_adapters_enabled(adapters);
-    model_.eval();
+    model_.train(train);
   }
   ~CallMode() {
     model_.set_adapters_enabled(adapters_);
@@ -163,6 +163,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                         InstanceMethod<&ModelWrap::scoreGradients>("scoreGradients"),
                         InstanceMethod<&ModelWrap::generate>("generate"),
                         InstanceMethod<&ModelWrap::cloneFrozen>("cloneFrozen"),
+                        InstanceMethod<&ModelWrap::setGradientCheckpointing>("setGradientCheckpointing"),
                         InstanceMethod<&ModelWrap::dispose>("dispose")});
   }
 
@@ -379,10 +380,11 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       }
       Napi::Object options = info[3].IsObject() ? info[3].As<Napi::Object>() : Napi::Object::New(env);
       const bool adapters = getBoolOr(options, "adapters", m->adapters_enabled());
+      const bool train = getBoolOr(options, "train", false);
       auto grads = std::make_shared<std::vector<torch::Tensor>>();
-      auto work = [m, batch, weights, names, adapters, grads] {
+      auto work = [m, batch, weights, names, adapters, train, grads] {
         std::lock_guard<std::mutex> lock(m->mutex());
-        CallMode mode(*m, adapters);
+        CallMode mode(*m, adapters, train);
         std::vector<torch::Tensor> params;
         std::vector<bool> required;
         for (const auto& name : names) {
@@ -458,6 +460,16 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     } catch (...) {
       return rejectedPromise(env, std::current_exception());
     }
+  }
+
+  Napi::Value setGradientCheckpointing(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      ModelPtr m = model("Model.setGradientCheckpointing");
+      if (!info[0].IsBoolean()) throw TypeError("setGradientCheckpointing(enabled): enabled must be a boolean");
+      std::lock_guard<std::mutex> lock(m->mutex());
+      m->set_gradient_checkpointing(info[0].As<Napi::Boolean>().Value());
+      return info.Env().Undefined();
+    });
   }
 
   // A deep copy with every parameter frozen (the reference policy of full fine-tuning).

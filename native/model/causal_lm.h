@@ -57,6 +57,11 @@ class CausalLMImpl : public torch::nn::Module {
   torch::Tensor merged_parameter(const std::string& name) const;
   static bool is_adapter_name(const std::string& name);
 
+  // Gradient checkpointing of every decoder layer (training mode, grad enabled): less memory, one
+  // more forward per layer in backward. Off by default.
+  void set_gradient_checkpointing(bool enabled) { model_->set_gradient_checkpointing(enabled); }
+  bool gradient_checkpointing() const { return model_->gradient_checkpointing(); }
+
   torch::Device device() const;
   torch::ScalarType dtype() const;
   std::mutex& mutex() { return mutex_; }  // every async call that uses the model holds it

@@ -1,5 +1,7 @@
 #include "model/decoder.h"
 
+#include "model/recompute.h"
+
 namespace sdpo::model {
 
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, const ParamInit& init) {
@@ -25,7 +27,10 @@ DecoderModelImpl::DecoderModelImpl(const ModelConfig& c, const ParamInit& init) 
 }
 
 torch::Tensor DecoderModelImpl::forward(torch::Tensor hidden, AttentionContext& ctx) {
-  for (size_t i = 0; i < layers.size(); ++i) hidden = layers[i]->forward(hidden, ctx, i);
+  const bool recompute = checkpointing_ && is_training() && torch::GradMode::is_enabled() && !ctx.cache;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    hidden = recompute ? checkpointed_layer(*layers[i], hidden, ctx, i) : layers[i]->forward(hidden, ctx, i);
+  }
   return hidden;
 }
 

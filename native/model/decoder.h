@@ -30,6 +30,10 @@ class DecoderModelImpl : public torch::nn::Module {
   DecoderModelImpl(const ModelConfig& config, const ParamInit& init);
   // hidden [B, T, hidden] -> [B, T, hidden] after every layer, before the final norm.
   torch::Tensor forward(torch::Tensor hidden, AttentionContext& ctx);
+  // Gradient checkpointing: in training mode with grad enabled, layers keep only their inputs and are
+  // recomputed in backward (recompute.h).
+  void set_gradient_checkpointing(bool enabled) { checkpointing_ = enabled; }
+  bool gradient_checkpointing() const { return checkpointing_; }
 
   Embedding embed_tokens{nullptr};
   std::vector<DecoderLayer> layers;  // registered as "layers.{i}" through layer_list
@@ -37,6 +41,7 @@ class DecoderModelImpl : public torch::nn::Module {
 
  private:
   torch::nn::ModuleList layer_list{nullptr};
+  bool checkpointing_ = false;
 };
 TORCH_MODULE(DecoderModel);
 

@@ -79,6 +79,11 @@ export class Model {
     this.native.setAdaptersEnabled(enabled);
   }
 
+  /** Recompute each decoder layer in backward instead of keeping its activations (training only). */
+  setGradientCheckpointing(enabled: boolean): void {
+    this.native.setGradientCheckpointing(enabled);
+  }
+
   /**
    * Scores each prompt's candidate responses: log p(candidate | prompt), the prompt encoded once.
    * `candidateIds[i]` are prompt i's candidates (token lists, each non-empty).

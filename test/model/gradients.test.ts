@@ -1,6 +1,7 @@
 /** Float64 central finite differences of sum_r w_r log p(response_r | prompt_r) vs autograd. */
 import type { NativeModel, PackedResponsesInput } from "../../src/native";
-import { makeModel, mixedBatch, randomizeParameters, rng, setValues, tensorValues, tinyConfig } from "./fixtures";
+import { native } from "../../src/native";
+import { makeModel, maxAbsDiff, mixedBatch, randomizeParameters, rng, setValues, tensorValues, tinyConfig } from "./fixtures";
 
 async function objective(model: NativeModel, batch: PackedResponsesInput, weights: Float64Array): Promise<number> {
   const { logps } = await model.score(batch);
@@ -97,6 +98,57 @@ describe("gradients of the shared-prefix score (float64 finite differences)", ()
       adapters: false,
     });
     expect(g.every((v) => v === 0)).toBe(true);
+    model.dispose();
+  });
+});
+
+describe("gradient checkpointing", () => {
+  const names = [
+    "model.embed_tokens.weight",
+    "model.layers.0.self_attn.q_proj.weight",
+    "model.layers.0.self_attn.k_norm.weight",
+    "model.layers.1.self_attn.v_proj.bias",
+    "model.layers.1.mlp.down_proj.weight",
+    "model.norm.weight",
+  ];
+
+  test("full fine-tuning: the same gradients with layers recomputed in backward", async () => {
+    const config = tinyConfig({ model_type: "qwen3", qk_norm: true, attention_bias: true, head_dim: 8 });
+    const model = makeModel(config, "float64");
+    randomizeParameters(model, 6);
+    const batch = mixedBatch(config.vocab_size, 12);
+    const weights = Float64Array.from({ length: 10 }, (_, i) => (i % 3) - 1);
+    const plain = await model.scoreGradients(batch, weights, names, { train: true });
+    model.setGradientCheckpointing(true);
+    const recomputed = await model.scoreGradients(batch, weights, names, { train: true });
+    for (let n = 0; n < names.length; n++) {
+      expect(plain[n].some((v) => v !== 0)).toBe(true);
+      let worst = 0;
+      for (let i = 0; i < plain[n].length; i++) worst = Math.max(worst, Math.abs(plain[n][i] - recomputed[n][i]));
+      expect(worst).toBeLessThan(1e-12);
+    }
+    model.dispose();
+  });
+
+  test("LoRA with dropout: recomputation replays the same dropout masks", async () => {
+    const config = tinyConfig();
+    const model = makeModel(config, "float64");
+    model.addLora({ rank: 2, alpha: 4, dropout: 0.3, targets: ["q_proj", "v_proj", "gate_proj"] });
+    randomizeParameters(model, 8);
+    const batch = mixedBatch(config.vocab_size, 13);
+    const weights = new Float64Array(10).fill(1);
+    const lora = ["model.layers.0.self_attn.q_proj.lora_A.weight", "model.layers.1.mlp.gate_proj.lora_B.weight"];
+    const run = async (seed: number, train: boolean) => {
+      native().manualSeed(seed);
+      return model.scoreGradients(batch, weights, lora, { train });
+    };
+    const a = await run(5, true);
+    const eval_ = await run(5, false);
+    expect(maxAbsDiff(a[0], eval_[0])).toBeGreaterThan(1e-6); // dropout is active in train mode
+    expect(maxAbsDiff(a[0], (await run(6, true))[0])).toBeGreaterThan(1e-6); // and random
+    model.setGradientCheckpointing(true);
+    const b = await run(5, true);
+    for (let n = 0; n < lora.length; n++) expect(maxAbsDiff(a[n], b[n])).toBeLessThan(1e-12);
     model.dispose();
   });
 });
