@@ -11,7 +11,7 @@
 
 #include "binding/async.h"
 #include "binding/errors.h"
-#include "binding/model_config_reader.h"
+#include "binding/model_args.h"
 #include "binding/model_wrap.h"
 #include "binding/registry.h"
 #include "binding/tensor_convert.h"
@@ -27,67 +27,10 @@ using ModelPtr = std::shared_ptr<CausalLMImpl>;
 // Marks objects made by the Model constructor, so unwrapModel can tell them from look-alikes.
 constexpr napi_type_tag kModelTag = {0x5d70a11c0de1b0b5ULL, 0x6d6f64656c000001ULL};
 
-torch::ScalarType parseDType(const std::string& name) {
-  if (name == "float32") return torch::kFloat;
-  if (name == "float64") return torch::kDouble;
-  if (name == "bfloat16") return torch::kBFloat16;
-  if (name == "float16") return torch::kHalf;
-  throw RangeError("options.dtype must be float32, float64, bfloat16 or float16, got '" + name + "'");
-}
-
-const char* safetensorsName(torch::ScalarType t) {
-  switch (t) {
-    case torch::kFloat: return "F32";
-    case torch::kDouble: return "F64";
-    case torch::kBFloat16: return "BF16";
-    case torch::kHalf: return "F16";
-    default: throw std::runtime_error(std::string("parameter dtype ") + dtypeName(t) + " has no safetensors name");
-  }
-}
-
-torch::ScalarType parseSafetensorsFloat(const std::string& name, const std::string& where) {
-  if (name == "F32") return torch::kFloat;
-  if (name == "F64") return torch::kDouble;
-  if (name == "BF16") return torch::kBFloat16;
-  if (name == "F16") return torch::kHalf;
-  throw TypeError(where + ": dtype must be one of F32, F64, BF16, F16 (a float safetensors dtype), got '" + name + "'");
-}
-
-torch::Device parseDevice(const std::string& name) {
-  if (name != "cpu" && name != "cuda" && name.rfind("cuda:", 0) != 0) {
-    throw RangeError("options.device must be 'cpu', 'cuda' or 'cuda:N', got '" + name + "'");
-  }
-  torch::Device device("cpu");
-  try {
-    device = torch::Device(name);
-  } catch (const std::exception&) {
-    throw RangeError("options.device '" + name + "' is not a device name");
-  }
-  if (device.is_cuda() && !torch::cuda::is_available()) {
-    throw std::runtime_error("options.device is '" + name + "' but CUDA is not available to this build of libtorch");
-  }
-  return device;
-}
-
-// libtorch 1.13's CPU kernels have no float16 matmul: say so up front rather than at the first score.
-void requireMatmul(const torch::Device& device, torch::ScalarType dtype) {
-  try {
-    torch::Tensor probe = torch::ones({2, 2}, torch::TensorOptions().device(device).dtype(dtype));
-    torch::matmul(probe, probe);
-  } catch (const std::exception&) {
-    throw RangeError(std::string("options.dtype ") + dtypeName(dtype) + " is not supported on " + device.str() +
-                     " by this libtorch (no matrix multiply in that dtype); use bfloat16 or float32");
-  }
-}
-
 std::string shapeString(const std::vector<int64_t>& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
-}
-
-torch::Tensor readInt32List(const Napi::Object& obj, const char* key, const std::string& where) {
-  return viewTypedArray(obj.Get(key), where + "." + key, torch::kInt).to(torch::kLong);  // a copy
 }
 
 // A rejected promise for errors found before the work is queued.
@@ -133,18 +76,6 @@ Napi::Value packedLists(Napi::Env env, const std::vector<std::vector<int64_t>>& 
 }
 
 }  // namespace
-
-model::PackedResponses readPackedResponses(const Napi::Value& v, const std::string& what) {
-  if (!v.IsObject()) throw TypeError(what + " must be an object {promptIds, promptOffsets, responseIds, responseOffsets, responsePrompt}");
-  Napi::Object o = v.As<Napi::Object>();
-  model::PackedResponses b;
-  b.prompt_ids = readInt32List(o, "promptIds", what);
-  b.prompt_offsets = readInt32List(o, "promptOffsets", what);
-  b.response_ids = readInt32List(o, "responseIds", what);
-  b.response_offsets = readInt32List(o, "responseOffsets", what);
-  b.response_prompt = readInt32List(o, "responsePrompt", what);
-  return b;
-}
 
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
