@@ -1,5 +1,5 @@
 /**
- * Shared-prefix scoring vs the plain path, and KV-cache generation vs a full forward per token (every prompt+response run separately, full-vocabulary
+ * Shared-prefix scoring vs the plain path (forward, and forward + backward through LoRA), and KV-cache generation vs a full forward per token (every prompt+response run separately, full-vocabulary
  * log_softmax), S-DPO-shaped batches: P prompts, 1 chosen + K rejected responses each.
  *   npm run build:ts && node dist/bench/model-score.js [--dtype float32] [--threads 2]
  */
@@ -57,6 +57,23 @@ async function main(): Promise<void> {
   console.log(
     JSON.stringify({ dtype, P, K, Lp, Lr, vocab: config.vocab_size, sharedPrefixMs: +fast.ms.toFixed(1), plainMs: +plain.ms.toFixed(1), speedup: +(plain.ms / fast.ms).toFixed(2), maxAbsDiff: diff })
   );
+
+  // Forward + backward (LoRA rank 16 on every linear layer): d(sum logps)/d(adapters).
+  model.addLora({ rank: 16, alpha: 32, dropout: 0, targets: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] });
+  const adapterNames = model.parameterInfo().filter((p) => p.isAdapter).map((p) => p.name);
+  const ones = new Float64Array(R).fill(1);
+  const timeGrad = async (options: { reference?: boolean; train?: boolean }) => {
+    await model.scoreGradients(batch, ones, adapterNames, options);
+    const t0 = process.hrtime.bigint();
+    await model.scoreGradients(batch, ones, adapterNames, options);
+    return +(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1);
+  };
+  const gradFast = await timeGrad({});
+  const gradPlain = await timeGrad({ reference: true });
+  model.setGradientCheckpointing(true);
+  const gradCheckpointed = await timeGrad({ train: true });
+  model.setGradientCheckpointing(false);
+  console.log(JSON.stringify({ backward: { sharedPrefixMs: gradFast, plainMs: gradPlain, speedup: +(gradPlain / gradFast).toFixed(2), checkpointedMs: gradCheckpointed } }));
 
   // Greedy generation: batched KV cache vs a full forward per token, one prompt at a time.
   const genOptions = { maxNewTokens: Number(arg("new-tokens", "16")), eosTokenId: config.vocab_size - 1 };

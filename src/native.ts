@@ -128,8 +128,11 @@ export interface NativeModel {
     batch: PackedResponsesInput,
     weights: Float64Array,
     names: string[],
-    /** `train`: training mode for the call (LoRA dropout active; gradient checkpointing applies). */
-    options?: { adapters?: boolean; train?: boolean }
+    /**
+     * `train`: training mode for the call (LoRA dropout active; gradient checkpointing applies);
+     * `reference`: differentiate the plain path (score's `reference`) instead — for tests and benches.
+     */
+    options?: { adapters?: boolean; train?: boolean; reference?: boolean }
   ): Promise<Float64Array[]>;
   /** Gradient checkpointing of every decoder layer in training: less activation memory, one more forward per layer. */
   setGradientCheckpointing(enabled: boolean): void;

@@ -312,8 +312,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       Napi::Object options = info[3].IsObject() ? info[3].As<Napi::Object>() : Napi::Object::New(env);
       const bool adapters = getBoolOr(options, "adapters", m->adapters_enabled());
       const bool train = getBoolOr(options, "train", false);
+      const bool reference = getBoolOr(options, "reference", false);
       auto grads = std::make_shared<std::vector<torch::Tensor>>();
-      auto work = [m, batch, weights, names, adapters, train, grads] {
+      auto work = [m, batch, weights, names, adapters, train, reference, grads] {
         std::lock_guard<std::mutex> lock(m->mutex());
         CallMode mode(*m, adapters, train);
         std::vector<torch::Tensor> params;
@@ -325,7 +326,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
         // Gradients w.r.t. frozen base weights too: switch requires_grad on for this call only.
         for (auto& p : params) p.set_requires_grad(true);
         try {
-          torch::Tensor logps = m->score(batch);
+          torch::Tensor logps = reference ? m->score_reference(batch) : m->score(batch);
           if (weights.numel() != logps.numel()) {
             throw RangeError("scoreGradients: weights must have one entry per response (" +
                              std::to_string(logps.numel()) + "), got " + std::to_string(weights.numel()));

@@ -152,3 +152,19 @@ describe("gradient checkpointing", () => {
     model.dispose();
   });
 });
+
+describe("gradients: shared prefix == plain path", () => {
+  test("every parameter's gradient, float64 within 1e-10, with LoRA and GQA", async () => {
+    const config = tinyConfig({ model_type: "qwen2", attention_bias: true });
+    const model = makeModel(config, "float64");
+    model.addLora({ rank: 2, alpha: 4, dropout: 0, targets: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] });
+    randomizeParameters(model, 15);
+    const batch = mixedBatch(config.vocab_size, 16);
+    const weights = Float64Array.from({ length: 10 }, (_, i) => Math.cos(i));
+    const names = model.parameterInfo().map((p) => p.name);
+    const fast = await model.scoreGradients(batch, weights, names);
+    const plain = await model.scoreGradients(batch, weights, names, { reference: true });
+    for (let n = 0; n < names.length; n++) expect(maxAbsDiff(fast[n], plain[n])).toBeLessThan(1e-10);
+    model.dispose();
+  });
+});
