@@ -64,7 +64,8 @@ Prompts read_prompts(const torch::Tensor& ids, const torch::Tensor& offsets, con
   const int64_t P = validate_packed_lists(ids, offsets, vocab, "prompt", false);
   Prompts out;
   auto off = offsets.accessor<int64_t, 1>();
-  const int64_t* tok = ids.data_ptr<int64_t>();
+  const torch::Tensor ids_c = ids.contiguous();
+  const int64_t* tok = ids_c.data_ptr<int64_t>();
   for (int64_t p = 0; p < P; ++p) out.tokens.emplace_back(tok + off[p], tok + off[p + 1]);
   const bool constrained = o.allowed_ids.defined() || o.allowed_offsets.defined() || o.allowed_prompt_offsets.defined();
   if (!constrained) return out;
@@ -77,7 +78,8 @@ Prompts read_prompts(const torch::Tensor& ids, const torch::Tensor& offsets, con
                         false);
   auto po = o.allowed_prompt_offsets.accessor<int64_t, 1>();
   auto lo = o.allowed_offsets.accessor<int64_t, 1>();
-  const int64_t* allowed = o.allowed_ids.data_ptr<int64_t>();
+  const torch::Tensor allowed_c = o.allowed_ids.contiguous();
+  const int64_t* allowed = allowed_c.data_ptr<int64_t>();
   out.tries.resize(P);
   for (int64_t p = 0; p < P; ++p)
     for (int64_t l = po[p]; l < po[p + 1]; ++l) out.tries[p].insert(allowed + lo[l], lo[l + 1] - lo[l]);

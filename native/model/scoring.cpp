@@ -53,8 +53,9 @@ torch::Tensor CausalLMImpl::score(const PackedResponses& batch, torch::Tensor* t
   const auto prompts = spans(batch.prompt_offsets);
   const auto responses = spans(batch.response_offsets);
   const int64_t P = prompts.size(), R = responses.size();
-  const int64_t* prompt_tok = batch.prompt_ids.data_ptr<int64_t>();
-  const int64_t* resp_tok = batch.response_ids.data_ptr<int64_t>();
+  const torch::Tensor prompt_ids = batch.prompt_ids.contiguous(), response_ids = batch.response_ids.contiguous();
+  const int64_t* prompt_tok = prompt_ids.data_ptr<int64_t>();
+  const int64_t* resp_tok = response_ids.data_ptr<int64_t>();
   auto owner = batch.response_prompt.accessor<int64_t, 1>();
   const auto dev = device();
   auto cpu_long = torch::TensorOptions().dtype(torch::kLong);
@@ -165,8 +166,9 @@ torch::Tensor CausalLMImpl::score_reference(const PackedResponses& batch, torch:
   const auto prompts = spans(batch.prompt_offsets);
   const auto responses = spans(batch.response_offsets);
   const int64_t R = responses.size();
-  const int64_t* prompt_tok = batch.prompt_ids.data_ptr<int64_t>();
-  const int64_t* resp_tok = batch.response_ids.data_ptr<int64_t>();
+  const torch::Tensor prompt_ids = batch.prompt_ids.contiguous(), response_ids = batch.response_ids.contiguous();
+  const int64_t* prompt_tok = prompt_ids.data_ptr<int64_t>();
+  const int64_t* resp_tok = response_ids.data_ptr<int64_t>();
   auto owner = batch.response_prompt.accessor<int64_t, 1>();
   auto cpu_long = torch::TensorOptions().dtype(torch::kLong);
 
