@@ -1,4 +1,5 @@
-/** LoRA adapters: names, initialisation, the on/off switch, merged export, frozen base. */
+/** LoRA adapters: names, initialisation, the on/off switch, merged export, frozen base; copies and concurrency. */
+import { native } from "../../src/native";
 import { makeModel, maxAbsDiff, mixedBatch, randomizeParameters, setValues, tensorValues, tinyConfig } from "./fixtures";
 
 const lora = { rank: 3, alpha: 6, dropout: 0, targets: ["q_proj", "v_proj", "down_proj"] };
@@ -163,5 +164,37 @@ describe("16-bit models", () => {
       half.dispose();
     }
     f32.dispose();
+  });
+});
+
+describe("model state and concurrency", () => {
+  test("cloneFrozen does not shift the random stream seen by the caller", () => {
+    const config = tinyConfig();
+    const Model = native().Model;
+    const source = makeModel(config, "float32", 1);
+    source.addLora(lora);
+    native().manualSeed(7);
+    const a = new Model(config, { device: "cpu", dtype: "float32" });
+    native().manualSeed(7);
+    source.cloneFrozen().dispose();
+    const b = new Model(config, { device: "cpu", dtype: "float32" });
+    expect(tensorValues(b, "lm_head.weight")).toEqual(tensorValues(a, "lm_head.weight"));
+    for (const m of [source, a, b]) m.dispose();
+  });
+
+  test("concurrent calls on one model are serialised and each sees its own adapters setting", async () => {
+    const config = tinyConfig();
+    const model = makeModel(config, "float64");
+    model.addLora(lora);
+    randomizeParameters(model, 40);
+    const batch = mixedBatch(config.vocab_size, 41);
+    const on = (await model.score(batch, { adapters: true })).logps;
+    const off = (await model.score(batch, { adapters: false })).logps;
+    expect(maxAbsDiff(on, off)).toBeGreaterThan(1e-6);
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => model.score(batch, { adapters: i % 2 === 0 }))
+    );
+    results.forEach((r, i) => expect(maxAbsDiff(r.logps, i % 2 === 0 ? on : off)).toBe(0));
+    model.dispose();
   });
 });
