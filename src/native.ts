@@ -107,7 +107,10 @@ export interface NativeModel {
   parameterInfo(): ParameterInfo[];
   /** Raw little-endian bytes of a parameter; `merged`: base weight with its LoRA delta folded in. */
   getTensor(name: string, options?: { merged?: boolean }): { dtype: SafetensorsDType; shape: number[]; data: Uint8Array };
-  /** Copies bytes (any float safetensors dtype) into a parameter, converting to the model's dtype/device. */
+  /**
+   * Copies bytes (any float safetensors dtype) into a parameter, converting to the model's dtype/device.
+   * Like every synchronous method that touches parameters, it waits for an in-flight score/generate.
+   */
   setTensor(name: string, dtype: SafetensorsDType, shape: number[], data: Uint8Array): void;
   addLora(config: NativeLoraConfig): void;
   setAdaptersEnabled(enabled: boolean): void;
