@@ -57,3 +57,7 @@ export type {
 // Native binary selection: which .node file was loaded and why.
 export { nativeLoadReport } from "./native";
 export type { NativeLoadReport } from "./native";
+
+// model
+export { Model } from "./model/model";
+export type { PromptTokens, ScoreCandidatesOptions, CandidateScores, GenerateOptions as ModelGenerateOptions } from "./model/model";

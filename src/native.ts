@@ -177,27 +177,72 @@ export interface NativeModel {
   readonly config: NativeModelConfig;
   readonly device: string;
   readonly dtype: ModelDType;
+  /** Every parameter, by Hugging Face name (lm_head.weight absent when tied). */
   parameterInfo(): ParameterInfo[];
   /** Raw little-endian bytes of a parameter; `merged`: base weight with its LoRA delta folded in. */
   getTensor(name: string, options?: { merged?: boolean }): { dtype: SafetensorsDType; shape: number[]; data: Uint8Array };
-  /** Copies bytes (any float safetensors dtype) into a parameter, converting to the model's dtype/device. */
+  /**
+   * Copies bytes (any float safetensors dtype) into a parameter, converting to the model's dtype/device.
+   * Like every synchronous method that touches parameters, it waits for an in-flight score/generate.
+   */
   setTensor(name: string, dtype: SafetensorsDType, shape: number[], data: Uint8Array): void;
   addLora(config: NativeLoraConfig): void;
   setAdaptersEnabled(enabled: boolean): void;
-  /** Shared-prefix scoring; `adapters: false` scores with the reference policy (adapters off). */
+  /**
+   * Shared-prefix scoring: each prompt encoded once, every response attending to its keys/values.
+   * `adapters`: override the adapters switch for this call (false = the reference policy);
+   * `tokenLogps`: also return per-token log-probs; `reference`: use the slow plain path (each
+   * prompt+response run separately, full-vocabulary log_softmax) — for tests.
+   * Rejects with a RangeError naming the row and value for bad offsets, ids outside [0, vocab),
+   * empty prompts or responses, or responsePrompt out of range.
+   */
   score(batch: PackedResponsesInput, options?: { adapters?: boolean; tokenLogps?: boolean; reference?: boolean }): Promise<ScoreResult>;
-  /** Batched greedy decoding with a KV cache. `allowed`: optional candidate token lists per prompt to constrain to. */
+  /**
+   * d(sum_r weights[r] * logp_r) / d(parameter) for each named parameter (frozen ones included), as
+   * float64 arrays laid out like getTensor. A diagnostic and gradient-check hook.
+   */
+  scoreGradients(
+    batch: PackedResponsesInput,
+    weights: Float64Array,
+    names: string[],
+    /**
+     * `train`: training mode for the call (LoRA dropout active; gradient checkpointing applies);
+     * `reference`: differentiate the plain path (score's `reference`) instead — for tests and benches.
+     */
+    options?: { adapters?: boolean; train?: boolean; reference?: boolean }
+  ): Promise<Float64Array[]>;
+  /** Gradient checkpointing of every decoder layer in training: less activation memory, one more forward per layer. */
+  setGradientCheckpointing(enabled: boolean): void;
+  /**
+   * Batched greedy decoding with a KV cache; each prompt's new tokens, the EOS that ended it included.
+   * `allowed`: candidate token lists (ids/offsets, packed) and, per prompt, the range of lists it may
+   * produce (promptOffsets, P + 1): only tokens continuing one of them, EOS once one is complete.
+   * `reference`: the slow plain path (a full forward per token, one prompt at a time) — for tests.
+   */
   generate(
     promptIds: Int32Array,
     promptOffsets: Int32Array,
-    options: { maxNewTokens: number; eosTokenId: number; adapters?: boolean; allowed?: { ids: Int32Array; offsets: Int32Array; promptOffsets: Int32Array } }
+    options: {
+      maxNewTokens: number;
+      eosTokenId: number;
+      adapters?: boolean;
+      reference?: boolean;
+      allowed?: { ids: Int32Array; offsets: Int32Array; promptOffsets: Int32Array };
+    }
   ): Promise<{ ids: Int32Array; offsets: Int32Array }>;
+  /** A deep copy with every parameter frozen (trainable false): the reference policy of full fine-tuning. */
+  cloneFrozen(): NativeModel;
   dispose(): void;
   readonly disposed: boolean;
 }
 
 export interface NativeModelConstructor {
-  new (config: NativeModelConfig, options: { device: DeviceName; dtype: ModelDType; seed?: number }): NativeModel;
+  /**
+   * A model with its parameters created on `device` in `dtype`: randomly like Hugging Face's init
+   * (`seed` seeds libtorch's generator first), or zero-filled with `randomInit: false` when a
+   * checkpoint will overwrite every parameter (skips the random draw; no float32 CPU copy either way).
+   */
+  new (config: NativeModelConfig, options: { device: DeviceName; dtype: ModelDType; seed?: number; randomInit?: boolean }): NativeModel;
 }
 
 // ---------------------------------------------------------------------------

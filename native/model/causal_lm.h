@@ -1,59 +1,91 @@
 // Contract of the decoder used by the bindings and the training step (implemented in native/model/).
+//
+// CausalLMImpl is a LLaMA-family causal LM (llama, mistral, qwen2, qwen3) whose named_parameters()
+// are Hugging Face's state-dict names. Its core is shared-prefix scoring: each prompt is encoded
+// once and every response attends to that prompt's keys/values (see scoring.cpp).
 #pragma once
 #include <torch/torch.h>
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "model/config.h"
+#include "model/decoder.h"
+
 namespace sdpo::model {
 
-struct RopeScaling {
-  std::string type;  // "" (none), "llama3", "linear"
-  double factor = 1.0;
-  double low_freq_factor = 1.0;
-  double high_freq_factor = 4.0;
-  int64_t original_max_position_embeddings = 8192;
+class CausalLMImpl : public torch::nn::Module {
+ public:
+  // Parameters created with `init` (default: float32 on the CPU, random like Hugging Face: linear and
+  // embedding N(0, 0.02), norms 1, biases 0). Throws sdpo::RangeError for an inconsistent config.
+  explicit CausalLMImpl(ModelConfig config, const ParamInit& init = {});
+  const ModelConfig& config() const { return config_; }
+
+  // [R] summed log-prob of each response given its prompt (model dtype; float32 for 16-bit models),
+  // differentiable. Prompts are encoded once. token_logps (optional out): per-token log-probs packed
+  // like response_ids.
+  torch::Tensor score(const PackedResponses& batch, torch::Tensor* token_logps = nullptr);
+  // The same, the plain way: each prompt+response concatenated, full forward, full-vocabulary log_softmax.
+  torch::Tensor score_reference(const PackedResponses& batch, torch::Tensor* token_logps = nullptr);
+
+  // Full causal forward of right-padded ids [B, T] (int64, any device) -> logits [B, T, vocab].
+  torch::Tensor forward(const torch::Tensor& ids);
+
+  // Greedy decoding with a KV cache, batched over prompts (packed like PackedResponses' prompts).
+  // Returns each prompt's new tokens, the EOS that ended it included. Deterministic. No grad.
+  std::vector<std::vector<int64_t>> generate(const torch::Tensor& prompt_ids, const torch::Tensor& prompt_offsets,
+                                             const GenerateOptions& options);
+  // The same, the plain way: one prompt at a time, a full forward per new token.
+  std::vector<std::vector<int64_t>> generate_reference(const torch::Tensor& prompt_ids,
+                                                       const torch::Tensor& prompt_offsets,
+                                                       const GenerateOptions& options);
+
+  void add_lora(const LoraConfig& config);
+  const std::optional<LoraConfig>& lora_config() const { return lora_; }
+  void set_adapters_enabled(bool enabled);  // the reference policy = same weights, adapters off
+  bool adapters_enabled() const { return adapters_enabled_; }
+  bool has_adapters() const { return lora_.has_value(); }
+  std::vector<torch::Tensor> trainable_parameters();  // LoRA params when adapters exist, else all
+  std::shared_ptr<CausalLMImpl> clone_frozen() const; // deep copy, requires_grad false (frozen-copy reference)
+
+  // A parameter by its Hugging Face name; throws std::invalid_argument naming an unknown one.
+  torch::Tensor parameter(const std::string& name) const;
+  // The parameter with its LoRA delta folded in (W + (alpha/r) B A) for adapted base weights; a copy.
+  torch::Tensor merged_parameter(const std::string& name) const;
+  static bool is_adapter_name(const std::string& name);
+
+  // Gradient checkpointing of every decoder layer (training mode, grad enabled): less memory, one
+  // more forward per layer in backward. Off by default.
+  void set_gradient_checkpointing(bool enabled) { model_->set_gradient_checkpointing(enabled); }
+  bool gradient_checkpointing() const { return model_->gradient_checkpointing(); }
+
+  torch::Device device() const;
+  torch::ScalarType dtype() const;
+  std::mutex& mutex() { return mutex_; }  // every async call that uses the model holds it
+
+  // Building blocks of scoring and generation.
+  DecoderModel& decoder() { return model_; }
+  torch::Tensor head_weight() const;  // lm_head.weight, or the embedding when tied: [vocab, hidden]
+  // Embeds ids [B, T] (device) and runs every layer: [B, T, hidden] before the final norm.
+  torch::Tensor run_layers(const torch::Tensor& ids, const torch::Tensor& positions, AttentionContext& ctx);
+
+ private:
+  ModelConfig config_;
+  DecoderModel model_{nullptr};
+  LoraLinear lm_head_{nullptr};  // absent when tie_word_embeddings
+  torch::Tensor inv_freq_;              // [head_dim / 2] float64 CPU
+  std::optional<LoraConfig> lora_;
+  bool adapters_enabled_ = true;
+  std::mutex mutex_;
 };
 
-// Parsed from Hugging Face config.json (in TS) and passed in.
-struct ModelConfig {
-  std::string model_type;  // llama | mistral | qwen2 | qwen3
-  int64_t vocab_size = 0;
-  int64_t hidden_size = 0;
-  int64_t intermediate_size = 0;
-  int64_t num_hidden_layers = 0;
-  int64_t num_attention_heads = 0;
-  int64_t num_key_value_heads = 0;
-  int64_t head_dim = 0;  // hidden_size / num_attention_heads unless given
-  int64_t max_position_embeddings = 2048;
-  double rms_norm_eps = 1e-6;
-  double rope_theta = 10000.0;
-  RopeScaling rope_scaling;
-  bool tie_word_embeddings = false;
-  bool attention_bias = false;  // qwen2: q/k/v projections carry a bias
-  bool qk_norm = false;         // qwen3: RMSNorm on q and k per head
-};
+// Checks a config (positive sizes, heads divisible, known model_type and rope type, ...); throws
+// sdpo::RangeError naming the field.
+void validate_config(const ModelConfig& config);
 
-struct LoraConfig {
-  int64_t rank = 8;
-  double alpha = 16.0;
-  double dropout = 0.0;
-  std::vector<std::string> targets{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
-};
-
-// A batch of responses, each scored against one prompt. Prompts are encoded once and shared by
-// all their responses (chosen, rejected, in-batch or pool negatives). CPU int64 tensors.
-struct PackedResponses {
-  torch::Tensor prompt_ids;        // [sum prompt lengths]
-  torch::Tensor prompt_offsets;    // [P + 1]
-  torch::Tensor response_ids;      // [sum response lengths]
-  torch::Tensor response_offsets;  // [R + 1]
-  torch::Tensor response_prompt;   // [R] index of each response's prompt in [0, P)
-};
-
-class CausalLMImpl;
 using CausalLMPtr = std::shared_ptr<CausalLMImpl>;
 
 }  // namespace sdpo::model

@@ -1,0 +1,37 @@
+#include "model/decoder.h"
+
+#include "model/recompute.h"
+
+namespace sdpo::model {
+
+DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, const ParamInit& init) {
+  self_attn = register_module("self_attn", Attention(c, init));
+  mlp = register_module("mlp", MLP(c.hidden_size, c.intermediate_size, init));
+  input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, init));
+  post_attention_layernorm = register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, init));
+}
+
+torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& h, AttentionContext& ctx, size_t layer) {
+  torch::Tensor x = h + self_attn->forward(input_layernorm->forward(h), ctx, layer);
+  return x + mlp->forward(post_attention_layernorm->forward(x));
+}
+
+DecoderModelImpl::DecoderModelImpl(const ModelConfig& c, const ParamInit& init) {
+  embed_tokens = register_module("embed_tokens", Embedding(c.vocab_size, c.hidden_size, init));
+  layer_list = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    layers.push_back(DecoderLayer(c, init));
+    layer_list->push_back(layers.back());
+  }
+  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps, init));
+}
+
+torch::Tensor DecoderModelImpl::forward(torch::Tensor hidden, AttentionContext& ctx) {
+  const bool recompute = checkpointing_ && is_training() && torch::GradMode::is_enabled() && !ctx.cache;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    hidden = recompute ? checkpointed_layer(*layers[i], hidden, ctx, i) : layers[i]->forward(hidden, ctx, i);
+  }
+  return hidden;
+}
+
+}  // namespace sdpo::model

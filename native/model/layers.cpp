@@ -1,0 +1,30 @@
+#include "model/layers.h"
+
+namespace sdpo::model {
+
+RMSNormImpl::RMSNormImpl(int64_t dim, double eps, const ParamInit& init) : eps_(eps) {
+  weight = register_parameter("weight", torch::ones({dim}, init.options));
+}
+
+torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
+  const bool upcast = x.scalar_type() == torch::kHalf || x.scalar_type() == torch::kBFloat16;
+  torch::Tensor h = upcast ? x.to(torch::kFloat) : x;
+  h = h * torch::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps_);
+  return weight * h.to(x.scalar_type());
+}
+
+MLPImpl::MLPImpl(int64_t hidden_size, int64_t intermediate_size, const ParamInit& init) {
+  gate_proj = register_module("gate_proj", LoraLinear(hidden_size, intermediate_size, false, init));
+  up_proj = register_module("up_proj", LoraLinear(hidden_size, intermediate_size, false, init));
+  down_proj = register_module("down_proj", LoraLinear(intermediate_size, hidden_size, false, init));
+}
+
+torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
+  return down_proj->forward(torch::silu(gate_proj->forward(x)) * up_proj->forward(x));
+}
+
+EmbeddingImpl::EmbeddingImpl(int64_t vocab_size, int64_t dim, const ParamInit& init) {
+  weight = register_parameter("weight", init.normal({vocab_size, dim}, 0.02));
+}
+
+}  // namespace sdpo::model
