@@ -11,7 +11,8 @@
  */
 import { promises as fsp } from "fs";
 import * as path from "path";
-import type { Tokenizer } from "tokenizers";
+import type { Tokenizer } from "../data/tokenizer";
+import { Model } from "./model";
 import { DeviceName, ModelDType, native, NativeLoraConfig, NativeModel, NativeModelConfig, NativeModelConstructor, ParameterInfo, SafetensorsDType } from "../native";
 import { writeFileAtomic, writeFolderAtomic } from "./atomic";
 import { ConfigExtras, configToJson, readConfigFile } from "./config";
@@ -29,10 +30,10 @@ import { LazySafetensorsTensor, openSafetensors, SafetensorsFile, writeSafetenso
 import { openCheckpointTensors, writeShardedSafetensors } from "./sharded";
 import { loadTokenizerFile, TOKENIZER_FILES } from "./tokenizer-file";
 
-/** What a loaded or created model is: the native decoder plus what came with it (the Model wrapper's inputs). */
+/** What saveModel accepts: a Model, or anything holding a native decoder (tests use stand-ins). */
 export interface LoadedModel {
   native: NativeModel;
-  tokenizer?: Tokenizer;
+  tokenizer?: Tokenizer | unknown;
   /** The folder it was loaded from. */
   path?: string;
 }
@@ -161,14 +162,14 @@ async function loadTensors(
  * base (config.json in the same folder, `options.baseModel`, or base_model_name_or_path) is loaded first
  * and the adapters are added on top.
  */
-export async function loadModel(dir: string, options: LoadOptions = {}): Promise<LoadedModel> {
+export async function loadModel(dir: string, options: LoadOptions = {}): Promise<Model> {
   const folder = path.resolve(dir);
   if (await exists(path.join(folder, ADAPTER_CONFIG_FILE))) return loadAdapterFolder(folder, options);
   const model = await loadBaseWeights(folder, options);
   try {
     if (options.lora) addLora(model, resolveLoraConfig(options.lora));
     const tokenizer = options.tokenizer === false ? undefined : await maybeTokenizer(folder);
-    return { native: model, tokenizer, path: folder };
+    return new Model(model, { tokenizer, path: folder });
   } catch (err) {
     model.dispose();
     throw err;
@@ -206,7 +207,7 @@ async function maybeTokenizer(folder: string): Promise<Tokenizer | undefined> {
   return (await exists(file)) ? loadTokenizerFile(file) : undefined;
 }
 
-async function loadAdapterFolder(folder: string, options: LoadOptions): Promise<LoadedModel> {
+async function loadAdapterFolder(folder: string, options: LoadOptions): Promise<Model> {
   if (options.lora) throw new Error(`loadModel ${folder}: is an adapter folder; do not pass \`lora\` as well`);
   const { lora, baseModelNameOrPath } = await readAdapterConfig(path.join(folder, ADAPTER_CONFIG_FILE));
   const weightsPath = path.join(folder, ADAPTER_WEIGHTS_FILE);
@@ -223,7 +224,7 @@ async function loadAdapterFolder(folder: string, options: LoadOptions): Promise<
     const adapters = model.parameterInfo().filter((p) => p.isAdapter);
     await loadTensors(model, adapters, sources, `loadModel ${weightsPath}`, fromPeftName, () => false);
     const tokenizer = options.tokenizer === false ? undefined : (await maybeTokenizer(folder)) ?? (await maybeTokenizer(baseDir));
-    return { native: model, tokenizer, path: folder };
+    return new Model(model, { tokenizer, path: folder });
   } catch (err) {
     model.dispose();
     throw err;
@@ -243,7 +244,7 @@ async function findBaseFolder(folder: string, explicit: string | undefined, name
 }
 
 /** A randomly initialised model (seeded) for training from scratch. */
-export function createModel(config: NativeModelConfig, options: ModelOptions & { seed?: number } = {}): LoadedModel {
+export function createModel(config: NativeModelConfig, options: ModelOptions & { seed?: number } = {}): Model {
   const model = construct(config, options);
   records.set(model, { baseModelNameOrPath: null });
   try {
@@ -252,7 +253,7 @@ export function createModel(config: NativeModelConfig, options: ModelOptions & {
     model.dispose();
     throw err;
   }
-  return { native: model };
+  return new Model(model);
 }
 
 /** Adds LoRA adapters to a model and remembers their settings for saving (prefer this to native addLora). */

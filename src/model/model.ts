@@ -2,6 +2,7 @@
  * Model: the TypeScript face of the native decoder (NativeModel). Scores candidate responses against
  * shared prompts and generates greedily; loading and saving live in checkpoint.ts.
  */
+import type { Tokenizer } from "../data/tokenizer";
 import type { PackedTokens } from "../data/batch";
 import type { DeviceName, ModelDType, NativeLoraConfig, NativeModel, NativeModelConfig, ParameterInfo } from "../native";
 
@@ -42,11 +43,11 @@ export class Model {
   readonly native: NativeModel;
   readonly config: NativeModelConfig;
   /** The tokenizer loaded with the checkpoint, if any (see checkpoint.ts). */
-  readonly tokenizer?: unknown;
+  readonly tokenizer?: Tokenizer;
   /** The checkpoint folder it came from, if any. */
   readonly path?: string;
 
-  constructor(native: NativeModel, extras: { tokenizer?: unknown; path?: string } = {}) {
+  constructor(native: NativeModel, extras: { tokenizer?: Tokenizer; path?: string } = {}) {
     this.native = native;
     this.config = native.config;
     this.tokenizer = extras.tokenizer;

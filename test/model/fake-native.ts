@@ -185,6 +185,18 @@ export class FakeNativeModel implements NativeModel {
     throw new Error("fake model: generate is not modelled");
   }
 
+  scoreGradients(): never {
+    throw new Error("fake model: scoreGradients is not modelled");
+  }
+
+  setGradientCheckpointing(): never {
+    throw new Error("fake model: gradient checkpointing is not modelled");
+  }
+
+  cloneFrozen(): never {
+    throw new Error("fake model: cloneFrozen is not modelled");
+  }
+
   dispose(): void {
     this.disposed = true;
   }
