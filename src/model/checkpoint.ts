@@ -266,8 +266,9 @@ export function addLoraAdapters(model: NativeModel | LoadedModel, options: LoraO
 
 function nativeOf(model: NativeModel | LoadedModel | { native: NativeModel }): NativeModel {
   const m = model as { parameterInfo?: unknown; native?: NativeModel };
-  if (typeof m.parameterInfo === "function") return model as NativeModel;
+  // A Model wrapper also has parameterInfo(): look for the wrapped decoder first.
   if (m.native && typeof m.native.parameterInfo === "function") return m.native;
+  if (typeof m.parameterInfo === "function") return model as NativeModel;
   throw new TypeError("saveModel: expected a model (a NativeModel or an object with .native)");
 }
 
