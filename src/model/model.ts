@@ -165,6 +165,13 @@ export class Model {
     return lists;
   }
 
+  /** Saves a Hugging Face-format folder (see saveModel in checkpoint.ts). */
+  async save(dir: string, options: import("./checkpoint").SaveOptions = {}): Promise<void> {
+    // Required here, not at the top: checkpoint.ts constructs Models, so a static import would be circular.
+    const { saveModel } = require("./checkpoint") as typeof import("./checkpoint");
+    await saveModel(this, dir, options);
+  }
+
   dispose(): void {
     this.native.dispose();
   }
