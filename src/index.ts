@@ -53,3 +53,13 @@ export type {
   TokenLogProbsOptions,
   TokenLogProbsResult,
 } from "./ops/losses";
+
+// Variants (seed papers): NAPO loss, in-batch negative sharing, RoDPO negative pool.
+export { napoLoss } from "./ops/napo";
+export type { NapoLossInputs, NapoLossOptions, NapoLossResult, NapoMarginMode } from "./ops/napo";
+export { shareInBatchNegatives, gatherLogps, jaccard } from "./negatives/in-batch";
+export type { InBatchOptions, InBatchNegatives } from "./negatives/in-batch";
+export { NegativePool } from "./negatives/pool";
+export type { NegativePoolOptions, NegativePoolState, PoolFallback, PoolSelection, PoolUpdate } from "./negatives/pool";
+export { SeededRng } from "./negatives/rng";
+export type { SeededRngState } from "./negatives/rng";
