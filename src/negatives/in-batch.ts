@@ -7,7 +7,7 @@
  * response table (each row's chosen, then per row its negatives: its own first, then the shared ones),
  * every response tied to its row's prompt, plus chosenIndex [B] and rejectedIndex [B, Kmax] (-1 = padding)
  * into that table. A shared item is scored under the receiving row's prompt, so each distinct
- * (prompt, item) pair is one entry. gatherLogps() then turns the table's scores into loss inputs.
+ * (prompt, item) pair is one entry. gatherLogps() (layout.ts) then turns the table's scores into loss inputs.
  *
  * Rules per row b: its negatives never include its positive item (chosenItem[b]) and never the same item
  * twice (items are compared by id; an own negative equal to the positive, or repeated, is dropped too).
@@ -15,6 +15,7 @@
  */
 import type { PackedTokens, PreferenceBatch } from "../data/batch";
 import { mixSeed } from "../data/rng";
+import { listAt, packLayout, type NegativeLayout, type Source } from "./layout";
 import { SeededRng } from "./rng";
 
 export interface InBatchOptions {
@@ -33,40 +34,11 @@ export interface InBatchOptions {
   accept?: (row: number, item: number, sourceRow: number) => boolean;
 }
 
-/** The packed layout of a batch with shared negatives; the first seven fields are the native step's input. */
-export interface InBatchNegatives {
-  /** [P] prompt tokens of the B rows (P = B), promptOffsets [B + 1] from 0. */
-  promptIds: Int32Array;
-  promptOffsets: Int32Array;
-  /** [R] responses: rows' chosen first (response b is row b's chosen), then row 0's negatives, row 1's, ... */
-  responseIds: Int32Array;
-  responseOffsets: Int32Array;
-  /** [R] the row (prompt) each response is scored under. */
-  responsePrompt: Int32Array;
-  /** [B] index of each row's chosen response. */
-  chosenIndex: Int32Array;
-  /** [B * negatives] row-major: index of each negative response, -1 = padding. */
-  rejectedIndex: Int32Array;
-  /** Kmax: the most negatives any row has. */
-  negatives: number;
-  /** [B * negatives] 1 = a real negative, 0 = padding (the loss ops' mask). */
-  mask: Uint8Array;
-  /** [R] the item id of each response. */
-  responseItem: Int32Array;
+/** The packed layout of a batch with shared negatives (see NegativeLayout), and how many of each row's
+ *  negatives are shared. */
+export interface InBatchNegatives extends NegativeLayout {
   /** [B] how many of each row's negatives are shared ones (the rest are its own). */
   sharedCount: Int32Array;
-}
-
-/** Tokens of list i of a packed array (a view). */
-function listAt(tokens: PackedTokens, i: number): Int32Array {
-  return tokens.values.subarray(tokens.offsets[i], tokens.offsets[i + 1]);
-}
-
-/** Where a candidate response's tokens live in the batch. */
-interface Source {
-  item: number;
-  row: number;
-  tokens: Int32Array;
 }
 
 function checkBatch(batch: PreferenceBatch): void {
@@ -185,55 +157,5 @@ export function shareInBatchNegatives(batch: PreferenceBatch, options: InBatchOp
     sharedCount[b] = shared.length;
     perRow.push([...own, ...shared]);
   }
-  return packLayout(batch, perRow, sharedCount);
-}
-
-function packLayout(batch: PreferenceBatch, perRow: Source[][], sharedCount: Int32Array): InBatchNegatives {
-  const B = batch.size;
-  const negatives = Math.max(...perRow.map((list) => list.length));
-  const R = B + perRow.reduce((sum, list) => sum + list.length, 0);
-
-  const promptBase = batch.prompt.offsets[0];
-  const promptIds = batch.prompt.values.subarray(promptBase, batch.prompt.offsets[B]);
-  const promptOffsets = new Int32Array(B + 1);
-  for (let b = 0; b <= B; b++) promptOffsets[b] = batch.prompt.offsets[b] - promptBase;
-
-  let tokenCount = batch.chosen.offsets[B] - batch.chosen.offsets[0];
-  for (const list of perRow) for (const source of list) tokenCount += source.tokens.length;
-  const responseIds = new Int32Array(tokenCount);
-  const responseOffsets = new Int32Array(R + 1);
-  const responsePrompt = new Int32Array(R);
-  const responseItem = new Int32Array(R);
-  const chosenIndex = new Int32Array(B);
-  const rejectedIndex = new Int32Array(B * negatives).fill(-1);
-  const mask = new Uint8Array(B * negatives);
-
-  let r = 0;
-  let at = 0;
-  const append = (tokens: Int32Array, row: number, item: number): number => {
-    responseIds.set(tokens, at);
-    at += tokens.length;
-    responseOffsets[r + 1] = at;
-    responsePrompt[r] = row;
-    responseItem[r] = item;
-    return r++;
-  };
-  for (let b = 0; b < B; b++) chosenIndex[b] = append(listAt(batch.chosen, b), b, batch.chosenItem[b]);
-  perRow.forEach((list, b) => {
-    list.forEach((source, k) => {
-      rejectedIndex[b * negatives + k] = append(source.tokens, b, source.item);
-      mask[b * negatives + k] = 1;
-    });
-  });
-  return { promptIds, promptOffsets, responseIds, responseOffsets, responsePrompt, chosenIndex, rejectedIndex, negatives, mask, responseItem, sharedCount };
-}
-
-/** Loss inputs from per-response scores: chosen [B], rejected [B*Kmax] (0 at padding), and the mask. */
-export function gatherLogps(layout: Pick<InBatchNegatives, "chosenIndex" | "rejectedIndex" | "negatives" | "mask" | "responsePrompt">, logps: ArrayLike<number>): { chosen: Float64Array; rejected: Float64Array; mask: Uint8Array } {
-  if (logps.length !== layout.responsePrompt.length) {
-    throw new RangeError(`gatherLogps: logps must have one score per response (R = ${layout.responsePrompt.length}), got ${logps.length}`);
-  }
-  const chosen = Float64Array.from(layout.chosenIndex, (r) => logps[r]);
-  const rejected = Float64Array.from(layout.rejectedIndex, (r) => (r < 0 ? 0 : logps[r]));
-  return { chosen, rejected, mask: layout.mask };
+  return { ...packLayout(batch, perRow), sharedCount };
 }

@@ -134,15 +134,17 @@ export class NegativePool {
    * k negatives for an example: "random" draws uniformly without replacement from its pool, "hard" takes
    * the top k. A pool smaller than k gives all it has (the loss masks the rest). An example not scored
    * yet draws k uniformly from `fallback.candidates` (positive and repeats left out); without a fallback
-   * that is an error.
+   * that is an error. `rng` replaces the pool's own generator for this call.
    */
-  sample(row: number, k: number, fallback?: PoolFallback, rng: SeededRng = this.rng): Int32Array {
+  sample(row: number, k: number, options: { fallback?: PoolFallback; rng?: SeededRng } = {}): Int32Array {
     requireInteger(k, "sample: k", 0);
+    const rng = options.rng ?? this.rng;
     const pool = this.pools.get(row);
     if (pool) {
       if (this.selection === "hard") return pool.slice(0, k);
       return Int32Array.from(rng.choose(pool.length, k), (i) => pool[i]);
     }
+    const fallback = options.fallback;
     if (!fallback) {
       throw new RangeError(`sample: example row ${row} has no pool yet (refresh it first) and no fallback candidates were given`);
     }

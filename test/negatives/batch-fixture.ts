@@ -15,8 +15,8 @@ function pack(lists: number[][], leadingValues = 0): PackedTokens {
 
 export const itemTokens = (item: number) => [1000 + item, 2000 + item];
 
-/** B rows; chosen[b] is row b's positive, rejected[b] its K negatives (-1 = padding). */
-export function makeBatch(chosen: number[], rejected: number[][]): PreferenceBatch {
+/** B rows; chosen[b] is row b's positive, rejected[b] its K negatives (-1 = padding), candidates[b] its candidate items. */
+export function makeBatch(chosen: number[], rejected: number[][], candidates: number[][] = chosen.map(() => [])): PreferenceBatch {
   const B = chosen.length;
   const K = rejected[0]?.length ?? 0;
   const rejectedItems = Int32Array.from(rejected.flat());
@@ -29,9 +29,9 @@ export function makeBatch(chosen: number[], rejected: number[][]): PreferenceBat
     rejected: pack(rejected.flat().map((item) => (item < 0 ? [] : itemTokens(item)))),
     chosenItem: Int32Array.from(chosen),
     rejectedItems,
-    candidates: pack([]),
-    candidateOffsets: new Int32Array(B + 1),
-    candidateItems: new Int32Array(0),
+    candidates: pack(candidates.flat().map(itemTokens), 4),
+    candidateOffsets: Int32Array.from([0, ...candidates.map((_, b) => candidates.slice(0, b + 1).flat().length)]),
+    candidateItems: Int32Array.from(candidates.flat()),
     text: { prompt: chosen.map(() => ""), chosen: chosen.map(() => ""), candidates: chosen.map(() => []) },
   };
 }

@@ -1,5 +1,6 @@
 /** In-batch negative sharing: no own positive, no repeats, cap, determinism, layout, filters. */
-import { gatherLogps, jaccard, shareInBatchNegatives, type InBatchNegatives } from "../../src/negatives/in-batch";
+import { jaccard, shareInBatchNegatives, type InBatchNegatives } from "../../src/negatives/in-batch";
+import { gatherLogps } from "../../src/negatives/layout";
 import { expectThrows } from "../helpers";
 import { itemTokens, makeBatch } from "./batch-fixture";
 

@@ -110,7 +110,7 @@ describe("NegativePool.sample", () => {
     const pool = poolOf("random", 9);
     const before = pool.rng.toJSON();
     const external = new SeededRng(77);
-    pool.sample(40, 3, undefined, external);
+    pool.sample(40, 3, { rng: external });
     expect(pool.rng.toJSON()).toEqual(before);
     expect(external.toJSON()).not.toEqual(new SeededRng(77).toJSON());
   });
@@ -118,7 +118,7 @@ describe("NegativePool.sample", () => {
   test("an example not scored yet draws from its fallback candidates, positive left out", () => {
     const pool = poolOf("random");
     for (let t = 0; t < 50; t++) {
-      const drawn = Array.from(pool.sample(99, 3, { candidates: [5, 6, 7, 7, 8], positive: 7 }));
+      const drawn = Array.from(pool.sample(99, 3, { fallback: { candidates: [5, 6, 7, 7, 8], positive: 7 } }));
       expect(drawn).toHaveLength(3);
       expect(new Set(drawn).size).toBe(3);
       expect(drawn).not.toContain(7);
