@@ -54,7 +54,8 @@ struct NapoMargin {
   double gamma = 0;  // finite, >= 0
   double tau = 1;    // finite, > 0 (dynamic only)
   // Dynamic mode when both are defined: chosen_confidence [B], rejected_confidence [B, K], the dtype and
-  // device of policy_chosen. Both undefined: fixed mode. They are treated as constants (no gradient).
+  // device of policy_rejected. Both undefined: fixed mode; one alone is a TypeError. They are treated as
+  // constants (detached: no gradient), e.g. reference or policy log-probs of the responses.
   torch::Tensor chosen_confidence, rejected_confidence;
   bool dynamic() const { return chosen_confidence.defined() || rejected_confidence.defined(); }
 };
