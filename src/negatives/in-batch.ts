@@ -22,7 +22,8 @@ export interface InBatchOptions {
   /** Most shared negatives added to a row (its own negatives do not count). Over it, a seeded uniform
    *  choice among the row's eligible shared items. Default: no cap. */
   cap?: number;
-  /** Seed of the choice under `cap` (each row draws from its own stream: mixSeed(seed, b)). Default 0. */
+  /** Seed of the choice under `cap` (each row draws from its own stream: mixSeed(seed, b)). Default 0.
+   *  The same seed gives the same choice: a trainer varies it per step, e.g. mixSeed(runSeed, step). */
   seed?: number;
   /** Item-id histories of the B rows, needed by `maxHistoryJaccard`. PreferenceBatch carries none: pass
    *  them here (B lists, packed or as arrays) when the data has them. */
