@@ -61,3 +61,17 @@ export type { NativeLoadReport } from "./native";
 // model
 export { Model } from "./model/model";
 export type { PromptTokens, ScoreCandidatesOptions, CandidateScores, GenerateOptions as ModelGenerateOptions } from "./model/model";
+
+// Variants (seed papers): NAPO loss, in-batch negative sharing, RoDPO negative pool.
+export { napoLoss } from "./ops/napo";
+export type { NapoLossInputs, NapoLossOptions, NapoLossResult, NapoMarginMode } from "./ops/napo";
+export { shareInBatchNegatives, jaccard } from "./negatives/in-batch";
+export type { InBatchOptions, InBatchNegatives } from "./negatives/in-batch";
+export { gatherLogps } from "./negatives/layout";
+export type { NegativeLayout } from "./negatives/layout";
+export { NegativePool } from "./negatives/pool";
+export { packCandidates, samplePoolNegatives } from "./negatives/pool-batch";
+export type { CandidateScoringInput } from "./negatives/pool-batch";
+export type { NegativePoolOptions, NegativePoolState, PoolFallback, PoolSelection, PoolUpdate } from "./negatives/pool";
+export { SeededRng } from "./negatives/rng";
+export type { SeededRngState } from "./negatives/rng";

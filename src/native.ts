@@ -98,9 +98,34 @@ export interface TokenLogProbsResult<T extends FloatArray = FloatArray> {
   grad?: { hidden: T; weight: T };
 }
 
+/** How NAPO sets each negative's reward margin: a constant, or scaled by the confidence on that negative. */
+export type NapoMarginMode = "fixed" | "dynamic";
+
+export interface NapoLossInputs<T extends FloatArray = FloatArray> extends PreferenceLossInputs<T> {
+  /** [B] confidence score of each chosen response (dynamic mode only), e.g. a log-prob. No gradient. */
+  chosenConfidence?: T;
+  /** [B*K] confidence score of each negative (dynamic mode only), same scale as chosenConfidence. */
+  rejectedConfidence?: T;
+}
+
+export interface NapoLossOptions extends PreferenceLossOptions {
+  /** Margin scale, finite and >= 0; 0 makes NAPO exactly S-DPO. */
+  gamma: number;
+  /** "fixed": m_j = gamma; "dynamic": m_j = gamma * sigmoid((s_j - s_w) / tau). Default "fixed". */
+  mode?: NapoMarginMode;
+  /** Temperature of the dynamic margin's sigmoid, finite and > 0. Default 1. */
+  tau?: number;
+}
+
+export interface NapoLossResult<T extends FloatArray = FloatArray> extends PreferenceLossResult<T> {
+  /** [B*K] the margin added to each negative's reward gap (0 where masked). */
+  margins: T;
+}
+
 export interface NativeOps {
   sdpoLoss<T extends FloatArray>(inputs: PreferenceLossInputs<T>, options: PreferenceLossOptions): PreferenceLossResult<T>;
   dpoLoss<T extends FloatArray>(inputs: PreferenceLossInputs<T>, options: PreferenceLossOptions): PreferenceLossResult<T>;
+  napoLoss<T extends FloatArray>(inputs: NapoLossInputs<T>, options: NapoLossOptions): NapoLossResult<T>;
   tokenLogProbs<T extends FloatArray>(inputs: TokenLogProbsInputs<T>, options?: TokenLogProbsOptions): TokenLogProbsResult<T>;
 }
 
@@ -258,6 +283,7 @@ export interface NativeAddon {
   // ops
   sdpoLoss: NativeOps["sdpoLoss"];
   dpoLoss: NativeOps["dpoLoss"];
+  napoLoss: NativeOps["napoLoss"];
   tokenLogProbs: NativeOps["tokenLogProbs"];
 }
 

@@ -2,6 +2,7 @@
 //
 //   sdpoLoss({policyChosen, policyRejected, referenceChosen, referenceRejected, mask?}, {beta, grad?, implementation?, device?})
 //   dpoLoss(same, K = 1)
+//   napoLoss(same + chosenConfidence?/rejectedConfidence?, {beta, gamma, mode?, tau?, ...}): S-DPO + margins
 //   tokenLogProbs({hidden, weight, labels, n, d, v}, {grad?, ignoreIndex?, implementation?, device?, chunkRows?})
 //
 // Inputs are viewed in place (no copy on CPU); results come back as typed arrays of the input dtype.
@@ -101,13 +102,18 @@ int64_t sizeValue(const Napi::Object& inputs, const char* key) {
   return static_cast<int64_t>(value);
 }
 
-Napi::Value preferenceLoss(const Napi::CallbackInfo& info, bool softmax) {
-  const std::string name = softmax ? "sdpoLoss" : "dpoLoss";
-  Napi::Object inputs = requireObject(info, 0, name + " inputs");
-  Napi::Object options = requireObject(info, 1, name + " options");
-  const double beta = getNumber(options, "beta", "options");
-  const OpOptions op = readOpOptions(options, "options");
+// The four preference arrays of a loss call, checked, on the op's device; the policy ones record gradients.
+struct PreferenceTensors {
+  torch::Tensor policy_chosen, policy_rejected, reference_chosen, reference_rejected;  // rejected: [B*K]
+  torch::Tensor mask;  // [B, K] bool on the op's device, or undefined
+  int64_t rows = 0, negatives = 0;
+  torch::ScalarType dtype = torch::kFloat;
+  torch::Tensor policyRejected2d() const { return policy_rejected.view({rows, negatives}); }
+  torch::Tensor referenceRejected2d() const { return reference_rejected.view({rows, negatives}); }
+};
 
+PreferenceTensors readPreferenceTensors(const Napi::Object& inputs, const OpOptions& op, const std::string& name,
+                                        bool takesMask, bool singleRejected) {
   c10::optional<torch::ScalarType> dtype;
   torch::Tensor pc = floatView(inputs, "policyChosen", dtype);
   torch::Tensor pr = floatView(inputs, "policyRejected", dtype);
@@ -121,8 +127,8 @@ Napi::Value preferenceLoss(const Napi::CallbackInfo& info, bool softmax) {
                      ", not a multiple of B = " + std::to_string(rows) + " (row-major [B][K])");
   }
   const int64_t negatives = pr.numel() / rows;
-  if (!softmax && negatives != 1) {
-    throw RangeError("dpoLoss takes one rejected per row: inputs.policyRejected must have length B = " +
+  if (singleRejected && negatives != 1) {
+    throw RangeError(name + " takes one rejected per row: inputs.policyRejected must have length B = " +
                      std::to_string(rows) + ", got " + std::to_string(pr.numel()));
   }
   if (rc.numel() != rows) {
@@ -133,10 +139,10 @@ Napi::Value preferenceLoss(const Napi::CallbackInfo& info, bool softmax) {
     throw RangeError("inputs.referenceRejected must have length B*K = " + std::to_string(rows * negatives) +
                      ", got " + std::to_string(rr.numel()));
   }
-  torch::Tensor mask;
+  PreferenceTensors out;
   Napi::Value mask_value = inputs.Get("mask");
   if (!mask_value.IsUndefined() && !mask_value.IsNull()) {
-    if (!softmax) throw TypeError("dpoLoss takes no inputs.mask");
+    if (!takesMask) throw TypeError(name + " takes no inputs.mask");
     if (!mask_value.IsTypedArray() || mask_value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
       throw TypeError("inputs.mask must be a Uint8Array");
     }
@@ -146,51 +152,122 @@ Napi::Value preferenceLoss(const Napi::CallbackInfo& info, bool softmax) {
                        std::to_string(array.ElementLength()));
     }
     // Any nonzero byte is a real negative; the != 0 makes a proper bool tensor (a small copy).
-    mask = torch::from_blob(array.Data(), {rows, negatives}, torch::TensorOptions().dtype(torch::kUInt8)).ne(0);
-    mask = mask.to(op.device);
+    out.mask = torch::from_blob(array.Data(), {rows, negatives}, torch::TensorOptions().dtype(torch::kUInt8)).ne(0);
+    out.mask = out.mask.to(op.device);
   }
   requireFinite(pc, "inputs.policyChosen");
   requireFinite(pr, "inputs.policyRejected");
   requireFinite(rc, "inputs.referenceChosen");
   requireFinite(rr, "inputs.referenceRejected");
 
-  torch::Tensor policy_chosen = onDevice(pc, op, true);
-  torch::Tensor policy_rejected = onDevice(pr, op, true);
-  torch::Tensor reference_chosen = onDevice(rc, op, false);
-  torch::Tensor reference_rejected = onDevice(rr, op, false);
-  torch::Tensor policy_rejected_2d = softmax ? policy_rejected.view({rows, negatives}) : policy_rejected;
-  torch::Tensor reference_rejected_2d = softmax ? reference_rejected.view({rows, negatives}) : reference_rejected;
+  out.rows = rows;
+  out.negatives = negatives;
+  out.dtype = *dtype;
+  out.policy_chosen = onDevice(pc, op, true);
+  out.policy_rejected = onDevice(pr, op, true);
+  out.reference_chosen = onDevice(rc, op, false);
+  out.reference_rejected = onDevice(rr, op, false);
+  return out;
+}
 
+// Runs `loss` (per-row losses) under the op's grad mode, backward of the mean when asked, and builds the
+// result object every preference loss returns.
+template <typename LossFn>
+Napi::Object runPreferenceLoss(Napi::Env env, const PreferenceTensors& in, const OpOptions& op, double beta,
+                               LossFn loss) {
   torch::Tensor losses;
   {
     torch::AutoGradMode grad_mode(op.grad);
-    if (softmax) {
-      losses = op.reference ? ops::sdpo_loss_reference(policy_chosen, policy_rejected_2d, reference_chosen,
-                                                       reference_rejected_2d, beta, mask)
-                            : ops::sdpo_loss(policy_chosen, policy_rejected_2d, reference_chosen,
-                                             reference_rejected_2d, beta, mask);
-    } else {
-      losses = op.reference
-                   ? ops::dpo_loss_reference(policy_chosen, policy_rejected, reference_chosen, reference_rejected, beta)
-                   : ops::dpo_loss(policy_chosen, policy_rejected, reference_chosen, reference_rejected, beta);
-    }
+    losses = loss();
     torch::Tensor mean = losses.mean();
     if (op.grad) mean.backward();
   }
-
-  Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
   torch::NoGradGuard no_grad;
   out.Set("loss", losses.mean().item<double>());
   out.Set("losses", toTypedArray(env, losses));
-  out.Set("chosenRewards", toTypedArray(env, beta * (policy_chosen - reference_chosen)));
-  out.Set("rejectedRewards", toTypedArray(env, beta * (policy_rejected - reference_rejected)));
+  out.Set("chosenRewards", toTypedArray(env, beta * (in.policy_chosen - in.reference_chosen)));
+  out.Set("rejectedRewards", toTypedArray(env, beta * (in.policy_rejected - in.reference_rejected)));
   if (op.grad) {
     Napi::Object grad = Napi::Object::New(env);
-    grad.Set("policyChosen", toTypedArray(env, policy_chosen.grad()));
-    grad.Set("policyRejected", toTypedArray(env, policy_rejected.grad()));
+    grad.Set("policyChosen", toTypedArray(env, in.policy_chosen.grad()));
+    grad.Set("policyRejected", toTypedArray(env, in.policy_rejected.grad()));
     out.Set("grad", grad);
   }
+  return out;
+}
+
+Napi::Value preferenceLoss(const Napi::CallbackInfo& info, bool softmax) {
+  const std::string name = softmax ? "sdpoLoss" : "dpoLoss";
+  Napi::Object inputs = requireObject(info, 0, name + " inputs");
+  Napi::Object options = requireObject(info, 1, name + " options");
+  const double beta = getNumber(options, "beta", "options");
+  const OpOptions op = readOpOptions(options, "options");
+  const PreferenceTensors in = readPreferenceTensors(inputs, op, name, softmax, !softmax);
+  return runPreferenceLoss(info.Env(), in, op, beta, [&] {
+    if (softmax) {
+      return op.reference ? ops::sdpo_loss_reference(in.policy_chosen, in.policyRejected2d(), in.reference_chosen,
+                                                     in.referenceRejected2d(), beta, in.mask)
+                          : ops::sdpo_loss(in.policy_chosen, in.policyRejected2d(), in.reference_chosen,
+                                           in.referenceRejected2d(), beta, in.mask);
+    }
+    return op.reference ? ops::dpo_loss_reference(in.policy_chosen, in.policy_rejected, in.reference_chosen,
+                                                  in.reference_rejected, beta)
+                        : ops::dpo_loss(in.policy_chosen, in.policy_rejected, in.reference_chosen,
+                                        in.reference_rejected, beta);
+  });
+}
+
+// NAPO: the S-DPO inputs plus options.gamma, options.mode ("fixed" | "dynamic", default "fixed"),
+// options.tau (dynamic, default 1) and, in dynamic mode, inputs.chosenConfidence [B] and
+// inputs.rejectedConfidence [B*K] in the dtype of the other inputs. Adds `margins` [B*K] to the result.
+Napi::Value napoLossBinding(const Napi::CallbackInfo& info) {
+  Napi::Object inputs = requireObject(info, 0, "napoLoss inputs");
+  Napi::Object options = requireObject(info, 1, "napoLoss options");
+  const double beta = getNumber(options, "beta", "options");
+  const OpOptions op = readOpOptions(options, "options");
+  const std::string mode = stringOr(options, "mode", "fixed", "options");
+  if (mode != "fixed" && mode != "dynamic") {
+    throw RangeError("options.mode must be \"fixed\" or \"dynamic\", got \"" + mode + "\"");
+  }
+  ops::NapoMargin margin;
+  margin.gamma = getNumber(options, "gamma", "options");
+  margin.tau = getNumberOr(options, "tau", 1.0, "options");
+  const PreferenceTensors in = readPreferenceTensors(inputs, op, "napoLoss", true, false);
+  const bool dynamic = mode == "dynamic";
+  for (const char* key : {"chosenConfidence", "rejectedConfidence"}) {
+    Napi::Value value = inputs.Get(key);
+    const bool given = !value.IsUndefined() && !value.IsNull();
+    if (!dynamic && given) {
+      throw TypeError(std::string("inputs.") + key + " is only used with options.mode \"dynamic\" (mode is \"fixed\")");
+    }
+    if (dynamic && !given) throw TypeError(std::string("inputs.") + key + " is required with options.mode \"dynamic\"");
+  }
+  if (dynamic) {
+    c10::optional<torch::ScalarType> dtype = in.dtype;
+    torch::Tensor chosen = floatView(inputs, "chosenConfidence", dtype);
+    torch::Tensor rejected = floatView(inputs, "rejectedConfidence", dtype);
+    if (chosen.numel() != in.rows) {
+      throw RangeError("inputs.chosenConfidence must have length B = " + std::to_string(in.rows) + ", got " +
+                       std::to_string(chosen.numel()));
+    }
+    if (rejected.numel() != in.rows * in.negatives) {
+      throw RangeError("inputs.rejectedConfidence must have length B*K = " + std::to_string(in.rows * in.negatives) +
+                       ", got " + std::to_string(rejected.numel()));
+    }
+    requireFinite(chosen, "inputs.chosenConfidence");
+    requireFinite(rejected, "inputs.rejectedConfidence");
+    margin.chosen_confidence = onDevice(chosen, op, false);
+    margin.rejected_confidence = onDevice(rejected, op, false).view({in.rows, in.negatives});
+  }
+  Napi::Env env = info.Env();
+  Napi::Object out = runPreferenceLoss(env, in, op, beta, [&] {
+    return op.reference ? ops::napo_loss_reference(in.policy_chosen, in.policyRejected2d(), in.reference_chosen,
+                                                   in.referenceRejected2d(), beta, margin, in.mask)
+                        : ops::napo_loss(in.policy_chosen, in.policyRejected2d(), in.reference_chosen,
+                                         in.referenceRejected2d(), beta, margin, in.mask);
+  });
+  out.Set("margins", toTypedArray(env, ops::napo_margins(in.policyRejected2d(), margin, in.mask).reshape({-1})));
   return out;
 }
 
@@ -200,6 +277,10 @@ Napi::Value sdpoLoss(const Napi::CallbackInfo& info) {
 
 Napi::Value dpoLoss(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value { return preferenceLoss(info, false); });
+}
+
+Napi::Value napoLoss(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value { return napoLossBinding(info); });
 }
 
 Napi::Value tokenLogProbs(const Napi::CallbackInfo& info) {
@@ -266,6 +347,7 @@ Napi::Value tokenLogProbs(const Napi::CallbackInfo& info) {
 void initOps(Napi::Env env, Napi::Object exports) {
   exports.Set("sdpoLoss", Napi::Function::New(env, sdpoLoss, "sdpoLoss"));
   exports.Set("dpoLoss", Napi::Function::New(env, dpoLoss, "dpoLoss"));
+  exports.Set("napoLoss", Napi::Function::New(env, napoLoss, "napoLoss"));
   exports.Set("tokenLogProbs", Napi::Function::New(env, tokenLogProbs, "tokenLogProbs"));
 }
 

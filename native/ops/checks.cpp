@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "binding/errors.h"
+#include "ops/losses.h"
 
 namespace sdpo::ops {
 namespace {
@@ -160,6 +161,36 @@ int64_t chooseChunkRows(int64_t requested, int64_t rows, int64_t vocab) {
   if (requested > 0) return requested;
   const int64_t target_logits = int64_t(1) << 21;
   return std::max<int64_t>(1, std::min<int64_t>(std::max<int64_t>(rows, 1), target_logits / std::max<int64_t>(vocab, 1)));
+}
+
+NapoMargin checkNapoMargin(const NapoMargin& margin, const torch::Tensor& policy_rejected) {
+  if (!std::isfinite(margin.gamma) || margin.gamma < 0) {
+    std::ostringstream out;
+    out << "gamma must be a finite number >= 0, got " << margin.gamma;
+    throw RangeError(out.str());
+  }
+  NapoMargin checked = margin;
+  if (!margin.dynamic()) return checked;
+  if (!margin.chosen_confidence.defined() || !margin.rejected_confidence.defined()) {
+    throw TypeError(std::string("the dynamic margin needs both chosen_confidence and rejected_confidence; ") +
+                    (margin.chosen_confidence.defined() ? "rejected_confidence" : "chosen_confidence") + " is missing");
+  }
+  if (!std::isfinite(margin.tau) || margin.tau <= 0) {
+    std::ostringstream out;
+    out << "tau must be a finite number > 0, got " << margin.tau;
+    throw RangeError(out.str());
+  }
+  requireFloating(margin.chosen_confidence, "chosen_confidence");
+  requireFloating(margin.rejected_confidence, "rejected_confidence");
+  requireSameDtypeDevice(margin.chosen_confidence, "chosen_confidence", policy_rejected, "policy_rejected");
+  requireSameDtypeDevice(margin.rejected_confidence, "rejected_confidence", policy_rejected, "policy_rejected");
+  const int64_t rows = policy_rejected.size(0), negatives = policy_rejected.size(1);
+  requireShape(margin.chosen_confidence, "chosen_confidence", {rows});
+  requireShape(margin.rejected_confidence, "rejected_confidence", {rows, negatives});
+  // Confidences are scores to compare, not something to train: no gradient flows into them.
+  checked.chosen_confidence = margin.chosen_confidence.detach().contiguous();
+  checked.rejected_confidence = margin.rejected_confidence.detach().contiguous();
+  return checked;
 }
 
 }  // namespace sdpo::ops

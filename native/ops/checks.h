@@ -41,4 +41,10 @@ TokenInputs checkTokenInputs(const torch::Tensor& hidden, const torch::Tensor& w
 // 2^21 logits per chunk (8 MiB in float32), at least 1 row.
 int64_t chooseChunkRows(int64_t requested, int64_t rows, int64_t vocab);
 
+// NAPO margin settings for policy_rejected [B, K]: gamma finite and >= 0; in dynamic mode both confidences
+// present, tau finite and > 0, chosen_confidence [B] and rejected_confidence [B, K] with the dtype and
+// device of policy_rejected. Returns the margin with contiguous, detached confidences.
+struct NapoMargin;
+NapoMargin checkNapoMargin(const NapoMargin& margin, const torch::Tensor& policy_rejected);
+
 }  // namespace sdpo::ops

@@ -43,4 +43,32 @@ torch::Tensor token_logprobs(const torch::Tensor& hidden, const torch::Tensor& w
 torch::Tensor token_logprobs_reference(const torch::Tensor& hidden, const torch::Tensor& weight,
                                        const torch::Tensor& labels, int64_t ignore_index = -100);
 
+// NAPO (arXiv 2508.09653): S-DPO with a reward margin per negative. The paper's full formulas are not
+// public; this is our reading of its "dynamic reward margin": per row b and real negative j,
+//   m_j = gamma                                          (fixed)
+//   m_j = gamma * sigmoid((s_j - s_w) / tau)             (dynamic; s = confidence scores, no gradient)
+//   loss[b] = softplus(logsumexp_j (r_j - r_w + m_j))    (r as in sdpo_loss, max-shifted)
+// so a negative the model is already confident about (a hard one) must be beaten by a larger margin.
+// With gamma = 0 this is sdpo_loss exactly.
+struct NapoMargin {
+  double gamma = 0;  // finite, >= 0
+  double tau = 1;    // finite, > 0 (dynamic only)
+  // Dynamic mode when both are defined: chosen_confidence [B], rejected_confidence [B, K], the dtype and
+  // device of policy_rejected. Both undefined: fixed mode; one alone is a TypeError. They are treated as
+  // constants (detached: no gradient), e.g. reference or policy log-probs of the responses.
+  torch::Tensor chosen_confidence, rejected_confidence;
+  bool dynamic() const { return chosen_confidence.defined() || rejected_confidence.defined(); }
+};
+// Returns per-row losses [B]; differentiable w.r.t. policy_chosen and policy_rejected.
+torch::Tensor napo_loss(const torch::Tensor& policy_chosen, const torch::Tensor& policy_rejected,
+                        const torch::Tensor& reference_chosen, const torch::Tensor& reference_rejected,
+                        double beta, const NapoMargin& margin, const torch::Tensor& mask = {});
+torch::Tensor napo_loss_reference(const torch::Tensor& policy_chosen, const torch::Tensor& policy_rejected,
+                                  const torch::Tensor& reference_chosen, const torch::Tensor& reference_rejected,
+                                  double beta, const NapoMargin& margin, const torch::Tensor& mask = {});
+// The margins m [B, K] napo_loss adds for policy_rejected [B, K] (its dtype and device; composed ATen ops,
+// no gradient); masked entries are 0.
+torch::Tensor napo_margins(const torch::Tensor& policy_rejected, const NapoMargin& margin,
+                           const torch::Tensor& mask = {});
+
 }  // namespace sdpo::ops
