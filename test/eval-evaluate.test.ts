@@ -116,7 +116,7 @@ test("HR@1 and ValidRatio over all rows, ranking metrics from scores, across bat
 
 test("generation or ranking can be turned off; data may be a source with batches()", async () => {
   const model = standInModel(rows);
-  const source = { numRows: 5, batches: (o: { batchSize: number }) => [batchOf(rows.slice(0, o.batchSize), 0), batchOf(rows.slice(o.batchSize), o.batchSize)] };
+  const source = { countRows: async () => 5, batches: (o: { batchSize: number }) => [batchOf(rows.slice(0, o.batchSize), 0), batchOf(rows.slice(o.batchSize), o.batchSize)] };
   const rankingOnly = await evaluate(model, source, { generation: false, batchSize: 3 });
   expect(Number.isNaN(rankingOnly.hr1)).toBe(true);
   expect(rankingOnly.hr3).toBeCloseTo(3 / 5, 12);

@@ -26,7 +26,8 @@ export interface EvaluableModel {
 
 /** What evaluate needs of a tokenizer: decode generated ids, and the id that ends generation. */
 export interface DecodingTokenizer {
-  decode(ids: Int32Array | number[]): string;
+  /** Text of generated ids, special tokens skipped (src/data/tokenizer.ts's decode is async). */
+  decode(ids: Int32Array): string | Promise<string>;
   eosTokenId?: number;
   eosId?: number;
 }
@@ -35,9 +36,8 @@ export interface BatchSource {
   batches(options: { batchSize: number; negatives: number; shuffle: boolean; seed?: number; epoch?: number }):
     | AsyncIterable<PreferenceBatch>
     | Iterable<PreferenceBatch>;
-  /** Row count, when known (for progress). */
-  readonly numRows?: number;
-  readonly length?: number;
+  /** Row count, when known (for progress): PreferenceDataset.countRows(). */
+  countRows?(): Promise<number>;
 }
 
 export type EvalData = string | BatchSource | AsyncIterable<PreferenceBatch> | Iterable<PreferenceBatch>;
@@ -75,7 +75,10 @@ function isBatchSource(data: unknown): data is BatchSource {
   return typeof data === "object" && data !== null && typeof (data as BatchSource).batches === "function";
 }
 
-function openData(data: EvalData, batchSize: number): { batches: AsyncIterable<PreferenceBatch> | Iterable<PreferenceBatch>; total?: number } {
+async function openData(
+  data: EvalData,
+  batchSize: number
+): Promise<{ batches: AsyncIterable<PreferenceBatch> | Iterable<PreferenceBatch>; total?: number }> {
   let source: EvalData = data;
   if (typeof data === "string") {
     // Loaded lazily so the metric code does not pull in Arrow unless asked to read a file.
@@ -84,8 +87,8 @@ function openData(data: EvalData, batchSize: number): { batches: AsyncIterable<P
     source = PreferenceDataset.fromArrow(data);
   }
   if (isBatchSource(source)) {
-    const total = source.numRows ?? source.length;
-    return { batches: source.batches({ batchSize, negatives: 0, shuffle: false }), total: typeof total === "number" ? total : undefined };
+    const total = source.countRows ? await source.countRows() : undefined;
+    return { batches: source.batches({ batchSize, negatives: 0, shuffle: false }), total };
   }
   return { batches: source as AsyncIterable<PreferenceBatch> | Iterable<PreferenceBatch> };
 }
@@ -110,7 +113,7 @@ export async function evaluate(model: EvaluableModel, data: EvalData, options: E
   if (generation && !options.tokenizer) throw new TypeError("evaluate: generation needs options.tokenizer to decode the outputs");
   const eos = generation ? eosOf(options) : -1;
 
-  const { batches, total } = openData(data, batchSize);
+  const { batches, total } = await openData(data, batchSize);
   const totalRows = options.maxRows !== undefined && total !== undefined ? Math.min(total, options.maxRows) : (total ?? options.maxRows);
   let rows = 0;
   let hits = 0;
@@ -136,7 +139,7 @@ export async function evaluate(model: EvaluableModel, data: EvalData, options: E
       const out = await model.generate(prompts.values, prompts.offsets, { maxNewTokens, eosTokenId: eos });
       for (let b = 0; b < batch.size; b++) {
         const ids = out.ids.subarray(out.offsets[b], out.offsets[b + 1]);
-        const text = options.tokenizer!.decode(ids);
+        const text = await options.tokenizer!.decode(ids);
         const titles = batch.text.candidates[b];
         const judged = verdict(text, titles, targets[b]);
         if (judged.hit) hits++;
