@@ -1,0 +1,52 @@
+/**
+ * The recipe of `sdpo demo`, in one place so it can be tuned: model size, data, and the options of each
+ * of the three runs (SFT from scratch; DPO and S-DPO from the SFT checkpoint), as the paper's ablation.
+ *
+ * Budget: the default recipe must finish (training + evaluation of all three) within 15 minutes on a
+ * 2-core CPU; `--quick` is a smoke run of about a minute.
+ */
+import type { TrainerOptions } from "../trainers/types";
+
+type RunOptions = Omit<TrainerOptions, "model" | "outputDir">;
+
+export interface DemoRecipe {
+  /** presetConfig() name of the decoder trained from scratch. */
+  preset: "tiny" | "small";
+  seed: number;
+  /** Rows of train.arrow used per epoch (undefined: all). */
+  trainRows?: number;
+  /** Rows of valid.arrow for the validation-loss curves during training (kept small: it runs often). */
+  curveEvalRows: number;
+  /** Rows of valid.arrow for the final table (undefined: all 267). */
+  testRows?: number;
+  evalBatchSize: number;
+  /** Generation length of the paper's protocol. */
+  maxNewTokens: number;
+  sft: RunOptions;
+  dpo: RunOptions;
+  sdpo: RunOptions;
+}
+
+export const DEMO_RECIPE: DemoRecipe = {
+  preset: "tiny",
+  seed: 42,
+  trainRows: undefined,
+  curveEvalRows: 64,
+  testRows: undefined,
+  evalBatchSize: 16,
+  maxNewTokens: 20,
+  sft: { learningRate: 2e-3, numTrainEpochs: 3, batchSize: 16, warmupRatio: 0.05, lrSchedulerType: "cosine", evalSteps: 50, seed: 42 },
+  dpo: { learningRate: 2e-4, beta: 1.0, negatives: 1, numTrainEpochs: 1, batchSize: 16, warmupRatio: 0.05, evalSteps: 25, seed: 42 },
+  sdpo: { learningRate: 2e-4, beta: 1.0, negatives: 3, numTrainEpochs: 1, batchSize: 16, warmupRatio: 0.05, evalSteps: 25, seed: 42 },
+};
+
+export const QUICK_RECIPE: DemoRecipe = {
+  ...DEMO_RECIPE,
+  preset: "tiny",
+  trainRows: 128,
+  curveEvalRows: 16,
+  testRows: 32,
+  sft: { ...DEMO_RECIPE.sft, numTrainEpochs: 1, evalSteps: 4 },
+  dpo: { ...DEMO_RECIPE.dpo, evalSteps: 4 },
+  sdpo: { ...DEMO_RECIPE.sdpo, evalSteps: 4 },
+};

@@ -1,0 +1,127 @@
+/**
+ * `sdpo eval` / `sdpo demo` argument errors through the CLI's exported main(argv), and the demo's folder
+ * and data helpers. Nothing here loads a model: every case fails (or is checked) before that.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { main } from "../src/cli/main";
+import { prepareOutputFolder } from "../src/cli/commands/demo";
+import { firstRows, packageRoot, shippedLastfm } from "../src/cli/demo-data";
+import type { PreferenceBatch } from "../src/data/batch";
+
+function tmpdir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), "sdpo-cli-"));
+}
+
+/** Runs the CLI in-process, capturing stdout/stderr and the exit status it sets. */
+async function sdpo(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const stdout = jest.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true));
+  const stderr = jest.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => (err.push(String(chunk)), true));
+  const before = process.exitCode;
+  process.exitCode = 0;
+  try {
+    await main(argv);
+    return { code: Number(process.exitCode ?? 0), stdout: out.join(""), stderr: err.join("") };
+  } finally {
+    process.exitCode = before;
+    stdout.mockRestore();
+    stderr.mockRestore();
+  }
+}
+
+describe("sdpo eval argument errors", () => {
+  test("a missing model folder: exit 1 and one clear line, no usage text", async () => {
+    const r = await sdpo(["eval", "--model", "/nonexistent/model-dir", "--data", "x.arrow"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("sdpo eval: --model /nonexistent/model-dir: no such folder\n");
+    expect(r.stdout).toBe("");
+  });
+
+  test("a folder without config.json, a missing data file, a bad batch size", async () => {
+    const dir = tmpdir();
+    let r = await sdpo(["eval", "--model", dir, "--data", "x.arrow"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/has no config\.json \(nor adapter_config\.json\); not a Hugging Face model folder/);
+
+    fs.writeFileSync(path.join(dir, "config.json"), "{}");
+    r = await sdpo(["eval", "--model", dir, "--data", path.join(dir, "missing.arrow")]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--data .*missing\.arrow: no such file/);
+
+    const data = path.join(dir, "valid.arrow");
+    fs.writeFileSync(data, "");
+    r = await sdpo(["eval", "--model", dir, "--data", data, "--batch-size", "0"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--batch-size must be a positive integer, got 0/);
+
+    r = await sdpo(["eval", "--model", dir, "--data", data, "--no-generation", "--no-ranking"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/leave nothing to measure/);
+  });
+});
+
+describe("sdpo demo output folder", () => {
+  test("a non-empty folder not made by the demo is refused, untouched", async () => {
+    const dir = tmpdir();
+    fs.writeFileSync(path.join(dir, "thesis.tex"), "precious");
+    const r = await sdpo(["demo", "--out", dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/not empty and was not written by `sdpo demo` \(thesis\.tex\); choose another --out or pass --overwrite/);
+    expect(fs.readdirSync(dir)).toEqual(["thesis.tex"]);
+  });
+
+  test("--overwrite replaces only the demo's own entries; an earlier demo folder is reused", () => {
+    const dir = tmpdir();
+    fs.writeFileSync(path.join(dir, "thesis.tex"), "precious");
+    fs.mkdirSync(path.join(dir, "sft"));
+    fs.writeFileSync(path.join(dir, "sft", "old.bin"), "x");
+    prepareOutputFolder(dir, true);
+    expect(fs.readdirSync(dir).sort()).toEqual([".sdpo-demo.json", "thesis.tex"]);
+    expect(fs.readFileSync(path.join(dir, "thesis.tex"), "utf8")).toBe("precious");
+
+    fs.mkdirSync(path.join(dir, "plots"));
+    prepareOutputFolder(dir, false); // has the marker: an earlier demo
+    expect(fs.existsSync(path.join(dir, "plots"))).toBe(false);
+
+    const file = path.join(dir, "thesis.tex");
+    expect(() => prepareOutputFolder(file, true)).toThrow(/exists and is not a folder/);
+    const fresh = path.join(tmpdir(), "new", "demo");
+    prepareOutputFolder(fresh, false);
+    expect(fs.readdirSync(fresh)).toEqual([".sdpo-demo.json"]);
+  });
+});
+
+describe("demo data", () => {
+  test("the package root and the shipped LastFM files are found from the source folder, not the cwd", () => {
+    const root = packageRoot();
+    expect(JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).name).toBe("softmax-dpo");
+    const cwd = process.cwd();
+    try {
+      process.chdir(os.tmpdir());
+      expect(packageRoot()).toBe(root);
+    } finally {
+      process.chdir(cwd);
+    }
+    expect(() => shippedLastfm(tmpdir())).toThrow(/the shipped LastFM data is incomplete: .*train\.arrow is missing/);
+  });
+
+  test("firstRows stops each pass after the limit, in whole batches", async () => {
+    const batch = (size: number): PreferenceBatch => ({ size } as PreferenceBatch);
+    const source = {
+      countRows: async () => 10,
+      async *batches(_request: { batchSize: number }) {
+        for (let i = 0; i < 5; i++) yield batch(2);
+      },
+    };
+    const limited = await firstRows(source, 4);
+    expect(limited.numRows).toBe(4);
+    const sizes: number[] = [];
+    for await (const b of limited.batches({ batchSize: 2 })) sizes.push(b.size);
+    expect(sizes).toEqual([2, 2]);
+    expect((await firstRows(source, undefined)).numRows).toBe(10);
+    expect((await firstRows(source, 50)).numRows).toBe(10);
+  });
+});
