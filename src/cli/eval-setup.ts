@@ -7,7 +7,6 @@ import * as fs from "fs";
 import * as path from "path";
 import { PreferenceDataset } from "../data/dataset";
 import { Tokenizer } from "../data/tokenizer";
-import type { EvaluableModel } from "../eval/evaluate";
 
 /** A user mistake (missing folder, bad flag): printed as one line, exit status 1. */
 export class UsageError extends Error {
@@ -64,14 +63,6 @@ export async function openEvalData(
     );
   }
   return { dataset, tokenizer, rows: await dataset.countRows() };
-}
-
-/** The Model wrapper scores and generates itself; a bare loadModel() result does it through `.native`. */
-export function evaluableOf(model: unknown): EvaluableModel {
-  const m = model as Partial<EvaluableModel> & { native?: EvaluableModel };
-  if (typeof m.score === "function" && typeof m.generate === "function") return m as EvaluableModel;
-  if (m.native && typeof m.native.score === "function" && typeof m.native.generate === "function") return m.native;
-  throw new TypeError("evaluate: expected a model with score() and generate() (or a loaded model with .native)");
 }
 
 /** Frees a model's native memory, whichever shape it has. */

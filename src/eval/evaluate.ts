@@ -24,6 +24,14 @@ export interface EvaluableModel {
   ): Promise<{ ids: Int32Array; offsets: Int32Array }>;
 }
 
+/** The Model wrapper scores and generates itself; a bare loadModel() result does it through `.native`. */
+export function evaluableOf(model: unknown): EvaluableModel {
+  const m = model as Partial<EvaluableModel> & { native?: EvaluableModel };
+  if (typeof m.score === "function" && typeof m.generate === "function") return m as EvaluableModel;
+  if (m.native && typeof m.native.score === "function" && typeof m.native.generate === "function") return m.native;
+  throw new TypeError("evaluate: expected a model with score() and generate() (or a loaded model with .native)");
+}
+
 /** What evaluate needs of a tokenizer: decode generated ids, and the id that ends generation. */
 export interface DecodingTokenizer {
   /** Text of generated ids, special tokens skipped (src/data/tokenizer.ts's decode is async). */
@@ -102,7 +110,12 @@ function eosOf(options: EvaluateOptions): number {
 }
 
 /** Evaluates `model` on every row of `data` (an .arrow path, a PreferenceDataset or batches). */
-export async function evaluate(model: EvaluableModel, data: EvalData, options: EvaluateOptions = {}): Promise<EvalResult> {
+export async function evaluate(
+  modelOrLoaded: EvaluableModel | { native: EvaluableModel },
+  data: EvalData,
+  options: EvaluateOptions = {}
+): Promise<EvalResult> {
+  const model = evaluableOf(modelOrLoaded);
   const batchSize = options.batchSize ?? 8;
   const maxNewTokens = options.maxNewTokens ?? 20;
   const generation = options.generation ?? true;

@@ -1,5 +1,5 @@
 /** Evaluation: the paper's generation protocol (HR@1, ValidRatio) and ranking metrics. */
-export { evaluate } from "./evaluate";
+export { evaluate, evaluableOf } from "./evaluate";
 export type { EvalResult, EvaluateOptions, EvaluableModel, DecodingTokenizer, EvalData, BatchSource } from "./evaluate";
 export { judgeGeneration, mentionedCandidates } from "./matching";
 export type { GenerationJudgement } from "./matching";

@@ -22,7 +22,7 @@ import { createTrainer } from "../../trainers";
 import type { FitReport, LossName } from "../../trainers/types";
 import { DEMO_RECIPE, QUICK_RECIPE, type DemoRecipe } from "../demo-recipe";
 import { firstRows, shippedLastfm } from "../demo-data";
-import { disposeModel, evaluableOf, reportFailure, UsageError } from "../eval-setup";
+import { disposeModel, reportFailure, UsageError } from "../eval-setup";
 
 export interface DemoArgs {
   out?: string;
@@ -142,7 +142,7 @@ export async function runDemo(args: DemoArgs, io: Io = { out: process.stdout, er
       const model = await loadModel(path.join(out, method), { device });
       const progress = createProgress(testRows, { label: `eval ${method}`, unit: "rows", stream: io.err });
       try {
-        const result = await evaluate(evaluableOf(model), test, {
+        const result = await evaluate(model, test, {
           tokenizer,
           batchSize: recipe.evalBatchSize,
           maxNewTokens: recipe.maxNewTokens,

@@ -11,7 +11,6 @@ import {
   checkModelFolder,
   checkPositiveInteger,
   disposeModel,
-  evaluableOf,
   openEvalData,
   reportFailure,
   UsageError,
@@ -50,7 +49,7 @@ export async function runEval(args: EvalArgs, out: NodeJS.WritableStream = proce
   const model = await loadModel(modelFolder, { device });
   const progress = createProgress(maxRows ? Math.min(rows, maxRows) : rows, { label: "eval", unit: "rows" });
   try {
-    const result = await evaluate(evaluableOf(model), dataset, {
+    const result = await evaluate(model, dataset, {
       tokenizer,
       batchSize,
       maxNewTokens,
