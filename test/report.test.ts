@@ -111,6 +111,18 @@ describe("JSONL log and curves", () => {
     expect(svg).toContain("Chosen reward");
   });
 
+  test("a series with no finite point (SFT has no reward) is left out of the plot and its legend", () => {
+    const dir = tmpdir();
+    const file = path.join(dir, "sft.jsonl");
+    fs.writeFileSync(file, [step(1, 8.3, NaN), step(2, 8.1, NaN)].map((e) => JSON.stringify(e)).join("\n") + "\n");
+    const svg = path.join(dir, "sft.svg");
+    plotTrainingCurves([{ label: "sft", path: file }], svg);
+    const text = fs.readFileSync(svg, "utf8");
+    expect(text).toContain('data-name="sft train"'); // the loss
+    expect((text.match(/>sft train</g) ?? []).length).toBe(1); // one legend entry: loss only
+    expect(text).toContain("no data"); // the reward panel
+  });
+
   test("a broken line names the file and line", () => {
     const file = path.join(tmpdir(), "bad.jsonl");
     fs.writeFileSync(file, '{"type":"step"}\n{oops\n');

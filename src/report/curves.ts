@@ -38,8 +38,8 @@ export function plotTrainingCurves(
     reward.push({ name: name("train"), color, points: points(records, "step", "chosenReward") });
     reward.push({ name: name("validation"), color, dashed: true, points: points(records, "eval", "chosenReward") });
   });
-  // Drop series with no points (e.g. no eval ran) so the legend lists only what is drawn.
-  const nonEmpty = (s: Series[]): Series[] => s.filter((x) => x.points.length > 0);
+  // Drop series with nothing to draw (no eval ran; SFT has no reward) so the legend lists only what is drawn.
+  const nonEmpty = (s: Series[]): Series[] => s.filter((x) => x.points.some(([px, py]) => Number.isFinite(px) && Number.isFinite(py)));
   const svg = lineChartSvg(
     [
       { title: "Loss", xLabel: "optimizer step", yLabel: "loss", series: nonEmpty(loss) },
