@@ -106,9 +106,18 @@ function renderPanel(panel: Panel, x0: number, width: number, height: number, co
       if (run.length === 1) out.push(`<circle cx="${run[0].split(",")[0]}" cy="${run[0].split(",")[1]}" r="2.5" fill="${color}"/>`);
       else if (run.length > 1) out.push(`<polyline class="series" data-name="${escapeXml(series.name)}" fill="none" stroke="${color}" stroke-width="1.5"${dash} points="${run.join(" ")}"/>`);
     }
-    // Legend, top right inside the plot.
+  });
+  // A pale box behind the legend so curves passing under it do not hide its text.
+  const legendWidth = 150;
+  out.push(
+    `<rect class="legend" x="${left + plotW - legendWidth - 6}" y="${top + 3}" width="${legendWidth}" height="${panel.series.length * 16 + 4}" fill="white" fill-opacity="0.85" stroke="#ccc"/>`
+  );
+  panel.series.forEach((series, i) => {
+    // Legend, top right inside the plot, drawn over the curves.
+    const color = series.color ?? PALETTE[(i + colorOffset) % PALETTE.length];
+    const dash = series.dashed ? ` stroke-dasharray="6 4"` : "";
     const ly = top + 14 + i * 16;
-    const lx = left + plotW - 150;
+    const lx = left + plotW - legendWidth;
     out.push(`<line x1="${lx}" y1="${ly - 4}" x2="${lx + 22}" y2="${ly - 4}" stroke="${color}" stroke-width="2"${dash}/>`);
     out.push(`<text x="${lx + 28}" y="${ly}" font-size="11">${escapeXml(series.name)}</text>`);
   });
