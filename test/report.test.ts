@@ -123,6 +123,24 @@ describe("JSONL log and curves", () => {
     expect(text).toContain("no data"); // the reward panel
   });
 
+  test("a trainer whose on() returns an unsubscribe function is detached on close", () => {
+    const listeners = new Set<(e: StepEvent) => void>();
+    const trainer = {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      on(event: string, fn: (e: any) => void) {
+        if (event === "step") listeners.add(fn);
+        return () => listeners.delete(fn);
+      },
+    };
+    const file = path.join(tmpdir(), "run.jsonl");
+    const log = attachJsonlLog(trainer, file);
+    expect(listeners.size).toBe(1);
+    for (const fn of listeners) fn(step(1, 2, 0));
+    log.close();
+    expect(listeners.size).toBe(0);
+    expect(readJsonl(file)).toHaveLength(1);
+  });
+
   test("a broken line names the file and line", () => {
     const file = path.join(tmpdir(), "bad.jsonl");
     fs.writeFileSync(file, '{"type":"step"}\n{oops\n');
