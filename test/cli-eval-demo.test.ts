@@ -14,52 +14,50 @@ function tmpdir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), "sdpo-cli-"));
 }
 
-/** Runs the CLI in-process, capturing stdout/stderr and the exit status it sets. */
-async function sdpo(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/**
+ * Runs the CLI in-process, capturing stdout and stderr. A failing command makes main() reject (the bin
+ * script prints `sdpo: <message>` and exits 1); `error` is that message.
+ */
+async function sdpo(argv: string[]): Promise<{ error?: string; stdout: string; stderr: string }> {
   const out: string[] = [];
   const err: string[] = [];
   const stdout = jest.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true));
   const stderr = jest.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => (err.push(String(chunk)), true));
-  const before = process.exitCode;
-  process.exitCode = 0;
   try {
     await main(argv);
-    return { code: Number(process.exitCode ?? 0), stdout: out.join(""), stderr: err.join("") };
+    return { stdout: out.join(""), stderr: err.join("") };
+  } catch (e) {
+    return { error: (e as Error).message, stdout: out.join(""), stderr: err.join("") };
   } finally {
-    process.exitCode = before;
     stdout.mockRestore();
     stderr.mockRestore();
   }
 }
 
 describe("sdpo eval argument errors", () => {
-  test("a missing model folder: exit 1 and one clear line, no usage text", async () => {
+  test("a missing model folder: one clear message, no usage text", async () => {
     const r = await sdpo(["eval", "--model", "/nonexistent/model-dir", "--data", "x.arrow"]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toBe("sdpo eval: --model /nonexistent/model-dir: no such folder\n");
+    expect(r.error).toBe("--model /nonexistent/model-dir: no such folder");
     expect(r.stdout).toBe("");
+    expect(r.stderr).toBe(""); // no usage text
   });
 
   test("a folder without config.json, a missing data file, a bad batch size", async () => {
     const dir = tmpdir();
     let r = await sdpo(["eval", "--model", dir, "--data", "x.arrow"]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/has no config\.json \(nor adapter_config\.json\); not a Hugging Face model folder/);
+    expect(r.error).toMatch(/has no config\.json \(nor adapter_config\.json\); not a Hugging Face model folder/);
 
     fs.writeFileSync(path.join(dir, "config.json"), "{}");
     r = await sdpo(["eval", "--model", dir, "--data", path.join(dir, "missing.arrow")]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/--data .*missing\.arrow: no such file/);
+    expect(r.error).toMatch(/--data .*missing\.arrow: no such file/);
 
     const data = path.join(dir, "valid.arrow");
     fs.writeFileSync(data, "");
     r = await sdpo(["eval", "--model", dir, "--data", data, "--batch-size", "0"]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/--batch-size must be a positive integer, got 0/);
+    expect(r.error).toMatch(/--batch-size must be a positive integer, got 0/);
 
     r = await sdpo(["eval", "--model", dir, "--data", data, "--no-generation", "--no-ranking"]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/leave nothing to measure/);
+    expect(r.error).toMatch(/leave nothing to measure/);
   });
 });
 
@@ -68,8 +66,7 @@ describe("sdpo demo output folder", () => {
     const dir = tmpdir();
     fs.writeFileSync(path.join(dir, "thesis.tex"), "precious");
     const r = await sdpo(["demo", "--out", dir]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/not empty and was not written by `sdpo demo` \(thesis\.tex\); choose another --out or pass --overwrite/);
+    expect(r.error).toMatch(/not empty and was not written by `sdpo demo` \(thesis\.tex\); choose another --out or pass --overwrite/);
     expect(fs.readdirSync(dir)).toEqual(["thesis.tex"]);
   });
 

@@ -8,7 +8,7 @@ import * as path from "path";
 import { PreferenceDataset } from "../data/dataset";
 import { Tokenizer } from "../data/tokenizer";
 
-/** A user mistake (missing folder, bad flag): printed as one line, exit status 1. */
+/** A user mistake (missing folder, bad flag): main() prints its message as one line, exit status 1. */
 export class UsageError extends Error {
   override name = "UsageError";
 }
@@ -71,18 +71,4 @@ export function disposeModel(model: unknown): void {
   if (typeof m.dispose === "function") {
     if (!m.disposed) m.dispose();
   } else if (m.native && !m.native.disposed) m.native.dispose();
-}
-
-/**
- * Errors are printed here as one line (`sdpo <command>: ...`) with exit status 1, rather than thrown to yargs,
- * which would print the usage text and a stack trace for a missing folder.
- */
-export async function reportFailure(command: string, run: () => Promise<unknown>): Promise<void> {
-  try {
-    await run();
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`sdpo ${command}: ${message}\n`);
-    process.exitCode = 1;
-  }
 }

@@ -22,7 +22,7 @@ import { createTrainer } from "../../trainers";
 import type { FitReport, LossName } from "../../trainers/types";
 import { DEMO_RECIPE, QUICK_RECIPE, type DemoRecipe } from "../demo-recipe";
 import { firstRows, shippedLastfm } from "../demo-data";
-import { disposeModel, reportFailure, UsageError } from "../eval-setup";
+import { disposeModel, UsageError } from "../eval-setup";
 
 export interface DemoArgs {
   out?: string;
@@ -188,5 +188,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .option("quick", { type: "boolean", describe: "a smoke run of about a minute (few rows, one epoch)" })
       .option("overwrite", { type: "boolean", describe: "write into a non-empty folder not made by the demo (only the demo's own entries are replaced)" })
       .option("device", { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" }) as never,
-  handler: (args) => reportFailure("demo", () => runDemo(args)),
+  handler: async (args) => {
+    await runDemo(args);
+  },
 };

@@ -12,7 +12,6 @@ import {
   checkPositiveInteger,
   disposeModel,
   openEvalData,
-  reportFailure,
   UsageError,
 } from "../eval-setup";
 
@@ -82,5 +81,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option("max-new-tokens", { type: "number", default: 20, describe: "generation length, 20 as in the paper" })
       .option("max-rows", { type: "number", describe: "evaluate only the first N rows" })
       .option("device", { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" }) as never,
-  handler: (args) => reportFailure("eval", () => runEval(args)),
+  handler: async (args) => {
+    await runEval(args);
+  },
 };
