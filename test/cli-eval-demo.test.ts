@@ -8,6 +8,8 @@ import * as path from "path";
 import { main } from "../src/cli/main";
 import { prepareOutputFolder } from "../src/cli/commands/demo";
 import { firstRows, packageRoot, shippedLastfm } from "../src/cli/demo-data";
+import { DEMO_RECIPE, demoModelConfig, QUICK_RECIPE } from "../src/cli/demo-recipe";
+import { presetConfig } from "../src/model/config";
 import type { PreferenceBatch } from "../src/data/batch";
 
 function tmpdir(): string {
@@ -122,3 +124,13 @@ describe("demo data", () => {
     expect((await firstRows(source, 50)).numRows).toBe(10);
   });
 });
+
+describe("demo recipe", () => {
+  test("the decoder shape follows the overrides, head_dim included; uneven heads are refused", () => {
+    const config = demoModelConfig({ ...DEMO_RECIPE, preset: "tiny", modelOverrides: { hidden_size: 96, num_attention_heads: 3, num_key_value_heads: 1 } }, presetConfig, 4096);
+    expect(config).toMatchObject({ hidden_size: 96, num_attention_heads: 3, num_key_value_heads: 1, head_dim: 32, vocab_size: 4096 });
+    expect(() => demoModelConfig({ ...DEMO_RECIPE, modelOverrides: { hidden_size: 100, num_attention_heads: 3 } }, presetConfig, 4096)).toThrow(/do not divide evenly/);
+    for (const recipe of [DEMO_RECIPE, QUICK_RECIPE]) expect(() => demoModelConfig(recipe, presetConfig, 4096)).not.toThrow();
+  });
+});
+

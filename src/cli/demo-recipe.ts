@@ -5,13 +5,16 @@
  * Budget: the default recipe must finish (training + evaluation of all three) within 15 minutes on a
  * 2-core CPU; `--quick` is a smoke run of about a minute.
  */
+import type { NativeModelConfig } from "../native";
 import type { TrainerOptions } from "../trainers/types";
 
 type RunOptions = Omit<TrainerOptions, "model" | "outputDir">;
 
 export interface DemoRecipe {
-  /** presetConfig() name of the decoder trained from scratch. */
+  /** presetConfig() name of the decoder trained from scratch... */
   preset: "tiny" | "small";
+  /** ...with these shape fields changed (head_dim follows hidden_size / num_attention_heads). */
+  modelOverrides?: Partial<Pick<NativeModelConfig, "hidden_size" | "intermediate_size" | "num_hidden_layers" | "num_attention_heads" | "num_key_value_heads">>;
   seed: number;
   /** Rows of train.arrow used per epoch (undefined: all). */
   trainRows?: number;
@@ -50,3 +53,14 @@ export const QUICK_RECIPE: DemoRecipe = {
   dpo: { ...DEMO_RECIPE.dpo, evalSteps: 4 },
   sdpo: { ...DEMO_RECIPE.sdpo, evalSteps: 4 },
 };
+
+/** The decoder config of a recipe for a tokenizer of `vocabSize` ids. */
+export function demoModelConfig(recipe: DemoRecipe, base: (preset: "tiny" | "small", vocabSize: number) => NativeModelConfig, vocabSize: number): NativeModelConfig {
+  const config = { ...base(recipe.preset, vocabSize), ...recipe.modelOverrides };
+  if (config.hidden_size % config.num_attention_heads !== 0 || config.num_attention_heads % config.num_key_value_heads !== 0) {
+    throw new RangeError(
+      `demo recipe: hidden_size ${config.hidden_size}, num_attention_heads ${config.num_attention_heads} and num_key_value_heads ${config.num_key_value_heads} do not divide evenly`
+    );
+  }
+  return { ...config, head_dim: config.hidden_size / config.num_attention_heads };
+}

@@ -20,7 +20,7 @@ import { attachJsonlLog } from "../../report/jsonl";
 import { attachProgress, createProgress, formatDuration } from "../../report/progress";
 import { createTrainer } from "../../trainers";
 import type { FitReport, LossName } from "../../trainers/types";
-import { DEMO_RECIPE, QUICK_RECIPE, type DemoRecipe } from "../demo-recipe";
+import { DEMO_RECIPE, demoModelConfig, QUICK_RECIPE, type DemoRecipe } from "../demo-recipe";
 import { firstRows, shippedLastfm } from "../demo-data";
 import { disposeModel, UsageError } from "../eval-setup";
 
@@ -88,7 +88,10 @@ export async function runDemo(args: DemoArgs, io: Io = { out: process.stdout, er
     const tokenizer = Tokenizer.fromFile(data.tokenizer);
     const train = await firstRows(PreferenceDataset.fromArrow(data.train), recipe.trainRows);
     const curveEval = await firstRows(PreferenceDataset.fromArrow(data.valid), recipe.curveEvalRows);
-    say(`sdpo demo: ${recipe.preset} decoder from scratch, ${train.numRows} training rows, output in ${out}`);
+    const shape = demoModelConfig(recipe, presetConfig, tokenizer.vocabSize);
+    say(
+      `sdpo demo: a ${shape.num_hidden_layers}-layer, ${shape.hidden_size}-wide decoder from scratch, ${train.numRows} training rows, output in ${out}`
+    );
 
     const trainRun = async (loss: LossName, model: Model): Promise<FitReport> => {
       const t0 = Date.now();
@@ -113,7 +116,7 @@ export async function runDemo(args: DemoArgs, io: Io = { out: process.stdout, er
       }
     };
 
-    const sft = createModel(presetConfig(recipe.preset, tokenizer.vocabSize), { device, seed: recipe.seed }) as unknown as Model;
+    const sft = createModel(shape, { device, seed: recipe.seed }) as unknown as Model;
     try {
       await trainRun("sft", sft);
     } finally {
