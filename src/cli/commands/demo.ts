@@ -96,7 +96,7 @@ export async function runDemo(args: DemoArgs, io: Io = { out: process.stdout, er
     const trainRun = async (loss: LossName, model: Model): Promise<FitReport> => {
       const t0 = Date.now();
       const trainer = createTrainer(loss, { ...recipe[loss], model });
-      const progress = attachProgress(trainer, { label: loss });
+      const progress = attachProgress(trainer, { label: loss, stream: io.err });
       const logFile = path.join(out, "logs", `${loss}.jsonl`);
       const log = attachJsonlLog(trainer, logFile);
       try {
