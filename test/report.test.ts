@@ -164,7 +164,8 @@ describe("progress", () => {
     trainer.emit("checkpoint", { type: "checkpoint", step: 10, path: "/x/checkpoint-10" });
     progress.stop();
     const lines = out.text().trim().split("\n");
-    expect(lines[0]).toMatch(/^sdpo: 1\/10 steps \(10%\) \| epoch 0\.10 \| loss 1\.9000 \| 12\.5 ex\/s/);
+    // The trainer's clock: 1 s for the first step, so 9 more steps take about 9 s.
+    expect(lines[0]).toMatch(/^sdpo: 1\/10 steps \(10%\) \| epoch 0\.10 \| loss 1\.9000 \| 12\.5 ex\/s \| 1s elapsed, ETA 9s$/);
     expect(lines[1]).toMatch(/^sdpo: 10\/10 steps \(100%\).*loss 1\.0000.*ETA 0s/);
     expect(lines[2]).toMatch(/sdpo eval @ step 10: loss 0\.9000, chosen reward 0\.3000/);
     expect(lines[3]).toMatch(/sdpo checkpoint @ step 10: \/x\/checkpoint-10/);

@@ -18,8 +18,9 @@ export interface ProgressOptions {
 }
 
 export interface Progress {
-  /** Sets the current value and the free-form status fields shown after it. */
-  update(value: number, status?: string): void;
+  /** Sets the current value and the free-form status fields shown after it; `elapsedSeconds`: the
+   *  work's own clock (e.g. a trainer's, which started before the first event), for the ETA. */
+  update(value: number, status?: string, elapsedSeconds?: number): void;
   /** Prints a line above the bar (or as a plain line). */
   log(line: string): void;
   /** Final render; the bar is left on screen. Idempotent. */
@@ -47,11 +48,14 @@ export function createProgress(total: number | undefined, options: ProgressOptio
   const label = options.label ?? "";
   const unit = options.unit ?? "";
   const interval = (options.intervalSeconds ?? 10) * 1000;
-  const started = Date.now();
+  let started = Date.now();
   let value = 0;
   let status = "";
   let stopped = false;
   const elapsed = (): number => (Date.now() - started) / 1000;
+  const setClock = (seconds: number | undefined): void => {
+    if (seconds !== undefined && Number.isFinite(seconds)) started = Date.now() - seconds * 1000;
+  };
   const counter = (): string => (total ? `${value}/${total}${unit ? " " + unit : ""}` : `${value}${unit ? " " + unit : ""}`);
 
   if (tty) {
@@ -72,9 +76,10 @@ export function createProgress(total: number | undefined, options: ProgressOptio
     };
     const bar: SingleBar = multi.create(total ?? 1, 0, { text: render() });
     return {
-      update(v, s) {
+      update(v, s, seconds) {
         value = v;
         if (s !== undefined) status = s;
+        setClock(seconds);
         if (!stopped) bar.update(Math.min(v, total ?? 1), { text: render() });
       },
       log(line) {
@@ -99,9 +104,10 @@ export function createProgress(total: number | undefined, options: ProgressOptio
     stream.write(`${label ? label + ": " : ""}${counter()}${pct}${status ? " | " + status : ""} | ${formatDuration(elapsed())} elapsed, ETA ${eta(value, total, elapsed())}\n`);
   };
   return {
-    update(v, s) {
+    update(v, s, seconds) {
       value = v;
       if (s !== undefined) status = s;
+      setClock(seconds);
       if (stopped) return;
       if (Date.now() - lastLine >= interval || (total !== undefined && v >= total && lastPrinted !== v)) print();
     },
@@ -135,7 +141,8 @@ export function attachProgress(
     step: (e) =>
       ensure(e.totalSteps).update(
         e.step,
-        `epoch ${e.epoch.toFixed(2)} | loss ${fmt(e.loss)} | ${e.examplesPerSecond.toFixed(1)} ex/s`
+        `epoch ${e.epoch.toFixed(2)} | loss ${fmt(e.loss)} | ${e.examplesPerSecond.toFixed(1)} ex/s`,
+        e.elapsedSeconds
       ),
     eval: (e) =>
       ensure().log(
@@ -144,7 +151,7 @@ export function attachProgress(
     checkpoint: (e) => ensure().log(`${options.label ? options.label + " " : ""}checkpoint @ step ${e.step}: ${e.path}`),
   });
   return {
-    update: (v, s) => ensure().update(v, s),
+    update: (v, s, seconds) => ensure().update(v, s, seconds),
     log: (line) => ensure().log(line),
     stop: () => progress?.stop(),
     detach,
