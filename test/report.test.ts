@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Writable } from "stream";
-import { plotTrainingCurves } from "../src/report/curves";
+import { plotTrainingCurves, smooth } from "../src/report/curves";
 import { attachJsonlLog, readJsonl } from "../src/report/jsonl";
 import { attachProgress, createProgress, formatDuration } from "../src/report/progress";
 import { escapeXml, lineChartSvg, niceTicks } from "../src/report/svg-chart";
@@ -80,6 +80,16 @@ describe("SVG chart", () => {
 });
 
 describe("JSONL log and curves", () => {
+  test("smoothing is an EMA that skips non-finite values", () => {
+    const out = smooth([[1, 0], [2, 3], [3, NaN], [4, 3]], 2); // alpha = 2/3
+    expect(out.map(([x]) => x)).toEqual([1, 2, 3, 4]);
+    expect(out[0][1]).toBe(0);
+    expect(out[1][1]).toBeCloseTo(2, 12);
+    expect(out[2][1]).toBeCloseTo(2, 12);
+    expect(out[3][1]).toBeCloseTo(2 + (2 / 3) * 1, 12);
+    expect(Number.isNaN(smooth([[1, NaN]])[0][1])).toBe(true);
+  });
+
   test("each event is one line, on disk as soon as it fires; curves plot from the log", () => {
     const dir = tmpdir();
     const file = path.join(dir, "logs", "sdpo.jsonl");
@@ -109,6 +119,8 @@ describe("JSONL log and curves", () => {
     expect(svg).toContain('data-name="sdpo train"');
     expect(svg).toContain('data-name="dpo train"');
     expect(svg).toContain("Chosen reward");
+    expect(svg).toMatch(/data-name="sdpo train \(raw\)"[^>]*stroke-opacity="0.25"/); // raw values, faint
+    expect(svg).not.toContain(">sdpo train (raw)<"); // and not in the legend
   });
 
   test("a series with no finite point (SFT has no reward) is left out of the plot and its legend", () => {

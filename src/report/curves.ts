@@ -19,6 +19,19 @@ function points(records: Record<string, unknown>[], type: string, field: string)
     .map((r) => [r.step as number, typeof r[field] === "number" ? (r[field] as number) : NaN]);
 }
 
+/**
+ * Exponential moving average (non-finite values skipped), span about 1/30 of the points, so noisy
+ * per-step training values read as a trend; the raw values are drawn faintly underneath.
+ */
+export function smooth(points: [number, number][], span = Math.max(1, Math.round(points.length / 30))): [number, number][] {
+  const alpha = 2 / (span + 1);
+  let average: number | undefined;
+  return points.map(([x, y]) => {
+    if (Number.isFinite(y)) average = average === undefined ? y : average + alpha * (y - average);
+    return [x, average ?? NaN];
+  });
+}
+
 /** Writes the SVG at `svgPath` and returns its series counts (points per series name). */
 export function plotTrainingCurves(
   logs: string | RunLog[],
@@ -33,10 +46,12 @@ export function plotTrainingCurves(
     const records = readJsonl(run.path);
     const color = PALETTE[i % PALETTE.length];
     const name = (what: string): string => (run.label ? `${run.label} ${what}` : what);
-    loss.push({ name: name("train"), color, points: points(records, "step", "loss") });
-    loss.push({ name: name("validation"), color, dashed: true, points: points(records, "eval", "loss") });
-    reward.push({ name: name("train"), color, points: points(records, "step", "chosenReward") });
-    reward.push({ name: name("validation"), color, dashed: true, points: points(records, "eval", "chosenReward") });
+    for (const [panel, field] of [[loss, "loss"], [reward, "chosenReward"]] as const) {
+      const train = points(records, "step", field);
+      panel.push({ name: name("train (raw)"), color, opacity: 0.25, legend: false, points: train });
+      panel.push({ name: name("train"), color, points: smooth(train) });
+      panel.push({ name: name("validation"), color, dashed: true, points: points(records, "eval", field) });
+    }
   });
   // Drop series with nothing to draw (no eval ran; SFT has no reward) so the legend lists only what is drawn.
   const nonEmpty = (s: Series[]): Series[] => s.filter((x) => x.points.some(([px, py]) => Number.isFinite(px) && Number.isFinite(py)));

@@ -8,6 +8,10 @@ export interface Series {
   points: ReadonlyArray<readonly [number, number]>;
   color?: string;
   dashed?: boolean;
+  /** Stroke opacity (e.g. faint raw values under a smoothed curve); default 1. */
+  opacity?: number;
+  /** Listed in the legend (default true). */
+  legend?: boolean;
 }
 
 export interface Panel {
@@ -95,7 +99,7 @@ function renderPanel(panel: Panel, x0: number, width: number, height: number, co
   }
   panel.series.forEach((series, i) => {
     const color = series.color ?? PALETTE[(i + colorOffset) % PALETTE.length];
-    const dash = series.dashed ? ` stroke-dasharray="6 4"` : "";
+    const dash = (series.dashed ? ` stroke-dasharray="6 4"` : "") + (series.opacity !== undefined ? ` stroke-opacity="${series.opacity}"` : "");
     // Split at non-finite points so a NaN loss shows as a gap, not a wrong line.
     const runs: string[][] = [[]];
     for (const [x, y] of series.points) {
@@ -103,18 +107,19 @@ function renderPanel(panel: Panel, x0: number, width: number, height: number, co
       else if (runs[runs.length - 1].length > 0) runs.push([]);
     }
     for (const run of runs) {
-      if (run.length === 1) out.push(`<circle cx="${run[0].split(",")[0]}" cy="${run[0].split(",")[1]}" r="2.5" fill="${color}"/>`);
+      if (run.length === 1) out.push(`<circle cx="${run[0].split(",")[0]}" cy="${run[0].split(",")[1]}" r="2.5" fill="${color}"${series.opacity !== undefined ? ` fill-opacity="${series.opacity}"` : ""}/>`);
       else if (run.length > 1) out.push(`<polyline class="series" data-name="${escapeXml(series.name)}" fill="none" stroke="${color}" stroke-width="1.5"${dash} points="${run.join(" ")}"/>`);
     }
   });
   // A pale box behind the legend so curves passing under it do not hide its text.
   const legendWidth = 150;
+  const listed = panel.series.filter((x) => x.legend !== false);
   out.push(
-    `<rect class="legend" x="${left + plotW - legendWidth - 6}" y="${top + 3}" width="${legendWidth}" height="${panel.series.length * 16 + 4}" fill="white" fill-opacity="0.85" stroke="#ccc"/>`
+    `<rect class="legend" x="${left + plotW - legendWidth - 6}" y="${top + 3}" width="${legendWidth}" height="${listed.length * 16 + 4}" fill="white" fill-opacity="0.85" stroke="#ccc"/>`
   );
-  panel.series.forEach((series, i) => {
+  listed.forEach((series, i) => {
     // Legend, top right inside the plot, drawn over the curves.
-    const color = series.color ?? PALETTE[(i + colorOffset) % PALETTE.length];
+    const color = series.color ?? PALETTE[(panel.series.indexOf(series) + colorOffset) % PALETTE.length];
     const dash = series.dashed ? ` stroke-dasharray="6 4"` : "";
     const ly = top + 14 + i * 16;
     const lx = left + plotW - legendWidth;
