@@ -188,7 +188,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
   builder: (y) =>
     y
       .option("out", { type: "string", default: "sdpo-demo", describe: "output folder (model folders sft/, dpo/, sdpo/, logs/, plots/)" })
-      .option("quick", { type: "boolean", describe: "a smoke run of about a minute (few rows, one epoch)" })
+      .option("quick", { type: "boolean", describe: "a smoke run of under a minute (128 training rows, one epoch each, 32 test rows)" })
       .option("overwrite", { type: "boolean", describe: "write into a non-empty folder not made by the demo (only the demo's own entries are replaced)" })
       .option("device", { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" }) as never,
   handler: async (args) => {
