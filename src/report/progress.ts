@@ -68,11 +68,12 @@ export function createProgress(total: number | undefined, options: ProgressOptio
       fps: 5,
     });
     const render = (): string => {
-      const width = 24;
+      const width = 20;
       const fraction = total ? Math.min(1, value / total) : 0;
       const filled = Math.round(fraction * width);
       const bar = total ? `|${"█".repeat(filled)}${"░".repeat(width - filled)}| ${(fraction * 100).toFixed(0).padStart(3)}% ` : "";
-      return `${label ? label + " " : ""}${bar}${counter()}${status ? " | " + status : ""} | ${formatDuration(elapsed())} elapsed, ETA ${eta(value, total, elapsed())}`;
+      // ETA first after the counter: cli-progress cuts the line at the terminal's width.
+      return `${label ? label + " " : ""}${bar}${counter()} | ETA ${eta(value, total, elapsed())}${status ? " | " + status : ""} | ${formatDuration(elapsed())} elapsed`;
     };
     const bar: SingleBar = multi.create(total ?? 1, 0, { text: render() });
     return {
