@@ -4,7 +4,7 @@
  * rows are checked without the native decoder.
  */
 import type { PackedTokens, PreferenceBatch } from "../src/data/batch";
-import { evaluate, type EvaluableModel } from "../src/eval/evaluate";
+import { evaluableOf, evaluate, type EvaluableModel } from "../src/eval/evaluate";
 import type { PackedResponsesInput } from "../src/native";
 import { rejectionOf } from "./helpers";
 
@@ -135,4 +135,14 @@ test("bad options and a target missing from its candidates are clear errors", as
   const broken = batchOf(rows.slice(0, 1), 41);
   broken.chosenItem[0] = 999;
   expect((await rejectionOf(evaluate(model, [broken], { generation: false }))).message).toMatch(/row 41: the chosen item 999 is not among its 6 candidates/);
+});
+
+test("a Model wrapper is evaluated through its NativeModel (.native), whose signatures evaluate uses", async () => {
+  const inner = standInModel(rows);
+  const wrapper = { native: inner, generate: () => Promise.reject(new Error("the wrapper's generate must not be called")), score: () => Promise.reject(new Error("nor its score")) };
+  expect(evaluableOf(wrapper)).toBe(inner);
+  expect(evaluableOf(inner)).toBe(inner);
+  expect(() => evaluableOf({})).toThrow(/expected a model with score\(\) and generate\(\)/);
+  const result = await evaluate(wrapper as never, [batchOf(rows)], { tokenizer: { decode, eosTokenId: 0 } });
+  expect(result.hr1).toBeCloseTo(2 / 5, 12);
 });

@@ -14,7 +14,7 @@ import { candidateScoringInput, repack, targetIndex } from "./batch-inputs";
 import { judgeGeneration } from "./matching";
 import { pessimisticRank, rankingMetrics } from "./ranking";
 
-/** What evaluate needs of a model (src/model/model.ts's Model has these). */
+/** What evaluate needs of a model: NativeModel's score and generate. */
 export interface EvaluableModel {
   score(batch: PackedResponsesInput): Promise<{ logps: Float64Array }>;
   generate(
@@ -24,11 +24,14 @@ export interface EvaluableModel {
   ): Promise<{ ids: Int32Array; offsets: Int32Array }>;
 }
 
-/** The Model wrapper scores and generates itself; a bare loadModel() result does it through `.native`. */
+/**
+ * What evaluate calls: the NativeModel under a Model (its `.native`; the wrapper's own generate takes
+ * other arguments), or any object with the native score/generate signatures (a NativeModel, a stand-in).
+ */
 export function evaluableOf(model: unknown): EvaluableModel {
   const m = model as Partial<EvaluableModel> & { native?: EvaluableModel };
-  if (typeof m.score === "function" && typeof m.generate === "function") return m as EvaluableModel;
   if (m.native && typeof m.native.score === "function" && typeof m.native.generate === "function") return m.native;
+  if (typeof m.score === "function" && typeof m.generate === "function") return m as EvaluableModel;
   throw new TypeError("evaluate: expected a model with score() and generate() (or a loaded model with .native)");
 }
 
