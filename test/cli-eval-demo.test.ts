@@ -57,6 +57,8 @@ describe("sdpo eval argument errors", () => {
     fs.writeFileSync(data, "");
     r = await sdpo(["eval", "--model", dir, "--data", data, "--batch-size", "0"]);
     expect(r.error).toMatch(/--batch-size must be a positive integer, got 0/);
+    r = await sdpo(["eval", "--model", dir, "--data", data, "--max-rows", "many"]);
+    expect(r.error).toMatch(/--max-rows must be a positive integer, got NaN/);
 
     r = await sdpo(["eval", "--model", dir, "--data", data, "--no-generation", "--no-ranking"]);
     expect(r.error).toMatch(/leave nothing to measure/);

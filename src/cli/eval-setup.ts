@@ -33,7 +33,7 @@ export function checkDataFile(file: string, flag = "--data"): string {
 
 export function checkPositiveInteger(value: unknown, flag: string): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
-    throw new UsageError(`${flag} must be a positive integer, got ${JSON.stringify(value)}`);
+    throw new UsageError(`${flag} must be a positive integer, got ${typeof value === "string" ? JSON.stringify(value) : String(value)}`);
   }
   return value;
 }
