@@ -75,3 +75,9 @@ export type { CandidateScoringInput } from "./negatives/pool-batch";
 export type { NegativePoolOptions, NegativePoolState, PoolFallback, PoolSelection, PoolUpdate } from "./negatives/pool";
 export { SeededRng } from "./negatives/rng";
 export type { SeededRngState } from "./negatives/rng";
+
+// evaluation (paper protocol + ranking) and training reports (progress, JSONL, curves)
+export { evaluate, judgeGeneration, mentionedCandidates, pessimisticRank, hitAtK, ndcgAtK, rankingMetrics, formatMetricsTable } from "./eval";
+export type { EvalResult, EvaluateOptions, EvaluableModel, DecodingTokenizer, EvalData, GenerationJudgement } from "./eval";
+export { attachProgress, createProgress, attachJsonlLog, openJsonl, readJsonl, plotTrainingCurves, lineChartSvg } from "./report";
+export type { Progress, ProgressOptions, JsonlWriter, RunLog, Panel, Series, TrainerEventSource } from "./report";

@@ -1,8 +1,16 @@
 /** Every `sdpo` command, in the order `--help` lists them. */
 import type { CommandModule } from "yargs";
 import { convertCommand } from "./convert";
+import { demoCommand } from "./demo";
+import { evalCommand } from "./eval";
 import { inspectCommand } from "./inspect";
 import { tokenizerCommand } from "./tokenizer";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [inspectCommand, convertCommand, tokenizerCommand];
+export const commands: CommandModule<any, any>[] = [
+  demoCommand,
+  convertCommand,
+  tokenizerCommand,
+  evalCommand,
+  inspectCommand,
+];

@@ -1,0 +1,74 @@
+/**
+ * What `sdpo eval` and `sdpo demo` share: opening an evaluation split with the tokenizer that matches it,
+ * checking folders before loading anything so mistakes get one clear line, and turning a loaded model
+ * into what evaluate() calls.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { PreferenceDataset } from "../data/dataset";
+import { Tokenizer } from "../data/tokenizer";
+
+/** A user mistake (missing folder, bad flag): main() prints its message as one line, exit status 1. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Throws a UsageError unless `dir` is a model folder (config.json or a PEFT adapter_config.json). */
+export function checkModelFolder(dir: string, flag = "--model"): string {
+  const folder = path.resolve(dir);
+  if (!fs.existsSync(folder)) throw new UsageError(`${flag} ${dir}: no such folder`);
+  if (!fs.statSync(folder).isDirectory()) throw new UsageError(`${flag} ${dir}: not a folder (expected a Hugging Face model folder)`);
+  if (!fs.existsSync(path.join(folder, "config.json")) && !fs.existsSync(path.join(folder, "adapter_config.json"))) {
+    throw new UsageError(`${flag} ${dir}: has no config.json (nor adapter_config.json); not a Hugging Face model folder`);
+  }
+  return folder;
+}
+
+export function checkDataFile(file: string, flag = "--data"): string {
+  const resolved = path.resolve(file);
+  if (!fs.existsSync(resolved)) throw new UsageError(`${flag} ${file}: no such file`);
+  if (!fs.statSync(resolved).isFile()) throw new UsageError(`${flag} ${file}: not a file (expected an .arrow file)`);
+  return resolved;
+}
+
+export function checkPositiveInteger(value: unknown, flag: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+    throw new UsageError(`${flag} must be a positive integer, got ${typeof value === "string" ? JSON.stringify(value) : String(value)}`);
+  }
+  return value;
+}
+
+/**
+ * The evaluation split and the tokenizer to decode generations with: the model folder's tokenizer.json,
+ * else the one beside the data file. When the data names the tokenizer that made its token ids (hash), a
+ * different tokenizer is refused: the ids would mean other words.
+ */
+export async function openEvalData(
+  dataFile: string,
+  modelFolder: string | undefined
+): Promise<{ dataset: PreferenceDataset; tokenizer: Tokenizer; rows: number }> {
+  const dataset = PreferenceDataset.fromArrow(dataFile);
+  const metadata = await dataset.metadata();
+  const candidates = [
+    ...(modelFolder ? [path.join(modelFolder, "tokenizer.json")] : []),
+    path.join(path.dirname(dataFile), "tokenizer.json"),
+  ];
+  const tokenizerFile = candidates.find((f) => fs.existsSync(f));
+  if (!tokenizerFile) throw new UsageError(`no tokenizer.json in ${candidates.map((f) => path.dirname(f)).join(" or ")}`);
+  const tokenizer = Tokenizer.fromFile(tokenizerFile);
+  const expected = metadata.tokenizer;
+  if (expected && expected.hash !== tokenizer.hash) {
+    throw new UsageError(
+      `${dataFile} was tokenized with another tokenizer (sha256 ${expected.hash.slice(0, 12)}…) than ${tokenizerFile} (${tokenizer.hash.slice(0, 12)}…)`
+    );
+  }
+  return { dataset, tokenizer, rows: await dataset.countRows() };
+}
+
+/** Frees a model's native memory, whichever shape it has. */
+export function disposeModel(model: unknown): void {
+  const m = model as { dispose?: () => void; disposed?: boolean; native?: { dispose(): void; disposed: boolean } };
+  if (typeof m.dispose === "function") {
+    if (!m.disposed) m.dispose();
+  } else if (m.native && !m.native.disposed) m.native.dispose();
+}

@@ -1,0 +1,201 @@
+/**
+ * Evaluation by the S-DPO paper's protocol, plus ranking metrics from candidate scores.
+ *
+ * Generation (the paper's numbers): greedy decoding of at most `maxNewTokens` (20) new tokens per prompt,
+ * decoded to text; a row is valid when exactly one candidate title appears in the text and a hit when that
+ * title is the target's (see matching.ts). HR@1 = hits / rows, ValidRatio = valid / rows, over ALL rows.
+ *
+ * Ranking: every candidate of a row is scored by its summed log-probability given the prompt (model.score);
+ * HR@1/3/5 and NDCG@3/5 of the target's rank, ties broken pessimistically (see ranking.ts).
+ */
+import type { PreferenceBatch } from "../data/batch";
+import type { PackedResponsesInput } from "../native";
+import { candidateScoringInput, repack, targetIndex } from "./batch-inputs";
+import { judgeGeneration } from "./matching";
+import { pessimisticRank, rankingMetrics } from "./ranking";
+
+/** What evaluate needs of a model: NativeModel's score and generate. */
+export interface EvaluableModel {
+  score(batch: PackedResponsesInput): Promise<{ logps: Float64Array }>;
+  generate(
+    promptIds: Int32Array,
+    promptOffsets: Int32Array,
+    options: { maxNewTokens: number; eosTokenId: number }
+  ): Promise<{ ids: Int32Array; offsets: Int32Array }>;
+}
+
+/**
+ * What evaluate calls: the NativeModel under a Model (its `.native`; the wrapper's own generate takes
+ * other arguments), or any object with the native score/generate signatures (a NativeModel, a stand-in).
+ */
+export function evaluableOf(model: unknown): EvaluableModel {
+  const m = model as Partial<EvaluableModel> & { native?: EvaluableModel };
+  if (m.native && typeof m.native.score === "function" && typeof m.native.generate === "function") return m.native;
+  if (typeof m.score === "function" && typeof m.generate === "function") return m as EvaluableModel;
+  throw new TypeError("evaluate: expected a model with score() and generate() (or a loaded model with .native)");
+}
+
+/** What evaluate needs of a tokenizer: decode generated ids, and the id that ends generation. */
+export interface DecodingTokenizer {
+  /** Text of generated ids, special tokens skipped (src/data/tokenizer.ts's decode is async). */
+  decode(ids: Int32Array): string | Promise<string>;
+  eosTokenId?: number;
+  eosId?: number;
+}
+
+export interface BatchSource {
+  batches(options: { batchSize: number; negatives: number; shuffle: boolean; seed?: number; epoch?: number }):
+    | AsyncIterable<PreferenceBatch>
+    | Iterable<PreferenceBatch>;
+  /** Row count, when known (for progress): PreferenceDataset.countRows(). */
+  countRows?(): Promise<number>;
+}
+
+export type EvalData = string | BatchSource | AsyncIterable<PreferenceBatch> | Iterable<PreferenceBatch>;
+
+export interface EvaluateOptions {
+  /** Needed for generation (decode); its EOS id ends generation unless `eosTokenId` is given. */
+  tokenizer?: DecodingTokenizer;
+  eosTokenId?: number;
+  batchSize?: number; // default 8
+  maxNewTokens?: number; // default 20, as in the paper
+  generation?: boolean; // default true
+  ranking?: boolean; // default true
+  /** Called after each batch with rows done so far (and the total, when the data knows it). */
+  onProgress?: (rowsDone: number, totalRows: number | undefined) => void;
+  /** Stop reading more rows after this many (quick looks). */
+  maxRows?: number;
+}
+
+export interface EvalResult {
+  /** Paper protocol: hits / rows (generation). NaN when generation was off. */
+  hr1: number;
+  /** Paper protocol: rows naming exactly one candidate / rows. NaN when generation was off. */
+  validRatio: number;
+  /** Ranking by candidate log-probability (NaN when ranking was off). */
+  hr3: number;
+  hr5: number;
+  ndcg3: number;
+  ndcg5: number;
+  /** HR@1 of the ranking (top-scored candidate is the target). */
+  rankHr1: number;
+  rows: number;
+}
+
+function isBatchSource(data: unknown): data is BatchSource {
+  return typeof data === "object" && data !== null && typeof (data as BatchSource).batches === "function";
+}
+
+async function openData(
+  data: EvalData,
+  batchSize: number
+): Promise<{ batches: AsyncIterable<PreferenceBatch> | Iterable<PreferenceBatch>; total?: number }> {
+  let source: EvalData = data;
+  if (typeof data === "string") {
+    // Loaded lazily so the metric code does not pull in Arrow unless asked to read a file.
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { PreferenceDataset } = require("../data/dataset") as { PreferenceDataset: { fromArrow(p: string): BatchSource } };
+    source = PreferenceDataset.fromArrow(data);
+  }
+  if (isBatchSource(source)) {
+    const total = source.countRows ? await source.countRows() : undefined;
+    return { batches: source.batches({ batchSize, negatives: 0, shuffle: false }), total };
+  }
+  return { batches: source as AsyncIterable<PreferenceBatch> | Iterable<PreferenceBatch> };
+}
+
+function eosOf(options: EvaluateOptions): number {
+  const eos = options.eosTokenId ?? options.tokenizer?.eosTokenId ?? options.tokenizer?.eosId;
+  if (typeof eos !== "number" || !Number.isInteger(eos) || eos < 0) {
+    throw new TypeError("evaluate: generation needs an EOS token id (options.eosTokenId or tokenizer.eosTokenId)");
+  }
+  return eos;
+}
+
+/** Evaluates `model` on every row of `data` (an .arrow path, a PreferenceDataset or batches). */
+export async function evaluate(
+  modelOrLoaded: EvaluableModel | { native: EvaluableModel },
+  data: EvalData,
+  options: EvaluateOptions = {}
+): Promise<EvalResult> {
+  const model = evaluableOf(modelOrLoaded);
+  const batchSize = options.batchSize ?? 8;
+  const maxNewTokens = options.maxNewTokens ?? 20;
+  const generation = options.generation ?? true;
+  const ranking = options.ranking ?? true;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`evaluate: batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new RangeError(`evaluate: maxNewTokens must be a positive integer, got ${maxNewTokens}`);
+  if (!generation && !ranking) throw new RangeError("evaluate: both generation and ranking are off; nothing to measure");
+  if (generation && !options.tokenizer) throw new TypeError("evaluate: generation needs options.tokenizer to decode the outputs");
+  const eos = generation ? eosOf(options) : -1;
+
+  const { batches, total } = await openData(data, batchSize);
+  const totalRows = options.maxRows !== undefined && total !== undefined ? Math.min(total, options.maxRows) : (total ?? options.maxRows);
+  let rows = 0;
+  let hits = 0;
+  let valid = 0;
+  const ranks: number[] = [];
+  for await (const full of batches as AsyncIterable<PreferenceBatch>) {
+    if (options.maxRows !== undefined && rows >= options.maxRows) break;
+    const batch = options.maxRows !== undefined ? truncateBatch(full, options.maxRows - rows) : full;
+    if (batch.size === 0) continue;
+    const targets = Array.from({ length: batch.size }, (_, b) => targetIndex(batch, b));
+
+    if (ranking) {
+      const { logps } = await model.score(candidateScoringInput(batch));
+      for (let b = 0; b < batch.size; b++) {
+        const first = batch.candidateOffsets[b] - batch.candidateOffsets[0];
+        const last = batch.candidateOffsets[b + 1] - batch.candidateOffsets[0];
+        ranks.push(pessimisticRank(logps.subarray(first, last), targets[b]));
+      }
+    }
+
+    if (generation) {
+      const prompts = repack(batch.prompt, 0, batch.size);
+      const out = await model.generate(prompts.values, prompts.offsets, { maxNewTokens, eosTokenId: eos });
+      for (let b = 0; b < batch.size; b++) {
+        const ids = out.ids.subarray(out.offsets[b], out.offsets[b + 1]);
+        const text = await options.tokenizer!.decode(ids);
+        const titles = batch.text.candidates[b];
+        const judged = verdict(text, titles, targets[b]);
+        if (judged.hit) hits++;
+        if (judged.valid) valid++;
+      }
+    }
+    rows += batch.size;
+    options.onProgress?.(rows, totalRows);
+  }
+
+  const ranked = ranking ? rankingMetrics(ranks) : undefined;
+  const perRow = (n: number): number => (generation ? (rows === 0 ? 0 : n / rows) : NaN);
+  return {
+    hr1: perRow(hits),
+    validRatio: perRow(valid),
+    hr3: ranked ? ranked.hr3 : NaN,
+    hr5: ranked ? ranked.hr5 : NaN,
+    ndcg3: ranked ? ranked.ndcg3 : NaN,
+    ndcg5: ranked ? ranked.ndcg5 : NaN,
+    rankHr1: ranked ? ranked.hr1 : NaN,
+    rows,
+  };
+}
+
+function verdict(text: string, titles: readonly string[] | undefined, target: number): { valid: boolean; hit: boolean } {
+  if (!titles || target >= titles.length) {
+    throw new RangeError(`evaluate: a row has no candidate title for its target (candidate ${target})`);
+  }
+  return judgeGeneration(text, titles, titles[target]);
+}
+
+/** The first `n` examples of a batch (only the fields evaluate reads). */
+function truncateBatch(batch: PreferenceBatch, n: number): PreferenceBatch {
+  if (n >= batch.size) return batch;
+  return {
+    ...batch,
+    size: n,
+    rows: batch.rows.subarray(0, n),
+    chosenItem: batch.chosenItem.subarray(0, n),
+    candidateOffsets: batch.candidateOffsets.subarray(0, n + 1),
+    text: { prompt: batch.text.prompt.slice(0, n), chosen: batch.text.chosen.slice(0, n), candidates: batch.text.candidates.slice(0, n) },
+  };
+}

@@ -1,0 +1,10 @@
+/** Progress, logs and plots for training runs. */
+export { attachProgress, createProgress, formatDuration } from "./progress";
+export type { Progress, ProgressOptions } from "./progress";
+export { attachJsonlLog, openJsonl, readJsonl } from "./jsonl";
+export type { JsonlWriter } from "./jsonl";
+export { plotTrainingCurves } from "./curves";
+export type { RunLog } from "./curves";
+export { lineChartSvg, niceTicks, escapeXml } from "./svg-chart";
+export type { Panel, Series, ChartOptions } from "./svg-chart";
+export type { TrainerEventSource } from "./events";

@@ -1,0 +1,148 @@
+/**
+ * evaluate() over batches with a stand-in model whose scores and answers are given per prompt, so the
+ * packing (offsets that do not start at 0, responses mapped to their prompts) and the counting over all
+ * rows are checked without the native decoder.
+ */
+import type { PackedTokens, PreferenceBatch } from "../src/data/batch";
+import { evaluableOf, evaluate, type EvaluableModel } from "../src/eval/evaluate";
+import type { PackedResponsesInput } from "../src/native";
+import { rejectionOf } from "./helpers";
+
+const encode = (s: string): number[] => Array.from(s, (c) => c.charCodeAt(0));
+const decode = (ids: ArrayLike<number>): string => String.fromCharCode(...Array.from(ids));
+
+/** Packs lists with `lead` junk values and a first offset > 0, like a view into an Arrow buffer. */
+function pack(lists: number[][], lead = 3): PackedTokens {
+  const values = [...Array(lead).fill(-7), ...lists.flat()];
+  const offsets = [lead];
+  for (const l of lists) offsets.push(offsets[offsets.length - 1] + l.length);
+  return { values: Int32Array.from(values), offsets: Int32Array.from(offsets) };
+}
+
+interface Row {
+  prompt: string;
+  titles: string[];
+  target: number;
+  /** Score of each title given this prompt. */
+  scores: number[];
+  /** What greedy generation says. */
+  answer: string;
+}
+
+function batchOf(rows: Row[], firstRow = 0): PreferenceBatch {
+  const itemId = (r: number, j: number): number => 100 * (firstRow + r) + j;
+  const candidateOffsets = [0];
+  for (const row of rows) candidateOffsets.push(candidateOffsets[candidateOffsets.length - 1] + row.titles.length);
+  return {
+    size: rows.length,
+    rows: Int32Array.from(rows.map((_, r) => firstRow + r)),
+    prompt: pack(rows.map((r) => encode(r.prompt))),
+    chosen: pack(rows.map((r) => encode(r.titles[r.target]))),
+    negatives: 0,
+    rejected: pack([]),
+    chosenItem: Int32Array.from(rows.map((row, r) => itemId(r, row.target))),
+    rejectedItems: new Int32Array(0),
+    candidates: pack(rows.flatMap((r) => r.titles.map(encode)), 5),
+    candidateOffsets: Int32Array.from(candidateOffsets),
+    candidateItems: Int32Array.from(rows.flatMap((row, r) => row.titles.map((_, j) => itemId(r, j)))),
+    text: { prompt: rows.map((r) => r.prompt), chosen: rows.map((r) => r.titles[r.target]), candidates: rows.map((r) => r.titles) },
+  };
+}
+
+function standInModel(rows: Row[]): EvaluableModel & { calls: { score: number; generate: number } } {
+  const byPrompt = new Map(rows.map((r) => [r.prompt, r]));
+  const calls = { score: 0, generate: 0 };
+  return {
+    calls,
+    async score(input: PackedResponsesInput) {
+      calls.score++;
+      expect(input.promptOffsets[0]).toBe(0);
+      expect(input.responseOffsets[0]).toBe(0);
+      const logps = new Float64Array(input.responsePrompt.length);
+      for (let i = 0; i < logps.length; i++) {
+        const p = input.responsePrompt[i];
+        const prompt = decode(input.promptIds.subarray(input.promptOffsets[p], input.promptOffsets[p + 1]));
+        const title = decode(input.responseIds.subarray(input.responseOffsets[i], input.responseOffsets[i + 1]));
+        const row = byPrompt.get(prompt)!;
+        logps[i] = row.scores[row.titles.indexOf(title)];
+      }
+      return { logps };
+    },
+    async generate(promptIds, promptOffsets, options) {
+      calls.generate++;
+      expect(promptOffsets[0]).toBe(0);
+      expect(options.maxNewTokens).toBe(20);
+      const answers = Array.from({ length: promptOffsets.length - 1 }, (_, p) =>
+        encode(byPrompt.get(decode(promptIds.subarray(promptOffsets[p], promptOffsets[p + 1])))!.answer)
+      );
+      const offsets = [0];
+      for (const a of answers) offsets.push(offsets[offsets.length - 1] + a.length);
+      return { ids: Int32Array.from(answers.flat()), offsets: Int32Array.from(offsets) };
+    },
+  };
+}
+
+const titles = ["Abba", "Blur", "Cher", "Dido", "Enya", "Faith"];
+const rows: Row[] = [
+  // ranked 1st; answer names the target: valid hit
+  { prompt: "p0", titles, target: 0, scores: [-1, -2, -3, -4, -5, -6], answer: "Abba" },
+  // ranked 2nd; answer names another candidate: valid, no hit
+  { prompt: "p1", titles, target: 1, scores: [-1, -2, -3, -4, -5, -6], answer: "Cher!" },
+  // tie with 3 others: pessimistic rank 4; answer names two: invalid
+  { prompt: "p2", titles, target: 2, scores: [-1, -1, -1, -1, -5, -6], answer: "Dido and Enya" },
+  // ranked last; answer names nothing: invalid
+  { prompt: "p3", titles, target: 3, scores: [-1, -2, -3, -9, -5, -6], answer: "no idea" },
+  // ranked 3rd; valid hit
+  { prompt: "p4", titles: ["Queen", "Queen Latifah", "Muse"], target: 1, scores: [-1, -2, -3], answer: "Queen Latifah" },
+];
+
+test("HR@1 and ValidRatio over all rows, ranking metrics from scores, across batches", async () => {
+  const model = standInModel(rows);
+  const batches = [batchOf(rows.slice(0, 2), 0), batchOf(rows.slice(2, 5), 2)];
+  const progress: number[] = [];
+  const result = await evaluate(model, batches, { tokenizer: { decode, eosTokenId: 0 }, onProgress: (n) => progress.push(n) });
+  expect(result.rows).toBe(5);
+  expect(result.hr1).toBeCloseTo(2 / 5, 12);
+  expect(result.validRatio).toBeCloseTo(3 / 5, 12);
+  // ranks: 1, 2, 4, 6, 2
+  expect(result.rankHr1).toBeCloseTo(1 / 5, 12);
+  expect(result.hr3).toBeCloseTo(3 / 5, 12);
+  expect(result.hr5).toBeCloseTo(4 / 5, 12);
+  expect(result.ndcg3).toBeCloseTo((1 + 2 / Math.log2(3)) / 5, 12);
+  expect(result.ndcg5).toBeCloseTo((1 + 2 / Math.log2(3) + 1 / Math.log2(5)) / 5, 12);
+  expect(progress).toEqual([2, 5]);
+  expect(model.calls).toEqual({ score: 2, generate: 2 });
+});
+
+test("generation or ranking can be turned off; data may be a source with batches()", async () => {
+  const model = standInModel(rows);
+  const source = { countRows: async () => 5, batches: (o: { batchSize: number }) => [batchOf(rows.slice(0, o.batchSize), 0), batchOf(rows.slice(o.batchSize), o.batchSize)] };
+  const rankingOnly = await evaluate(model, source, { generation: false, batchSize: 3 });
+  expect(Number.isNaN(rankingOnly.hr1)).toBe(true);
+  expect(rankingOnly.hr3).toBeCloseTo(3 / 5, 12);
+  expect(model.calls.generate).toBe(0);
+  const generationOnly = await evaluate(model, source, { ranking: false, tokenizer: { decode, eosTokenId: 0 }, maxRows: 4 });
+  expect(generationOnly.rows).toBe(4);
+  expect(generationOnly.hr1).toBeCloseTo(1 / 4, 12);
+  expect(Number.isNaN(generationOnly.ndcg3)).toBe(true);
+});
+
+test("bad options and a target missing from its candidates are clear errors", async () => {
+  const model = standInModel(rows);
+  expect((await rejectionOf(evaluate(model, [batchOf(rows)], {}))).message).toMatch(/needs options.tokenizer/);
+  expect((await rejectionOf(evaluate(model, [batchOf(rows)], { batchSize: 0 }))).message).toMatch(/batchSize/);
+  expect((await rejectionOf(evaluate(model, [], { generation: false, ranking: false }))).message).toMatch(/nothing to measure/);
+  const broken = batchOf(rows.slice(0, 1), 41);
+  broken.chosenItem[0] = 999;
+  expect((await rejectionOf(evaluate(model, [broken], { generation: false }))).message).toMatch(/row 41: the chosen item 999 is not among its 6 candidates/);
+});
+
+test("a Model wrapper is evaluated through its NativeModel (.native), whose signatures evaluate uses", async () => {
+  const inner = standInModel(rows);
+  const wrapper = { native: inner, generate: () => Promise.reject(new Error("the wrapper's generate must not be called")), score: () => Promise.reject(new Error("nor its score")) };
+  expect(evaluableOf(wrapper)).toBe(inner);
+  expect(evaluableOf(inner)).toBe(inner);
+  expect(() => evaluableOf({})).toThrow(/expected a model with score\(\) and generate\(\)/);
+  const result = await evaluate(wrapper as never, [batchOf(rows)], { tokenizer: { decode, eosTokenId: 0 } });
+  expect(result.hr1).toBeCloseTo(2 / 5, 12);
+});
