@@ -133,7 +133,12 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       std::unique_lock lock(m->mutex());
       train::Scorers scorers;
       scorers.policy = [m](const PackedResponses& r, torch::Tensor* tokens) { return m->score(r, tokens); };
-      if (referenceMode_ == "adapters-off") {
+      if (options.loss == train::LossKind::SFT) {
+        // sft has no reference policy: nothing to clone or switch off.
+        scorers.reference = [](const PackedResponses&) -> torch::Tensor {
+          throw std::logic_error("sft uses no reference policy");
+        };
+      } else if (referenceMode_ == "adapters-off") {
         if (!m->has_adapters()) {
           throw RangeError("referenceMode 'adapters-off' needs a model with LoRA adapters; use 'frozen-copy' or "
                            "'precomputed' for full fine-tuning");
@@ -157,11 +162,6 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       } else {
         throw RangeError("Trainer options.referenceMode must be 'adapters-off', 'frozen-copy' or 'precomputed' (got '" +
                          referenceMode_ + "')");
-      }
-      if (options.loss == train::LossKind::SFT) {
-        scorers.reference = [](const PackedResponses&) -> torch::Tensor {
-          throw std::logic_error("sft uses no reference policy");
-        };
       }
       step_ = std::make_shared<train::TrainStep>(std::move(scorers), namedTrainable(*m), options);
     });
@@ -211,6 +211,22 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
           info.Env(), "sdpo.Trainer.evaluate",
           [stepper, m, batch, stats, steps] {
             std::unique_lock lock(m->mutex());
+            // Evaluation must not move the training random stream (LoRA dropout), or a run that
+            // evaluates would differ from one that does not, and resume would not be exact.
+            at::Generator gen = at::globalContext().defaultGenerator(m->device());
+            torch::Tensor saved;
+            {
+              std::lock_guard<std::mutex> g(gen.mutex());
+              saved = gen.get_state();
+            }
+            struct RestoreRng {
+              at::Generator& gen;
+              torch::Tensor& saved;
+              ~RestoreRng() {
+                std::lock_guard<std::mutex> g(gen.mutex());
+                gen.set_state(saved);
+              }
+            } restore{gen, saved};
             *stats = stepper->evaluate(batch);
             *steps = stepper->optimizer().step_count();
           },
