@@ -57,7 +57,8 @@ export async function removeStaleTemps(outputDir: string): Promise<void> {
     return;
   }
   for (const name of entries) {
-    if (name.startsWith(".tmp-checkpoint-") || name.startsWith(".old-checkpoint-")) {
+    // Ours (.tmp-/.old-checkpoint-N-...) and saveModel's (..tmp-checkpoint-N-...).
+    if (/^\.+(tmp|old)-checkpoint-/.test(name)) {
       await fsp.rm(path.join(outputDir, name), { recursive: true, force: true });
     }
   }

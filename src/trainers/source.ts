@@ -14,7 +14,7 @@ export interface BatchRequest {
 
 export interface PreferenceSource {
   /** Examples in the data. */
-  readonly numRows: number;
+  countRows(): Promise<number>;
   batches(request: BatchRequest): AsyncIterable<PreferenceBatch>;
 }
 

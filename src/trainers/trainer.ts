@@ -127,8 +127,9 @@ export abstract class PreferenceTrainer {
     const started = Date.now();
     const train = openSource(data, "fit(data)");
     const evalSource = fitOptions.eval !== undefined ? openSource(fitOptions.eval, "fit(data, { eval })") : undefined;
-    if (!(train.numRows >= 1)) throw new RangeError("fit(data): the training data holds no examples");
-    const batchesPerEpoch = Math.ceil(train.numRows / o.batchSize);
+    const numRows = await train.countRows();
+    if (!(numRows >= 1)) throw new RangeError("fit(data): the training data holds no examples");
+    const batchesPerEpoch = Math.ceil(numRows / o.batchSize);
     const stepsPerEpoch = Math.ceil(batchesPerEpoch / o.gradientAccumulationSteps);
     const totalSteps = stepsPerEpoch * o.numTrainEpochs;
     const schedule = { type: o.lrSchedulerType, learningRate: o.learningRate, totalSteps, warmupSteps: warmupStepsFor(o.warmupRatio, totalSteps) };
