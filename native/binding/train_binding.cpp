@@ -144,11 +144,12 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
                            "'precomputed' for full fine-tuning");
         }
         scorers.reference = [m](const PackedResponses& r) {
-          // Re-enabled even if scoring throws.
+          // Restored even if scoring throws.
           struct Restore {
             CausalLMImpl* m;
-            ~Restore() { m->set_adapters_enabled(true); }
-          } restore{m.get()};
+            bool was;
+            ~Restore() { m->set_adapters_enabled(was); }
+          } restore{m.get(), m->adapters_enabled()};
           m->set_adapters_enabled(false);
           return m->score(r, nullptr);
         };
@@ -227,6 +228,13 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
                 gen.set_state(saved);
               }
             } restore{gen, saved};
+            // No dropout while evaluating; the training mode comes back afterwards.
+            struct RestoreMode {
+              CausalLMImpl* m;
+              bool was;
+              ~RestoreMode() { m->train(was); }
+            } mode{m.get(), m->is_training()};
+            m->eval();
             *stats = stepper->evaluate(batch);
             *steps = stepper->optimizer().step_count();
           },
