@@ -8,6 +8,7 @@
 #if SDPO_TRAIN_ENABLED
 #include <napi.h>
 
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -184,6 +185,10 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       const bool optimizerStep = getBoolOr(o, "optimizerStep", true);
       const double lr = optimizerStep ? getNumber(o, "learningRate", "step options") : 0.0;
       const double weight = getNumberOr(o, "weight", 1.0, "step options");
+      if (!(weight > 0) || !std::isfinite(weight)) {
+        throw RangeError("step options.weight must be a finite number > 0 (the micro-batch's share of the step)");
+      }
+      if (optimizerStep && !(lr >= 0)) throw RangeError("step options.learningRate must be a finite number >= 0");
       auto stepper = step_;
       auto m = model_;
       auto stats = std::make_shared<train::StepStats>();

@@ -26,6 +26,9 @@ export function learningRateAt(step: number, options: ScheduleOptions): number {
   if (!Number.isInteger(step) || step < 0) throw new RangeError(`step must be a whole number >= 0, got ${step}`);
   if (!Number.isInteger(totalSteps) || totalSteps < 1) throw new RangeError(`totalSteps must be a whole number >= 1, got ${totalSteps}`);
   if (!Number.isInteger(warmupSteps) || warmupSteps < 0) throw new RangeError(`warmupSteps must be a whole number >= 0, got ${warmupSteps}`);
+  if (type !== "constant" && type !== "linear" && type !== "cosine") {
+    throw new RangeError(`lrSchedulerType must be cosine, linear or constant, got ${String(type)}`);
+  }
   if (step < warmupSteps) return (learningRate * step) / Math.max(1, warmupSteps);
   const decaySteps = Math.max(1, totalSteps - warmupSteps);
   const progress = Math.min(1, (step - warmupSteps) / decaySteps);
@@ -36,7 +39,5 @@ export function learningRateAt(step: number, options: ScheduleOptions): number {
       return learningRate * Math.max(0, 1 - progress);
     case "cosine":
       return learningRate * Math.max(0, 0.5 * (1 + Math.cos(Math.PI * progress)));
-    default:
-      throw new RangeError(`lrSchedulerType must be cosine, linear or constant, got ${String(type)}`);
   }
 }

@@ -143,16 +143,10 @@ export async function runTrain(args: TrainArgs): Promise<void> {
   const onSignal = () => abort.abort();
   process.once("SIGINT", onSignal);
   try {
-    // The log goes in only once fit() has claimed --out (its first event comes after that).
+    // --out was checked above: free, this run's own (--resume), or to be replaced (--overwrite).
     const logFile = path.join(out, "train_log.jsonl");
-    let logAttached = false;
-    const attachLog = () => {
-      if (!logAttached) {
-        logAttached = true;
-        log = attachJsonlLog(trainer, logFile);
-      }
-    };
-    trainer.on("step", attachLog);
+    if (other && args.overwrite) fs.rmSync(logFile, { force: true });
+    log = attachJsonlLog(trainer, logFile);
     const report = await trainer.fit(train, { eval: evalData, signal: abort.signal, resumeFrom });
     progress?.stop();
     process.stdout.write(
