@@ -76,7 +76,8 @@ export async function writeCheckpoint(
   const temp = path.join(outputDir, `.tmp-${name}-${process.pid}-${Date.now()}`);
   await fsp.mkdir(outputDir, { recursive: true });
   try {
-    await saveModel(model, temp);
+    // The wrapper's parts, so saveModel finds the tokenizer and source folder whatever the Model class grows.
+    await saveModel({ native: model.native, path: model.path, tokenizer: model.tokenizer }, temp);
     await fsp.mkdir(temp, { recursive: true });
     const params = trainable.map((p) => ({ name: p.name, ...model.native.getTensor(p.name) }));
     await writeSafetensors(path.join(temp, TRAINABLE_FILE), params, { format: STATE_FORMAT });

@@ -5,7 +5,7 @@ import { join } from "path";
 import { recordsToTable, writeArrowFile, type PreferenceRecord } from "../../src/data/arrow_write";
 import { preferenceSchema, type TokenizerIdentity } from "../../src/data/schema";
 import { createModel } from "../../src/model/checkpoint";
-import type { Model } from "../../src/model/model";
+import { Model } from "../../src/model/model";
 import type { ModelDType, NativeModelConfig } from "../../src/native";
 
 export const VOCAB = 64;
@@ -32,7 +32,7 @@ export const tinyConfig: NativeModelConfig = {
 
 export function tinyModel(options: { dtype?: ModelDType; seed?: number; lora?: { rank: number; dropout?: number } } = {}): Model {
   const loaded = createModel(tinyConfig, { dtype: options.dtype ?? "float64", seed: options.seed ?? 7, lora: options.lora });
-  return loaded as unknown as Model;
+  return new Model(loaded.native);
 }
 
 /** Every parameter's bytes, by name (merged: false), to compare runs bit for bit. */

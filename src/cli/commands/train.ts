@@ -8,7 +8,7 @@ import type { Argv, CommandModule } from "yargs";
 import { PreferenceDataset } from "../../data/dataset";
 import { createModel, loadModel } from "../../model/checkpoint";
 import { presetConfig, readConfigFile } from "../../model/config";
-import type { Model } from "../../model/model";
+import { Model } from "../../model/model";
 import type { DeviceName, ModelDType } from "../../native";
 import { attachJsonlLog, attachProgress } from "../../report";
 import { createTrainer, LOSS_NAMES } from "../../trainers/registry";
@@ -129,7 +129,7 @@ export async function runTrain(args: TrainArgs): Promise<void> {
     }
     loaded = createModel(config, { device, dtype, lora, seed: args.seed ?? 42 });
   }
-  const model = loaded as unknown as Model;
+  const model = new Model(loaded.native, { tokenizer: loaded.tokenizer, path: loaded.path });
 
   const options: TrainerOptions = { model, outputDir: out, overwrite: args.overwrite ?? false };
   for (const key of TRAINER_FLAGS) {
