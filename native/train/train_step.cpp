@@ -123,13 +123,12 @@ TrainStep::Forward TrainStep::forward(const StepBatch& batch, bool with_grad) {
     if (!token_logps.defined() || token_logps.dim() != 1 || token_logps.size(0) != responses.response_ids.numel()) {
       throw std::runtime_error("sft: the model returned no per-token log-probs for the responses");
     }
-    // Positions of the chosen responses' tokens in the packed token list.
+    // Positions of the chosen responses' tokens in response_ids (token_logps is packed like it).
     const int64_t* off = responses.response_offsets.data_ptr<int64_t>();
     const int64_t* c = batch.chosen_index.data_ptr<int64_t>();
-    const int64_t base = off[0];
     std::vector<int64_t> positions;
     for (int64_t b = 0; b < B; ++b) {
-      for (int64_t p = off[c[b]]; p < off[c[b] + 1]; ++p) positions.push_back(p - base);
+      for (int64_t p = off[c[b]]; p < off[c[b] + 1]; ++p) positions.push_back(p);
     }
     if (positions.empty()) throw RangeError("sft: the chosen responses of this batch have no tokens");
     auto index = torch::tensor(positions, torch::kLong).to(token_logps.device());

@@ -14,7 +14,7 @@ export class SFTTrainer extends PreferenceTrainer {
 export class DPOTrainer extends PreferenceTrainer {
   readonly loss = "dpo" as const;
   constructor(options: TrainerOptions) {
-    super("dpo", { ...options, negatives: options?.negatives ?? 1 });
+    super("dpo", options);
   }
 }
 
