@@ -92,6 +92,19 @@ Napi::Object statsToJs(Napi::Env env, const train::StepStats& s, int64_t optimiz
   return out;
 }
 
+// Sets the model's training mode (dropout) for one call and restores the previous one.
+class ModeScope {
+ public:
+  ModeScope(CausalLMImpl& m, bool training) : m_(m), was_(m.is_training()) { m_.train(training); }
+  ~ModeScope() { m_.train(was_); }
+  ModeScope(const ModeScope&) = delete;
+  ModeScope& operator=(const ModeScope&) = delete;
+
+ private:
+  CausalLMImpl& m_;
+  bool was_;
+};
+
 class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
  public:
   static Napi::Function define(Napi::Env env) {
@@ -156,6 +169,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
         };
       } else if (referenceMode_ == "frozen-copy") {
         auto frozen = m->clone_frozen();
+        frozen->eval();  // the reference never drops out
         scorers.reference = [frozen](const PackedResponses& r) { return frozen->score(r, nullptr); };
       } else if (referenceMode_ == "precomputed") {
         scorers.reference = [](const PackedResponses&) -> torch::Tensor {
@@ -197,6 +211,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
           info.Env(), "sdpo.Trainer.step",
           [stepper, m, batch, lr, optimizerStep, weight, stats, steps] {
             std::unique_lock lock(m->mutex());
+            // The model rests in eval mode; LoRA dropout is on only inside a training step.
+            ModeScope mode(*m, true);
             *stats = stepper->step(batch, lr, optimizerStep, weight);
             *steps = stepper->optimizer().step_count();
           },
@@ -233,13 +249,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
                 gen.set_state(saved);
               }
             } restore{gen, saved};
-            // No dropout while evaluating; the training mode comes back afterwards.
-            struct RestoreMode {
-              CausalLMImpl* m;
-              bool was;
-              ~RestoreMode() { m->train(was); }
-            } mode{m.get(), m->is_training()};
-            m->eval();
+            ModeScope mode(*m, false);  // no dropout while evaluating
             *stats = stepper->evaluate(batch);
             *steps = stepper->optimizer().step_count();
           },

@@ -44,32 +44,34 @@ describe("fit", () => {
     trainer.dispose();
   });
 
-  test("N steps straight == k steps, resume, N - k steps (bit-identical, LoRA with dropout)", async () => {
+  // 3 steps per epoch: checkpoint-2 is mid-epoch, checkpoint-3 at the epoch boundary.
+  test.each([2, 3])("N steps straight == k steps, resume, N - k steps (bit-identical, LoRA with dropout), k = %i", async (k) => {
     const data = tmp.arrow("train.arrow", 12);
-    const options = { learningRate: 1e-2, batchSize: 4, numTrainEpochs: 2, saveSteps: 2, warmupRatio: 0.2, negatives: 2 };
+    const options = { learningRate: 1e-2, batchSize: 4, numTrainEpochs: 2, saveSteps: k, warmupRatio: 0.2, negatives: 2 };
     const lora = { rank: 4, dropout: 0.2 };
     const straight = tinyModel({ lora });
     const a = new SDPOTrainer({ model: straight, ...options, outputDir: tmp.file("a") });
     const reportA = await a.fit(data);
     expect(reportA.steps).toBe(6);
-    expect(readdirSync(tmp.file("a")).filter((n) => n.startsWith("checkpoint-")).sort()).toEqual(["checkpoint-2", "checkpoint-4", "checkpoint-6"]);
+    const expected = k === 2 ? ["checkpoint-2", "checkpoint-4", "checkpoint-6"] : ["checkpoint-3", "checkpoint-6"];
+    expect(readdirSync(tmp.file("a")).filter((n) => n.startsWith("checkpoint-")).sort()).toEqual(expected);
 
     const resumed = tinyModel({ lora });
     const b = new SDPOTrainer({ model: resumed, ...options, outputDir: tmp.file("b") });
     const stepsB: number[] = [];
     b.on("step", (e) => stepsB.push(e.step));
-    const reportB = await b.fit(data, { resumeFrom: join(tmp.file("a"), "checkpoint-2") });
-    expect(stepsB).toEqual([3, 4, 5, 6]);
+    const reportB = await b.fit(data, { resumeFrom: join(tmp.file("a"), `checkpoint-${k}`) });
+    expect(stepsB).toEqual([3, 4, 5, 6].slice(k - 2));
     expect(reportB.steps).toBe(6);
     const pa = parameterBytes(straight);
     const pb = parameterBytes(resumed);
     for (const [name, bytes] of pa) expect({ name, equal: bytes.equals(pb.get(name)!) }).toEqual({ name, equal: true });
     expect(reportB.finalLoss).toBe(reportA.finalLoss);
 
-    const state = JSON.parse(readFileSync(join(tmp.file("a"), "checkpoint-4", "trainer_state.json"), "utf8"));
-    expect(state).toMatchObject({ globalStep: 4, epoch: 1, batchesInEpoch: 1, totalSteps: 6, loss: "sdpo" });
-    expect(existsSync(join(tmp.file("a"), "checkpoint-4", "config.json"))).toBe(true);
-    expect(existsSync(join(tmp.file("a"), "checkpoint-4", "optimizer.safetensors"))).toBe(true);
+    const state = JSON.parse(readFileSync(join(tmp.file("a"), `checkpoint-${k}`, "trainer_state.json"), "utf8"));
+    expect(state).toMatchObject({ globalStep: k, epoch: k === 3 ? 1 : 0, batchesInEpoch: k === 3 ? 0 : 2, totalSteps: 6, loss: "sdpo" });
+    expect(existsSync(join(tmp.file("a"), `checkpoint-${k}`, "config.json"))).toBe(true);
+    expect(existsSync(join(tmp.file("a"), `checkpoint-${k}`, "optimizer.safetensors"))).toBe(true);
     a.dispose();
     b.dispose();
   });
