@@ -106,13 +106,15 @@ void AdamW::load_state(int64_t step_count, const std::vector<NamedTensor>& state
 
 double clip_grad_norm(const std::vector<NamedTensor>& params, double max_norm) {
   torch::NoGradGuard no_grad;
-  double sum_sq = 0.0;
+  // Summed on the gradients' device, read back once (one sync, not one per parameter).
+  torch::Tensor sum_sq;
   for (const auto& p : params) {
     const torch::Tensor& g = p.tensor.grad();
     if (!g.defined()) continue;
-    sum_sq += g.to(torch::kDouble).pow(2).sum().item<double>();
+    torch::Tensor s = g.to(torch::kDouble).pow(2).sum();
+    sum_sq = sum_sq.defined() ? sum_sq + s.to(sum_sq.device()) : s;
   }
-  double norm = std::sqrt(sum_sq);
+  double norm = sum_sq.defined() ? std::sqrt(sum_sq.item<double>()) : 0.0;
   if (max_norm > 0 && std::isfinite(norm)) {
     double coef = max_norm / (norm + 1e-6);
     if (coef < 1.0) {

@@ -100,7 +100,14 @@ export async function runTrain(args: TrainArgs): Promise<void> {
   if (args.resume) {
     resumeFrom = await latestCheckpoint(out);
     if (!resumeFrom) throw new TrainUsageError(`--resume: ${args.out} holds no checkpoint-N folder to resume from`);
-    resumeRunId = (await readCheckpoint(resumeFrom)).state.runId;
+    const { state } = await readCheckpoint(resumeFrom);
+    if (state.loss !== args.loss) throw new TrainUsageError(`--resume: ${args.out} was trained with --loss ${state.loss}, not ${args.loss}`);
+    resumeRunId = state.runId;
+    // Trainer flags not given again default to the run's own, so `--resume` needs only the essentials.
+    const saved = state.options as Record<string, unknown>;
+    for (const key of TRAINER_FLAGS) {
+      if (args[key] === undefined && saved[key] !== undefined) (args as unknown as Record<string, unknown>)[key] = saved[key];
+    }
   }
   const other = await otherRunIn(out, resumeRunId);
   if (other && !args.overwrite) {
