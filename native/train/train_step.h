@@ -38,7 +38,8 @@ struct StepStats {
   double rejected_reward = 0;  // mean over real negatives (NaN for sft)
   double reward_accuracy = 0;  // fraction of examples whose chosen reward beats every negative (NaN for sft)
   double reward_margin = 0;    // chosen_reward - rejected_reward (NaN for sft)
-  double grad_norm = 0;        // before clipping; NaN when no optimizer step was taken
+  double grad_norm = 0;        // before clipping; NaN when no optimizer step was taken. A non-finite
+                               // norm skips the update (gradients are dropped), as mixed-precision trainers do.
   int64_t examples = 0;        // B
   int64_t responses = 0;       // R
   int64_t tokens = 0;          // response tokens scored

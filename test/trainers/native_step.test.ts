@@ -64,6 +64,39 @@ describe("native Trainer step", () => {
     trainer.dispose();
   });
 
+  test("AdamW matches the textbook update over two steps (moments read back from optimizerState)", async () => {
+    const model = tinyModel();
+    const name = "model.layers.1.self_attn.v_proj.weight";
+    const [lr, wd, b1, b2, eps] = [1e-2, 0.1, 0.8, 0.95, 1e-8];
+    const trainer = new (native().Trainer)(model.native, {
+      loss: "sdpo", referenceMode: "frozen-copy", maxGradNorm: 0, weightDecay: wd, adamBeta1: b1, adamBeta2: b2, adamEpsilon: eps,
+    });
+    const moments = () => {
+      const pick = (suffix: string) => {
+        const t = trainer.optimizerState().tensors.find((x) => x.name === `${name}.${suffix}`)!;
+        return new Float64Array(t.data.buffer.slice(t.data.byteOffset, t.data.byteOffset + t.data.byteLength));
+      };
+      return { m: pick("exp_avg"), v: pick("exp_avg_sq") };
+    };
+    let p = floats(model, name);
+    let m = new Float64Array(p.length);
+    let v = new Float64Array(p.length);
+    for (let t = 1; t <= 2; t++) {
+      await trainer.step(makeBatch([t, t + 1], 2), { learningRate: lr, optimizerStep: true, weight: 1 });
+      const next = moments();
+      const after = floats(model, name);
+      for (let i = 0; i < p.length; i++) {
+        const g = (next.m[i] - b1 * m[i]) / (1 - b1); // the gradient this step used
+        expect(next.v[i]).toBeCloseTo(b2 * v[i] + (1 - b2) * g * g, 14);
+        const denom = Math.sqrt(next.v[i]) / Math.sqrt(1 - b2 ** t) + eps;
+        const expected = p[i] * (1 - lr * wd) - (lr / (1 - b1 ** t)) * (next.m[i] / denom);
+        expect(Math.abs(after[i] - expected)).toBeLessThan(1e-12);
+      }
+      [p, m, v] = [after, next.m, next.v];
+    }
+    trainer.dispose();
+  });
+
   test("the first sdpo loss is log(1 + K) (policy = reference) and training lowers it", async () => {
     const model = tinyModel();
     const trainer = new (native().Trainer)(model.native, { loss: "sdpo", referenceMode: "frozen-copy" });
