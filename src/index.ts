@@ -81,3 +81,19 @@ export { evaluate, judgeGeneration, mentionedCandidates, pessimisticRank, hitAtK
 export type { EvalResult, EvaluateOptions, EvaluableModel, DecodingTokenizer, EvalData, GenerationJudgement } from "./eval";
 export { attachProgress, createProgress, attachJsonlLog, openJsonl, readJsonl, plotTrainingCurves, lineChartSvg } from "./report";
 export type { Progress, ProgressOptions, JsonlWriter, RunLog, Panel, Series, TrainerEventSource } from "./report";
+
+// trainers
+export { PreferenceTrainer, SFTTrainer, DPOTrainer, SDPOTrainer, createTrainer, LOSS_NAMES, learningRateAt } from "./trainers";
+export type {
+  TrainerOptions,
+  FitOptions,
+  FitReport,
+  StepEvent,
+  EvalEvent,
+  CheckpointEvent,
+  TrainerEvent,
+  LossName,
+  LrSchedulerType,
+  ReferenceMode,
+} from "./trainers";
+export type { NativeTrainer, TrainBatchInput, TrainStepStats, OptimizerState } from "./native";

@@ -273,7 +273,82 @@ export interface NativeModelConstructor {
 // ---------------------------------------------------------------------------
 // train: optimizer and training steps (native/binding/train_binding.cpp)
 // ---------------------------------------------------------------------------
-// (filled in by the train binding)
+
+/** A training batch: responses scored against shared prompts, plus where each example's chosen and
+ *  rejected responses are among them. */
+export interface TrainBatchInput extends PackedResponsesInput {
+  /** [B] index of each example's chosen response in [0, R). */
+  chosenIndex: Int32Array;
+  /** [B * K] indices of each example's negatives, row-major; -1 = no negative there. Empty for sft. */
+  rejectedIndex: Int32Array;
+  /** [R] reference log-probs computed earlier (referenceMode "precomputed"). */
+  referenceLogps?: Float64Array;
+}
+
+export interface NativeTrainerOptions {
+  loss: "sft" | "dpo" | "sdpo";
+  beta?: number;
+  weightDecay?: number;
+  adamBeta1?: number;
+  adamBeta2?: number;
+  adamEpsilon?: number;
+  /** 0 disables clipping. */
+  maxGradNorm?: number;
+  referenceMode?: "adapters-off" | "frozen-copy" | "precomputed";
+}
+
+export interface TrainStepStats {
+  /** Mean loss of the batch (sft: per chosen token; dpo/sdpo: per example). */
+  loss: number;
+  /** Means of beta * (policy - reference) log-probs; NaN for sft. */
+  chosenReward: number;
+  rejectedReward: number;
+  rewardAccuracy: number;
+  rewardMargin: number;
+  /** Gradient norm before clipping; NaN unless this call took an optimizer step. */
+  gradNorm: number;
+  examples: number;
+  responses: number;
+  tokens: number;
+  /** Tokens the loss is averaged over (sft: chosen tokens). */
+  lossTokens: number;
+  optimizerStep: boolean;
+  /** Optimizer steps taken so far. */
+  optimizerSteps: number;
+}
+
+export interface OptimizerTensor {
+  name: string;
+  dtype: SafetensorsDType;
+  shape: number[];
+  data: Uint8Array;
+}
+
+export interface OptimizerState {
+  step: number;
+  /** "<parameter>.exp_avg" and "<parameter>.exp_avg_sq" for every trainable parameter. */
+  tensors: OptimizerTensor[];
+}
+
+export interface NativeTrainer {
+  /** Forward + backward with the loss scaled by `weight`; `optimizerStep`: then clip, AdamW, zero grads. */
+  step(batch: TrainBatchInput, options: { learningRate: number; optimizerStep: boolean; weight: number }): Promise<TrainStepStats>;
+  /** The same statistics without gradients. */
+  evaluate(batch: TrainBatchInput): Promise<TrainStepStats>;
+  optimizerState(): OptimizerState;
+  loadOptimizerState(state: OptimizerState): void;
+  /** State of the torch generator of the model's device (LoRA dropout). */
+  rngState(): Uint8Array;
+  setRngState(state: Uint8Array): void;
+  dispose(): void;
+  readonly disposed: boolean;
+  readonly loss: "sft" | "dpo" | "sdpo";
+  readonly referenceMode: "adapters-off" | "frozen-copy" | "precomputed";
+}
+
+export interface NativeTrainerConstructor {
+  new (model: NativeModel, options: NativeTrainerOptions): NativeTrainer;
+}
 
 export interface NativeAddon {
   buildInfo(): BuildInfo;
@@ -285,6 +360,8 @@ export interface NativeAddon {
   dpoLoss: NativeOps["dpoLoss"];
   napoLoss: NativeOps["napoLoss"];
   tokenLogProbs: NativeOps["tokenLogProbs"];
+
+  Trainer: NativeTrainerConstructor;
 }
 
 let cached: { addon: NativeAddon; report: NativeLoadReport } | undefined;

@@ -29,6 +29,7 @@ export interface TrainerOptions {
   outputDir?: string; // where checkpoints, trainer_state.json and the JSONL log go
   referenceMode?: ReferenceMode; // default "adapters-off" with LoRA, else "frozen-copy"
   logSteps?: number; // emit a step event every N optimizer steps, default 1
+  overwrite?: boolean; // allow an outputDir that holds another run (its checkpoints are removed), default false
 }
 
 export interface StepEvent {
@@ -36,8 +37,8 @@ export interface StepEvent {
   step: number; // optimizer steps done
   epoch: number; // fractional epoch
   loss: number;
-  chosenReward: number; // mean beta * (logp - ref logp) of the chosen response
-  rejectedReward: number; // mean over real negatives
+  chosenReward: number; // mean beta * (logp - ref logp) of the chosen response (NaN for sft: no reference)
+  rejectedReward: number; // mean over real negatives (NaN for sft)
   rewardAccuracy: number; // fraction of rows whose chosen reward beats every negative
   rewardMargin: number; // mean chosen reward - mean rejected reward
   learningRate: number;

@@ -5,12 +5,14 @@ import { demoCommand } from "./demo";
 import { evalCommand } from "./eval";
 import { inspectCommand } from "./inspect";
 import { tokenizerCommand } from "./tokenizer";
+import { trainCommand } from "./train";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
   demoCommand,
+  trainCommand,
+  evalCommand,
   convertCommand,
   tokenizerCommand,
-  evalCommand,
   inspectCommand,
 ];

@@ -1,0 +1,417 @@
+// `Trainer`: the native half of a training run over a Model (see native/train/).
+//
+//   new Trainer(model, { loss, beta, weightDecay, adamBeta1, adamBeta2, adamEpsilon, maxGradNorm, referenceMode })
+//   step(batch, { learningRate, optimizerStep, weight }) -> Promise<stats>
+//   evaluate(batch) -> Promise<stats>
+//   optimizerState() / loadOptimizerState(state), rngState() / setRngState(bytes), dispose()
+#include "train/deps.h"
+#if SDPO_TRAIN_ENABLED
+#include <napi.h>
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+
+#include "binding/async.h"
+#include "binding/errors.h"
+#include "binding/model_wrap.h"
+#include "binding/registry.h"
+#include "binding/tensor_convert.h"
+#include "binding/train_batch.h"
+#include "train/train_step.h"
+
+namespace sdpo {
+namespace {
+
+using model::CausalLMImpl;
+using model::PackedResponses;
+
+// Names of the trainable parameters, whatever container trainable_parameters() hands back:
+// named pairs / an OrderedDict directly, bare tensors by looking them up in named_parameters().
+template <class Model>
+std::vector<train::NamedTensor> namedTrainable(Model& m) {
+  auto trainable = m.trainable_parameters();
+  std::vector<train::NamedTensor> out;
+  using Elem = std::decay_t<decltype(*std::begin(trainable))>;
+  if constexpr (std::is_same_v<Elem, torch::Tensor>) {
+    std::unordered_map<const void*, std::string> names;
+    for (const auto& item : m.named_parameters(/*recurse=*/true)) {
+      names.emplace(item.value().unsafeGetTensorImpl(), item.key());
+    }
+    size_t i = 0;
+    for (const auto& t : trainable) {
+      auto it = names.find(t.unsafeGetTensorImpl());
+      out.push_back({it != names.end() ? it->second : "param." + std::to_string(i), t});
+      ++i;
+    }
+  } else if constexpr (std::is_same_v<Elem, std::pair<std::string, torch::Tensor>>) {
+    for (const auto& p : trainable) out.push_back({p.first, p.second});
+  } else {
+    for (const auto& item : trainable) out.push_back({item.key(), item.value()});
+  }
+  return out;
+}
+
+const char* safetensorsTag(torch::ScalarType t) {
+  switch (t) {
+    case torch::kDouble: return "F64";
+    case torch::kFloat: return "F32";
+    case torch::kHalf: return "F16";
+    case torch::kBFloat16: return "BF16";
+    default: throw RangeError(std::string("optimizer state: unsupported dtype ") + dtypeName(t));
+  }
+}
+
+torch::ScalarType dtypeFromTag(const std::string& tag, const std::string& what) {
+  if (tag == "F64") return torch::kDouble;
+  if (tag == "F32") return torch::kFloat;
+  if (tag == "F16") return torch::kHalf;
+  if (tag == "BF16") return torch::kBFloat16;
+  throw RangeError(what + ": dtype must be F64, F32, F16 or BF16 (got '" + tag + "')");
+}
+
+Napi::Object statsToJs(Napi::Env env, const train::StepStats& s, int64_t optimizerSteps) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("loss", s.loss);
+  out.Set("chosenReward", s.chosen_reward);
+  out.Set("rejectedReward", s.rejected_reward);
+  out.Set("rewardAccuracy", s.reward_accuracy);
+  out.Set("rewardMargin", s.reward_margin);
+  out.Set("gradNorm", s.grad_norm);
+  out.Set("examples", static_cast<double>(s.examples));
+  out.Set("responses", static_cast<double>(s.responses));
+  out.Set("tokens", static_cast<double>(s.tokens));
+  out.Set("lossTokens", static_cast<double>(s.loss_tokens));
+  out.Set("optimizerStep", s.optimizer_step);
+  out.Set("optimizerSteps", static_cast<double>(optimizerSteps));
+  return out;
+}
+
+// Sets the model's training mode (dropout) for one call and restores the previous one.
+class ModeScope {
+ public:
+  ModeScope(CausalLMImpl& m, bool training) : m_(m), was_(m.is_training()) { m_.train(training); }
+  ~ModeScope() { m_.train(was_); }
+  ModeScope(const ModeScope&) = delete;
+  ModeScope& operator=(const ModeScope&) = delete;
+
+ private:
+  CausalLMImpl& m_;
+  bool was_;
+};
+
+class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "Trainer",
+                       {InstanceMethod("step", &TrainerWrap::step),
+                        InstanceMethod("evaluate", &TrainerWrap::evaluate),
+                        InstanceMethod("optimizerState", &TrainerWrap::optimizerState),
+                        InstanceMethod("loadOptimizerState", &TrainerWrap::loadOptimizerState),
+                        InstanceMethod("rngState", &TrainerWrap::rngState),
+                        InstanceMethod("setRngState", &TrainerWrap::setRngState),
+                        InstanceMethod("dispose", &TrainerWrap::dispose),
+                        InstanceAccessor("disposed", &TrainerWrap::disposed, nullptr),
+                        InstanceAccessor("loss", &TrainerWrap::lossName, nullptr),
+                        InstanceAccessor("referenceMode", &TrainerWrap::referenceMode, nullptr)});
+  }
+
+  explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
+    guardVoid(info.Env(), [&] {
+      if (info.Length() < 2 || !info[1].IsObject()) {
+        throw TypeError("new Trainer(model, options): options must be an object");
+      }
+      model_ = unwrapModel(info[0], "Trainer(model)");
+      Napi::Object o = info[1].As<Napi::Object>();
+      const std::string where = "Trainer options";
+      if (!o.Has("loss") || !o.Get("loss").IsString()) throw TypeError("Trainer options.loss must be a string");
+      train::TrainStepOptions options;
+      options.loss = train::parseLossKind(o.Get("loss").As<Napi::String>().Utf8Value());
+      options.beta = getNumberOr(o, "beta", 1.0, where);
+      options.max_grad_norm = getNumberOr(o, "maxGradNorm", 1.0, where);
+      options.adam.beta1 = getNumberOr(o, "adamBeta1", 0.9, where);
+      options.adam.beta2 = getNumberOr(o, "adamBeta2", 0.999, where);
+      options.adam.eps = getNumberOr(o, "adamEpsilon", 1e-8, where);
+      options.adam.weight_decay = getNumberOr(o, "weightDecay", 0.0, where);
+      referenceMode_ = "adapters-off";
+      if (o.Has("referenceMode") && !o.Get("referenceMode").IsUndefined()) {
+        if (!o.Get("referenceMode").IsString()) throw TypeError("Trainer options.referenceMode must be a string");
+        referenceMode_ = o.Get("referenceMode").As<Napi::String>().Utf8Value();
+      }
+      std::shared_ptr<CausalLMImpl> m = model_;
+      std::unique_lock lock(m->mutex());
+      train::Scorers scorers;
+      scorers.policy = [m](const PackedResponses& r, torch::Tensor* tokens) { return m->score(r, tokens); };
+      if (options.loss == train::LossKind::SFT) {
+        // sft has no reference policy: nothing to clone or switch off.
+        scorers.reference = [](const PackedResponses&) -> torch::Tensor {
+          throw std::logic_error("sft uses no reference policy");
+        };
+      } else if (referenceMode_ == "adapters-off") {
+        if (!m->has_adapters()) {
+          throw RangeError("referenceMode 'adapters-off' needs a model with LoRA adapters; use 'frozen-copy' or "
+                           "'precomputed' for full fine-tuning");
+        }
+        scorers.reference = [m](const PackedResponses& r) {
+          // Restored even if scoring throws.
+          struct Restore {
+            CausalLMImpl* m;
+            bool was;
+            ~Restore() { m->set_adapters_enabled(was); }
+          } restore{m.get(), m->adapters_enabled()};
+          m->set_adapters_enabled(false);
+          return m->score(r, nullptr);
+        };
+      } else if (referenceMode_ == "frozen-copy") {
+        auto frozen = m->clone_frozen();
+        frozen->eval();  // the reference never drops out
+        scorers.reference = [frozen](const PackedResponses& r) { return frozen->score(r, nullptr); };
+      } else if (referenceMode_ == "precomputed") {
+        scorers.reference = [](const PackedResponses&) -> torch::Tensor {
+          throw RangeError("referenceMode 'precomputed': the batch carries no referenceLogps");
+        };
+      } else {
+        throw RangeError("Trainer options.referenceMode must be 'adapters-off', 'frozen-copy' or 'precomputed' (got '" +
+                         referenceMode_ + "')");
+      }
+      step_ = std::make_shared<train::TrainStep>(std::move(scorers), namedTrainable(*m), options);
+    });
+  }
+
+ private:
+  void requireLive(const char* method) const {
+    if (!step_) throw std::runtime_error(std::string("Trainer.") + method + "(): the trainer was disposed");
+  }
+
+  Napi::Value step(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      requireLive("step");
+      train::StepBatch batch = stepBatchFromJs(info[0], "step(batch)");
+      if (info.Length() < 2 || !info[1].IsObject()) {
+        throw TypeError("step(batch, options): options must be { learningRate, optimizerStep, weight }");
+      }
+      Napi::Object o = info[1].As<Napi::Object>();
+      const bool optimizerStep = getBoolOr(o, "optimizerStep", true);
+      const double lr = optimizerStep ? getNumber(o, "learningRate", "step options") : 0.0;
+      const double weight = getNumberOr(o, "weight", 1.0, "step options");
+      if (!(weight > 0) || !std::isfinite(weight)) {
+        throw RangeError("step options.weight must be a finite number > 0 (the micro-batch's share of the step)");
+      }
+      if (optimizerStep && !(lr >= 0)) throw RangeError("step options.learningRate must be a finite number >= 0");
+      auto stepper = step_;
+      auto m = model_;
+      auto stats = std::make_shared<train::StepStats>();
+      auto steps = std::make_shared<int64_t>(0);
+      return PromiseWorker::run(
+          info.Env(), "sdpo.Trainer.step",
+          [stepper, m, batch, lr, optimizerStep, weight, stats, steps] {
+            std::unique_lock lock(m->mutex());
+            // The model rests in eval mode; LoRA dropout is on only inside a training step.
+            ModeScope mode(*m, true);
+            *stats = stepper->step(batch, lr, optimizerStep, weight);
+            *steps = stepper->optimizer().step_count();
+          },
+          [stats, steps](Napi::Env env) -> Napi::Value { return statsToJs(env, *stats, *steps); },
+          {info.This()});
+    });
+  }
+
+  Napi::Value evaluate(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      requireLive("evaluate");
+      train::StepBatch batch = stepBatchFromJs(info[0], "evaluate(batch)");
+      auto stepper = step_;
+      auto m = model_;
+      auto stats = std::make_shared<train::StepStats>();
+      auto steps = std::make_shared<int64_t>(0);
+      return PromiseWorker::run(
+          info.Env(), "sdpo.Trainer.evaluate",
+          [stepper, m, batch, stats, steps] {
+            std::unique_lock lock(m->mutex());
+            // Evaluation must not move the training random stream (LoRA dropout), or a run that
+            // evaluates would differ from one that does not, and resume would not be exact.
+            at::Generator gen = at::globalContext().defaultGenerator(m->device());
+            torch::Tensor saved;
+            {
+              std::lock_guard<std::mutex> g(gen.mutex());
+              saved = gen.get_state();
+            }
+            struct RestoreRng {
+              at::Generator& gen;
+              torch::Tensor& saved;
+              ~RestoreRng() {
+                std::lock_guard<std::mutex> g(gen.mutex());
+                gen.set_state(saved);
+              }
+            } restore{gen, saved};
+            ModeScope mode(*m, false);  // no dropout while evaluating
+            *stats = stepper->evaluate(batch);
+            *steps = stepper->optimizer().step_count();
+          },
+          [stats, steps](Napi::Env env) -> Napi::Value { return statsToJs(env, *stats, *steps); },
+          {info.This()});
+    });
+  }
+
+  // { step, tensors: [{ name, dtype, shape, data }] } — a synchronous copy; refuses while a step runs.
+  Napi::Value optimizerState(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      requireLive("optimizerState");
+      std::unique_lock lock(model_->mutex(), std::try_to_lock);
+      if (!lock.owns_lock()) throw std::runtime_error("Trainer.optimizerState(): a step is in flight; await it first");
+      Napi::Env env = info.Env();
+      auto& opt = step_->optimizer();
+      Napi::Array tensors = Napi::Array::New(env);
+      uint32_t i = 0;
+      for (const auto& entry : opt.state()) {
+        torch::Tensor t = entry.tensor.contiguous();
+        Napi::Object item = Napi::Object::New(env);
+        item.Set("name", entry.name);
+        item.Set("dtype", safetensorsTag(t.scalar_type()));
+        Napi::Array shape = Napi::Array::New(env, t.dim());
+        for (int64_t d = 0; d < t.dim(); ++d) shape.Set(static_cast<uint32_t>(d), static_cast<double>(t.size(d)));
+        item.Set("shape", shape);
+        const size_t bytes = t.numel() * t.element_size();
+        auto data = Napi::Uint8Array::New(env, bytes);
+        if (bytes) std::memcpy(data.Data(), t.data_ptr(), bytes);
+        item.Set("data", data);
+        tensors.Set(i++, item);
+      }
+      Napi::Object out = Napi::Object::New(env);
+      out.Set("step", static_cast<double>(opt.step_count()));
+      out.Set("tensors", tensors);
+      return out;
+    });
+  }
+
+  Napi::Value loadOptimizerState(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      requireLive("loadOptimizerState");
+      const std::string what = "loadOptimizerState(state)";
+      if (info.Length() < 1 || !info[0].IsObject()) throw TypeError(what + ": state must be { step, tensors }");
+      Napi::Object o = info[0].As<Napi::Object>();
+      const double stepCount = getNumber(o, "step", what);
+      if (stepCount < 0 || stepCount != static_cast<double>(static_cast<int64_t>(stepCount))) {
+        throw RangeError(what + ": step must be a whole number >= 0");
+      }
+      if (!o.Has("tensors") || !o.Get("tensors").IsArray()) throw TypeError(what + ": tensors must be an array");
+      Napi::Array list = o.Get("tensors").As<Napi::Array>();
+      std::vector<train::NamedTensor> state;
+      for (uint32_t i = 0; i < list.Length(); ++i) {
+        const std::string at = what + ".tensors[" + std::to_string(i) + "]";
+        if (!list.Get(i).IsObject()) throw TypeError(at + " must be an object");
+        Napi::Object item = list.Get(i).As<Napi::Object>();
+        if (!item.Get("name").IsString() || !item.Get("dtype").IsString() || !item.Get("shape").IsArray() ||
+            !item.Get("data").IsTypedArray()) {
+          throw TypeError(at + " must be { name: string, dtype: string, shape: number[], data: Uint8Array }");
+        }
+        const std::string name = item.Get("name").As<Napi::String>().Utf8Value();
+        torch::ScalarType dtype = dtypeFromTag(item.Get("dtype").As<Napi::String>().Utf8Value(), at);
+        Napi::Array shapeJs = item.Get("shape").As<Napi::Array>();
+        std::vector<int64_t> shape;
+        int64_t numel = 1;
+        for (uint32_t d = 0; d < shapeJs.Length(); ++d) {
+          double v = shapeJs.Get(d).ToNumber().DoubleValue();
+          if (!(v >= 0) || v != static_cast<double>(static_cast<int64_t>(v))) {
+            throw RangeError(at + ".shape must hold whole numbers >= 0");
+          }
+          shape.push_back(static_cast<int64_t>(v));
+          numel *= shape.back();
+        }
+        auto data = item.Get("data").As<Napi::TypedArray>();
+        const size_t expected = static_cast<size_t>(numel) * c10::elementSize(dtype);
+        if (data.ByteLength() != expected) {
+          throw RangeError(at + " ('" + name + "'): data holds " + std::to_string(data.ByteLength()) +
+                           " bytes, shape and dtype need " + std::to_string(expected));
+        }
+        torch::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(dtype));
+        if (expected) {
+          auto* base = static_cast<uint8_t*>(data.ArrayBuffer().Data()) + data.ByteOffset();
+          std::memcpy(t.data_ptr(), base, expected);
+        }
+        state.push_back({name, t});
+      }
+      std::unique_lock lock(model_->mutex(), std::try_to_lock);
+      if (!lock.owns_lock()) throw std::runtime_error(what + ": a step is in flight; await it first");
+      step_->optimizer().load_state(static_cast<int64_t>(stepCount), state);
+      return info.Env().Undefined();
+    });
+  }
+
+  // State of the default random generator of the model's device (LoRA dropout draws from it).
+  at::Generator generator() const { return at::globalContext().defaultGenerator(model_->device()); }
+
+  Napi::Value rngState(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      requireLive("rngState");
+      at::Generator gen = generator();
+      torch::Tensor state;
+      {
+        std::lock_guard<std::mutex> lock(gen.mutex());
+        state = gen.get_state().contiguous();
+      }
+      auto out = Napi::Uint8Array::New(info.Env(), state.numel());
+      if (state.numel()) std::memcpy(out.Data(), state.data_ptr(), state.numel());
+      return out;
+    });
+  }
+
+  Napi::Value setRngState(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      requireLive("setRngState");
+      if (info.Length() < 1 || !info[0].IsTypedArray() ||
+          info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+        throw TypeError("setRngState(state): state must be a Uint8Array from rngState()");
+      }
+      auto bytes = info[0].As<Napi::Uint8Array>();
+      at::Generator gen = generator();
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      const size_t expected = static_cast<size_t>(gen.get_state().numel());
+      if (bytes.ByteLength() != expected) {
+        throw RangeError("setRngState(state): state holds " + std::to_string(bytes.ByteLength()) +
+                         " bytes, this generator's state is " + std::to_string(expected));
+      }
+      torch::Tensor t = torch::empty({static_cast<int64_t>(expected)}, torch::kByte);
+      std::memcpy(t.data_ptr(), bytes.Data(), expected);
+      gen.set_state(t);
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value dispose(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      // A step in flight keeps its own references; dropping ours frees the state after it settles.
+      step_.reset();
+      model_.reset();
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !step_); }
+  Napi::Value lossName(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      requireLive("loss");
+      return Napi::String::New(info.Env(), train::lossKindName(step_->options().loss));
+    });
+  }
+  Napi::Value referenceMode(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), referenceMode_);
+  }
+
+  std::shared_ptr<CausalLMImpl> model_;
+  std::shared_ptr<train::TrainStep> step_;
+  std::string referenceMode_;
+};
+
+void initTrain(Napi::Env env, Napi::Object exports) { exports.Set("Trainer", TrainerWrap::define(env)); }
+
+}  // namespace
+}  // namespace sdpo
+
+SDPO_REGISTER_BINDING(train, sdpo::initTrain);
+#endif  // SDPO_TRAIN_ENABLED

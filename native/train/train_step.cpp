@@ -1,0 +1,225 @@
+#include "train/deps.h"
+#if SDPO_TRAIN_ENABLED
+#include "train/train_step.h"
+
+#include <cmath>
+#include <limits>
+
+#include "binding/errors.h"
+#include "ops/losses.h"
+
+namespace sdpo::train {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Losses run in at least float32 even for half-precision models.
+torch::Tensor lossPrecision(const torch::Tensor& t) {
+  auto s = t.scalar_type();
+  return (s == torch::kHalf || s == torch::kBFloat16) ? t.to(torch::kFloat) : t;
+}
+
+std::string shapeOf(const torch::Tensor& t) { return c10::str(t.sizes()); }
+
+}  // namespace
+
+LossKind parseLossKind(const std::string& name) {
+  if (name == "sft") return LossKind::SFT;
+  if (name == "dpo") return LossKind::DPO;
+  if (name == "sdpo") return LossKind::SDPO;
+  throw RangeError("loss must be one of sft, dpo, sdpo (got '" + name + "')");
+}
+
+const char* lossKindName(LossKind kind) {
+  switch (kind) {
+    case LossKind::SFT: return "sft";
+    case LossKind::DPO: return "dpo";
+    case LossKind::SDPO: return "sdpo";
+  }
+  return "?";
+}
+
+void validateStepBatch(const StepBatch& batch, LossKind loss) {
+  const auto& r = batch.responses;
+  if (!r.response_offsets.defined() || r.response_offsets.dim() != 1 || r.response_offsets.size(0) < 2) {
+    throw RangeError("batch: responseOffsets must list at least one response");
+  }
+  const int64_t R = r.response_offsets.size(0) - 1;
+  const torch::Tensor& chosen = batch.chosen_index;
+  if (!chosen.defined() || chosen.dim() != 1 || chosen.size(0) < 1) {
+    throw RangeError("batch: chosenIndex must hold at least one example");
+  }
+  if (chosen.scalar_type() != torch::kLong) throw TypeError("batch: chosenIndex must be int64 internally");
+  const int64_t B = chosen.size(0);
+  const int64_t* c = chosen.data_ptr<int64_t>();
+  for (int64_t b = 0; b < B; ++b) {
+    if (c[b] < 0 || c[b] >= R) {
+      throw RangeError("batch: chosenIndex[" + std::to_string(b) + "] = " + std::to_string(c[b]) +
+                       " is not a response index in [0, " + std::to_string(R) + ")");
+    }
+  }
+  const torch::Tensor& rej = batch.rejected_index;
+  if (!rej.defined() || rej.dim() != 2 || rej.size(0) != B) {
+    throw RangeError("batch: rejectedIndex must be [B, K] with B = " + std::to_string(B) + " (got " +
+                     (rej.defined() ? shapeOf(rej) : std::string("nothing")) + ")");
+  }
+  const int64_t K = rej.size(1);
+  if (loss == LossKind::DPO && K != 1) {
+    throw RangeError("batch: dpo takes exactly 1 negative per example (got " + std::to_string(K) + ")");
+  }
+  if (loss == LossKind::SDPO && K < 1) throw RangeError("batch: sdpo needs at least 1 negative per example");
+  const int64_t* j = rej.data_ptr<int64_t>();
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t real = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      int64_t idx = j[b * K + k];
+      if (idx == -1) continue;
+      if (idx < 0 || idx >= R) {
+        throw RangeError("batch: rejectedIndex[" + std::to_string(b * K + k) + "] = " + std::to_string(idx) +
+                         " is neither -1 nor a response index in [0, " + std::to_string(R) + ")");
+      }
+      ++real;
+    }
+    if (loss != LossKind::SFT && real == 0) {
+      throw RangeError("batch: example " + std::to_string(b) + " has no real negative (all rejectedIndex are -1)");
+    }
+  }
+  if (batch.reference_logps.defined()) {
+    if (batch.reference_logps.dim() != 1 || batch.reference_logps.size(0) != R) {
+      throw RangeError("batch: referenceLogps must hold one log-prob per response (" + std::to_string(R) +
+                       "), got " + shapeOf(batch.reference_logps));
+    }
+  }
+}
+
+TrainStep::TrainStep(Scorers scorers, std::vector<NamedTensor> trainable, TrainStepOptions options)
+    : scorers_(std::move(scorers)), options_(options), optimizer_(std::move(trainable), options.adam) {
+  if (!std::isfinite(options_.beta) || options_.beta <= 0) throw RangeError("beta must be a finite number > 0");
+  if (!std::isfinite(options_.max_grad_norm) || options_.max_grad_norm < 0) {
+    throw RangeError("maxGradNorm must be a finite number >= 0 (0 disables clipping)");
+  }
+  if (optimizer_.params().empty()) throw RangeError("the model has no trainable parameters");
+}
+
+TrainStep::Forward TrainStep::forward(const StepBatch& batch, bool with_grad) {
+  validateStepBatch(batch, options_.loss);
+  const auto& responses = batch.responses;
+  const int64_t B = batch.chosen_index.size(0);
+  const int64_t K = batch.rejected_index.size(1);
+  const int64_t R = responses.response_offsets.size(0) - 1;
+
+  Forward out;
+  out.stats.examples = B;
+  out.stats.responses = R;
+  out.stats.tokens = responses.response_ids.numel();
+  out.stats.grad_norm = kNaN;
+
+  c10::optional<torch::NoGradGuard> no_grad;
+  if (!with_grad) no_grad.emplace();
+
+  if (options_.loss == LossKind::SFT) {
+    torch::Tensor token_logps;
+    scorers_.policy(responses, &token_logps);
+    if (!token_logps.defined() || token_logps.dim() != 1 || token_logps.size(0) != responses.response_ids.numel()) {
+      throw std::runtime_error("sft: the model returned no per-token log-probs for the responses");
+    }
+    // Positions of the chosen responses' tokens in response_ids (token_logps is packed like it).
+    const int64_t* off = responses.response_offsets.data_ptr<int64_t>();
+    const int64_t* c = batch.chosen_index.data_ptr<int64_t>();
+    std::vector<int64_t> positions;
+    for (int64_t b = 0; b < B; ++b) {
+      for (int64_t p = off[c[b]]; p < off[c[b] + 1]; ++p) positions.push_back(p);
+    }
+    if (positions.empty()) throw RangeError("sft: the chosen responses of this batch have no tokens");
+    auto index = torch::tensor(positions, torch::kLong).to(token_logps.device());
+    torch::Tensor chosen_tokens = lossPrecision(token_logps).index_select(0, index);
+    out.loss = -chosen_tokens.mean();
+    out.stats.loss = out.loss.item<double>();
+    out.stats.loss_tokens = static_cast<int64_t>(positions.size());
+    out.stats.chosen_reward = out.stats.rejected_reward = kNaN;
+    out.stats.reward_accuracy = out.stats.reward_margin = kNaN;
+    return out;
+  }
+
+  torch::Tensor policy = lossPrecision(scorers_.policy(responses, nullptr));
+  torch::Tensor reference;
+  if (batch.reference_logps.defined()) {
+    reference = batch.reference_logps.to(policy.options());
+  } else {
+    torch::NoGradGuard ref_no_grad;
+    reference = scorers_.reference(responses).to(policy.options());
+  }
+  reference = reference.detach();
+  if (policy.dim() != 1 || policy.size(0) != R || reference.size(0) != R) {
+    throw std::runtime_error("the model returned " + shapeOf(policy) + " log-probs for " + std::to_string(R) +
+                             " responses");
+  }
+
+  const auto device = policy.device();
+  torch::Tensor chosen_idx = batch.chosen_index.to(device);
+  torch::Tensor rejected_idx_cpu = batch.rejected_index;
+  torch::Tensor mask_cpu = rejected_idx_cpu >= 0;
+  torch::Tensor rejected_idx = rejected_idx_cpu.clamp_min(0).to(device);
+  torch::Tensor mask = mask_cpu.to(device);
+
+  torch::Tensor pc = policy.index_select(0, chosen_idx);                                 // [B]
+  torch::Tensor rc = reference.index_select(0, chosen_idx);                              // [B]
+  torch::Tensor pr = policy.index_select(0, rejected_idx.reshape(-1)).reshape({B, K});   // [B, K]
+  torch::Tensor rr = reference.index_select(0, rejected_idx.reshape(-1)).reshape({B, K});
+
+  torch::Tensor per_example;
+  if (options_.loss == LossKind::DPO) {
+    per_example = ops::dpo_loss(pc, pr.select(1, 0), rc, rr.select(1, 0), options_.beta);
+  } else {
+    per_example = ops::sdpo_loss(pc, pr, rc, rr, options_.beta, mask);
+  }
+  out.loss = per_example.mean();
+  out.stats.loss_tokens = out.stats.tokens;
+
+  torch::NoGradGuard stats_no_grad;
+  torch::Tensor chosen_reward = (options_.beta * (pc - rc)).detach().to(torch::kDouble).cpu();
+  torch::Tensor rejected_reward = (options_.beta * (pr - rr)).detach().to(torch::kDouble).cpu();
+  torch::Tensor real = mask_cpu;
+  const double real_count = real.sum().item<double>();
+  const double chosen_mean = chosen_reward.mean().item<double>();
+  const double rejected_mean =
+      real_count > 0 ? rejected_reward.masked_select(real).sum().item<double>() / real_count : kNaN;
+  torch::Tensor best_rejected =
+      rejected_reward.masked_fill(real.logical_not(), -std::numeric_limits<double>::infinity()).amax(1);
+  out.stats.loss = out.loss.item<double>();
+  out.stats.chosen_reward = chosen_mean;
+  out.stats.rejected_reward = rejected_mean;
+  out.stats.reward_accuracy = (chosen_reward > best_rejected).to(torch::kDouble).mean().item<double>();
+  out.stats.reward_margin = chosen_mean - rejected_mean;
+  return out;
+}
+
+StepStats TrainStep::step(const StepBatch& batch, double learning_rate, bool optimizer_step, double weight) {
+  if (!std::isfinite(weight) || weight <= 0) throw RangeError("step: weight must be a finite number > 0");
+  if (optimizer_step && (!std::isfinite(learning_rate) || learning_rate < 0)) {
+    throw RangeError("step: learningRate must be a finite number >= 0");
+  }
+  Forward f = forward(batch, true);
+  if (!std::isfinite(f.stats.loss)) {
+    throw RangeError(std::string("step: the ") + lossKindName(options_.loss) + " loss is not finite (" +
+                     std::to_string(f.stats.loss) + "); no gradient was applied");
+  }
+  (f.loss * weight).backward();
+  if (optimizer_step) {
+    f.stats.grad_norm = clip_grad_norm(optimizer_.params(), options_.max_grad_norm);
+    if (std::isfinite(f.stats.grad_norm)) {
+      optimizer_.step(learning_rate);
+    }
+    optimizer_.zero_grad();
+    f.stats.optimizer_step = true;
+  }
+  return f.stats;
+}
+
+StepStats TrainStep::evaluate(const StepBatch& batch) {
+  Forward f = forward(batch, false);
+  return f.stats;
+}
+
+}  // namespace sdpo::train
+#endif  // SDPO_TRAIN_ENABLED

@@ -1,0 +1,94 @@
+// One training or evaluation step of a preference loss over a packed batch of responses.
+//
+// The step does not know the decoder: it gets two scoring functions (policy with grad, reference
+// without) so it can be built and tested on its own; the binding plugs the CausalLM into them.
+//
+//   policy log-probs  = policy(responses)           [R], differentiable
+//   reference log-probs = reference(responses)     [R], no grad (or precomputed, passed in)
+//   sft : mean over chosen tokens of -log p(token)   (token log-probs from the policy)
+//   dpo : dpo_loss(chosen, rejected[:, 0])           (K = 1)
+//   sdpo: sdpo_loss(chosen, rejected, mask)           (mask: rejected_index >= 0)
+#pragma once
+#include <torch/torch.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/causal_lm.h"
+#include "train/adamw.h"
+
+namespace sdpo::train {
+
+enum class LossKind { SFT, DPO, SDPO };
+LossKind parseLossKind(const std::string& name);  // "sft" | "dpo" | "sdpo", else RangeError
+const char* lossKindName(LossKind kind);
+
+struct StepBatch {
+  model::PackedResponses responses;
+  torch::Tensor chosen_index;     // [B] int64: index of each example's chosen response in [0, R)
+  torch::Tensor rejected_index;   // [B, K] int64: indices of its negatives, -1 = no negative there
+  torch::Tensor reference_logps;  // [R] float64, precomputed reference log-probs (undefined: compute)
+};
+
+struct StepStats {
+  double loss = 0;             // mean loss of this batch (sft: per token, others: per example)
+  double chosen_reward = 0;    // mean beta * (policy - reference) of the chosen responses (NaN for sft)
+  double rejected_reward = 0;  // mean over real negatives (NaN for sft)
+  double reward_accuracy = 0;  // fraction of examples whose chosen reward beats every negative (NaN for sft)
+  double reward_margin = 0;    // chosen_reward - rejected_reward (NaN for sft)
+  double grad_norm = 0;        // before clipping; NaN when no optimizer step was taken. A non-finite
+                               // norm skips the update (gradients are dropped), as mixed-precision trainers do.
+  int64_t examples = 0;        // B
+  int64_t responses = 0;       // R
+  int64_t tokens = 0;          // response tokens scored
+  int64_t loss_tokens = 0;     // tokens the loss averages over (sft: chosen tokens)
+  bool optimizer_step = false;
+};
+
+// policy(responses, token_logps_out): [R] log-probs with grad; fills *token_logps_out when given.
+// reference(responses): [R] log-probs of the reference policy (called under NoGradGuard).
+struct Scorers {
+  std::function<torch::Tensor(const model::PackedResponses&, torch::Tensor*)> policy;
+  std::function<torch::Tensor(const model::PackedResponses&)> reference;
+};
+
+struct TrainStepOptions {
+  LossKind loss = LossKind::SDPO;
+  double beta = 1.0;
+  double max_grad_norm = 1.0;  // 0: no clipping
+  AdamWOptions adam;
+};
+
+class TrainStep {
+ public:
+  TrainStep(Scorers scorers, std::vector<NamedTensor> trainable, TrainStepOptions options);
+
+  // Forward + backward of one micro-batch with its loss scaled by `weight` (its share of the
+  // accumulated batch), gradients added to those already there; with `optimizer_step`, then
+  // clips, updates and zeroes the gradients.
+  StepStats step(const StepBatch& batch, double learning_rate, bool optimizer_step, double weight);
+  // Same statistics without gradients or updates.
+  StepStats evaluate(const StepBatch& batch);
+
+  AdamW& optimizer() { return optimizer_; }
+  const TrainStepOptions& options() const { return options_; }
+
+ private:
+  struct Forward {
+    torch::Tensor loss;  // scalar
+    StepStats stats;
+  };
+  Forward forward(const StepBatch& batch, bool with_grad);
+
+  Scorers scorers_;
+  TrainStepOptions options_;
+  AdamW optimizer_;
+};
+
+// Checks a batch against its own sizes (indices in range, shapes, at least one real negative per
+// example for sdpo, exactly one for dpo); throws RangeError naming the problem.
+void validateStepBatch(const StepBatch& batch, LossKind loss);
+
+}  // namespace sdpo::train

@@ -1,0 +1,92 @@
+/**
+ * referenceMode "precomputed": reference log-probs of every response a run can meet (each example's
+ * chosen, its negatives and its candidate list), scored once before the first update and kept, so
+ * the reference policy never runs again. Keyed by source row and response tokens, so it does not
+ * depend on which negatives an epoch happens to draw.
+ */
+import type { PackedTokens, PreferenceBatch } from "../data/batch";
+import type { NativeModel, TrainBatchInput } from "../native";
+import { listAt } from "./pack";
+import type { PreferenceSource } from "./source";
+
+function keyOf(tokens: Int32Array): string {
+  return tokens.join(",");
+}
+
+export class ReferenceCache {
+  private readonly byRow = new Map<number, Map<string, number>>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Scores every response of `source` with the reference policy (adapters off). */
+  async add(model: NativeModel, source: PreferenceSource, options: { batchSize: number; negatives: number }): Promise<void> {
+    const batches = source.batches({ batchSize: options.batchSize, negatives: options.negatives, shuffle: false, seed: 0, epoch: 0, skipBatches: 0 });
+    for await (const batch of batches) await this.addBatch(model, batch);
+  }
+
+  private async addBatch(model: NativeModel, batch: PreferenceBatch): Promise<void> {
+    // Every distinct response of each example, once.
+    const lists: { b: number; tokens: Int32Array }[] = [];
+    for (let b = 0; b < batch.size; b++) {
+      const seen = new Set<string>();
+      const take = (tokens: Int32Array) => {
+        const key = keyOf(tokens);
+        if (tokens.length === 0 || seen.has(key) || this.byRow.get(batch.rows[b])?.has(key)) return;
+        seen.add(key);
+        lists.push({ b, tokens });
+      };
+      take(listAt(batch.chosen, b));
+      for (let k = 0; k < batch.negatives; k++) take(listAt(batch.rejected, b * batch.negatives + k));
+      const cands: PackedTokens = batch.candidates;
+      if (batch.candidateOffsets.length > b + 1) {
+        for (let c = batch.candidateOffsets[b]; c < batch.candidateOffsets[b + 1]; c++) take(listAt(cands, c));
+      }
+    }
+    if (lists.length === 0) return;
+    const base = batch.prompt.offsets[0];
+    const promptOffsets = new Int32Array(batch.size + 1);
+    for (let b = 0; b <= batch.size; b++) promptOffsets[b] = batch.prompt.offsets[b] - base;
+    const total = lists.reduce((n, l) => n + l.tokens.length, 0);
+    const responseIds = new Int32Array(total);
+    const responseOffsets = new Int32Array(lists.length + 1);
+    const responsePrompt = new Int32Array(lists.length);
+    lists.forEach((l, r) => {
+      responseIds.set(l.tokens, responseOffsets[r]);
+      responseOffsets[r + 1] = responseOffsets[r] + l.tokens.length;
+      responsePrompt[r] = l.b;
+    });
+    const { logps } = await model.score(
+      { promptIds: batch.prompt.values.subarray(base, batch.prompt.offsets[batch.size]), promptOffsets, responseIds, responseOffsets, responsePrompt },
+      { adapters: false }
+    );
+    lists.forEach((l, r) => {
+      const row = batch.rows[l.b];
+      let map = this.byRow.get(row);
+      if (!map) this.byRow.set(row, (map = new Map()));
+      map.set(keyOf(l.tokens), logps[r]);
+      this.count++;
+    });
+  }
+
+  /** Reference log-probs for the responses of a packed batch made from `batch`. */
+  lookup(batch: PreferenceBatch, packed: TrainBatchInput): Float64Array {
+    const R = packed.responsePrompt.length;
+    const out = new Float64Array(R);
+    for (let r = 0; r < R; r++) {
+      const row = batch.rows[packed.responsePrompt[r]];
+      const tokens = packed.responseIds.subarray(packed.responseOffsets[r], packed.responseOffsets[r + 1]);
+      const value = this.byRow.get(row)?.get(keyOf(tokens));
+      if (value === undefined) {
+        throw new RangeError(
+          `referenceMode "precomputed": no reference log-prob for a response of row ${row} ` +
+            `(it was not among that row's chosen, negatives or candidates when the cache was built)`
+        );
+      }
+      out[r] = value;
+    }
+    return out;
+  }
+}

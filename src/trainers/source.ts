@@ -1,0 +1,28 @@
+/** What the trainers read: anything that yields PreferenceBatches the way PreferenceDataset does. */
+import type { PreferenceBatch } from "../data/batch";
+import { PreferenceDataset } from "../data/dataset";
+
+export interface BatchRequest {
+  batchSize: number;
+  negatives: number;
+  shuffle: boolean;
+  seed: number;
+  epoch: number;
+  /** Micro-batches of this epoch to skip (resume). */
+  skipBatches: number;
+}
+
+export interface PreferenceSource {
+  /** Examples in the data. */
+  countRows(): Promise<number>;
+  batches(request: BatchRequest): AsyncIterable<PreferenceBatch>;
+}
+
+/** A path to an .arrow file or an already opened dataset. */
+export function openSource(data: unknown, what: string): PreferenceSource {
+  if (typeof data === "string") return PreferenceDataset.fromArrow(data) as unknown as PreferenceSource;
+  if (data && typeof data === "object" && typeof (data as PreferenceSource).batches === "function") {
+    return data as PreferenceSource;
+  }
+  throw new TypeError(`${what} must be a path to an .arrow file or a PreferenceDataset`);
+}

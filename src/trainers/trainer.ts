@@ -1,0 +1,299 @@
+/**
+ * PreferenceTrainer: the training loop of every loss. fit() runs epochs over the data in groups of
+ * `gradientAccumulationSteps` micro-batches, one asynchronous native call per micro-batch (the event
+ * loop stays free), an optimizer step at the end of each group, events, evaluation and checkpoints.
+ * The losses differ only in their name, their number of negatives and what the loss averages over.
+ */
+import type { PreferenceBatch } from "../data/batch";
+import type { Model } from "../model/model";
+import { native, type NativeTrainer, type TrainBatchInput } from "../native";
+import { readCheckpoint, writeCheckpoint, type TrainerState, STATE_FORMAT } from "./checkpoint_io";
+import { TrainerEvents, type Listener, type TrainerEventName } from "./events";
+import { resolveOptions, type ResolvedOptions } from "./options";
+import { chosenTokenCount, packBatch } from "./pack";
+import { ReferenceCache } from "./reference_cache";
+import { claimOutputDir, newRunId } from "./run_dir";
+import { learningRateAt, warmupStepsFor } from "./schedules";
+import { openSource, type PreferenceSource } from "./source";
+import { StatsAccumulator } from "./stats";
+import type { EvalEvent, FitOptions, FitReport, LossName, TrainerOptions } from "./types";
+
+/** Options that fix the data order and the schedule: a resumed run must use the same. */
+const RESUME_INVARIANTS = ["batchSize", "gradientAccumulationSteps", "negatives", "seed", "numTrainEpochs", "warmupRatio", "lrSchedulerType", "learningRate"] as const;
+
+export abstract class PreferenceTrainer {
+  abstract readonly loss: LossName;
+  readonly model: Model;
+  readonly options: ResolvedOptions;
+  private readonly events = new TrainerEvents();
+  private nativeTrainer: NativeTrainer | undefined;
+  private reference: ReferenceCache | undefined;
+  private running = false;
+
+  protected constructor(loss: LossName, options: TrainerOptions) {
+    if (!options || typeof options !== "object" || !options.model || !(options.model as Model).native) {
+      throw new TypeError("trainer options.model must be a Model (loadModel / createModel)");
+    }
+    this.model = options.model;
+    const hasAdapters = this.model.native.parameterInfo().some((p) => p.isAdapter);
+    this.options = resolveOptions(loss, options, hasAdapters);
+    this.nativeTrainer = new (native().Trainer)(this.model.native, {
+      loss,
+      beta: this.options.beta,
+      weightDecay: this.options.weightDecay,
+      adamBeta1: this.options.adamBeta1,
+      adamBeta2: this.options.adamBeta2,
+      adamEpsilon: this.options.adamEpsilon,
+      maxGradNorm: this.options.maxGradNorm,
+      referenceMode: this.options.referenceMode,
+    });
+  }
+
+  on<E extends TrainerEventName>(event: E, listener: Listener<E>): () => void {
+    return this.events.on(event, listener);
+  }
+
+  off<E extends TrainerEventName>(event: E, listener: Listener<E>): void {
+    this.events.off(event, listener);
+  }
+
+  /** Frees the optimizer state (the model stays usable). */
+  dispose(): void {
+    this.nativeTrainer?.dispose();
+    this.nativeTrainer = undefined;
+  }
+
+  protected get trainer(): NativeTrainer {
+    if (!this.nativeTrainer) throw new Error(`${this.constructor.name} was disposed`);
+    return this.nativeTrainer;
+  }
+
+  /** Whether the loss needs rejected responses (false for sft). */
+  protected get usesNegatives(): boolean {
+    return this.loss !== "sft";
+  }
+
+  /** What the loss of a micro-batch is a mean over, so accumulated micro-batches weigh as one batch. */
+  protected lossWeightOf(batch: PreferenceBatch): number {
+    return this.loss === "sft" ? chosenTokenCount(batch) : batch.size;
+  }
+
+  private pack(batch: PreferenceBatch): TrainBatchInput {
+    const packed = packBatch(batch, { withRejected: this.usesNegatives });
+    if (this.reference && this.usesNegatives) packed.referenceLogps = this.reference.lookup(batch, packed);
+    return packed;
+  }
+
+  private async ensureReference(sources: PreferenceSource[]): Promise<void> {
+    if (this.options.referenceMode !== "precomputed" || !this.usesNegatives || this.reference) return;
+    // Scored before any update, so this is the reference policy whatever the model's adapters are.
+    const cache = new ReferenceCache();
+    for (const source of sources) {
+      await cache.add(this.model.native, source, { batchSize: this.options.batchSize, negatives: this.options.negatives });
+    }
+    this.reference = cache;
+  }
+
+  /** Mean loss, rewards and accuracy over `data` without updating anything. */
+  async evaluate(data: unknown): Promise<Omit<EvalEvent, "type" | "step" | "epoch">> {
+    const source = openSource(data, "evaluate(data)");
+    await this.ensureReference([source]);
+    return this.evaluateSource(source);
+  }
+
+  private async evaluateSource(source: PreferenceSource): Promise<Omit<EvalEvent, "type" | "step" | "epoch">> {
+    const acc = new StatsAccumulator();
+    const o = this.options;
+    for await (const batch of source.batches({ batchSize: o.batchSize, negatives: o.negatives, shuffle: false, seed: o.seed, epoch: 0, skipBatches: 0 })) {
+      const stats = await this.trainer.evaluate(this.pack(batch));
+      acc.add(stats, this.loss === "sft" ? stats.lossTokens : stats.examples);
+    }
+    const m = acc.mean();
+    return { loss: m.loss, chosenReward: m.chosenReward, rejectedReward: m.rejectedReward, rewardAccuracy: m.rewardAccuracy, rows: m.examples };
+  }
+
+  async fit(data: unknown, fitOptions: FitOptions = {}): Promise<FitReport> {
+    if (this.running) throw new Error("fit() is already running on this trainer");
+    this.running = true;
+    try {
+      return await this.fitOnce(data, fitOptions);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async fitOnce(data: unknown, fitOptions: FitOptions): Promise<FitReport> {
+    const o = this.options;
+    const started = Date.now();
+    const train = openSource(data, "fit(data)");
+    const evalSource = fitOptions.eval !== undefined ? openSource(fitOptions.eval, "fit(data, { eval })") : undefined;
+    const numRows = await train.countRows();
+    if (!(numRows >= 1)) throw new RangeError("fit(data): the training data holds no examples");
+    const batchesPerEpoch = Math.ceil(numRows / o.batchSize);
+    const stepsPerEpoch = Math.ceil(batchesPerEpoch / o.gradientAccumulationSteps);
+    const totalSteps = stepsPerEpoch * o.numTrainEpochs;
+    const schedule = { type: o.lrSchedulerType, learningRate: o.learningRate, totalSteps, warmupSteps: warmupStepsFor(o.warmupRatio, totalSteps) };
+
+    let runId = newRunId();
+    let globalStep = 0;
+    let epoch = 0;
+    let batchesInEpoch = 0;
+    let examplesSeen = 0;
+    let elapsedBefore = 0;
+    let lastLoss = NaN;
+    let lastEval: EvalEvent | undefined;
+
+    if (fitOptions.resumeFrom !== undefined) {
+      const ck = await readCheckpoint(fitOptions.resumeFrom);
+      this.checkResumable(ck.state, totalSteps);
+      const byName = new Set(this.model.native.parameterInfo().filter((p) => p.trainable).map((p) => p.name));
+      for (const t of ck.trainable) {
+        if (!byName.has(t.name)) throw new Error(`resumeFrom: ${t.name} is not a trainable parameter of this model`);
+      }
+      if (ck.trainable.length !== byName.size) {
+        throw new Error(`resumeFrom: the checkpoint holds ${ck.trainable.length} trainable tensors, the model has ${byName.size}`);
+      }
+      for (const t of ck.trainable) this.model.native.setTensor(t.name, t.dtype, t.shape, t.data);
+      this.trainer.loadOptimizerState(ck.optimizer);
+      this.trainer.setRngState(new Uint8Array(Buffer.from(ck.state.torchRng, "base64")));
+      ({ runId, globalStep, epoch, batchesInEpoch, examplesSeen, lastLoss } = ck.state);
+      elapsedBefore = ck.state.elapsedSeconds;
+      lastEval = ck.state.lastEval;
+    }
+    if (o.outputDir) await claimOutputDir(o.outputDir, runId, this.loss, o.overwrite);
+    await this.ensureReference(evalSource ? [train, evalSource] : [train]);
+
+    const signal = fitOptions.signal;
+    let aborted = false;
+    let lastSaved = fitOptions.resumeFrom !== undefined ? globalStep : -1;
+    let windowStart = Date.now();
+    let windowExamples = 0;
+    const elapsed = () => elapsedBefore + (Date.now() - started) / 1000;
+    const fractionalEpoch = () => epoch + batchesInEpoch / batchesPerEpoch;
+
+    const stateNow = (): TrainerState => {
+      // A checkpoint at the end of an epoch points at the start of the next one.
+      const atEnd = batchesInEpoch >= batchesPerEpoch;
+      return {
+        format: STATE_FORMAT,
+        runId,
+        loss: this.loss,
+        globalStep,
+        totalSteps,
+        epoch: atEnd ? epoch + 1 : epoch,
+        batchesInEpoch: atEnd ? 0 : batchesInEpoch,
+        batchesPerEpoch,
+        examplesSeen,
+        elapsedSeconds: elapsed(),
+        lastLoss,
+        lastEval,
+        options: { ...o, loss: this.loss },
+        jsRng: { seed: o.seed, epoch },
+        torchRng: Buffer.from(this.trainer.rngState()).toString("base64"),
+      };
+    };
+    const save = async () => {
+      if (!o.outputDir || lastSaved === globalStep) return;
+      const trainable = this.model.native.parameterInfo().filter((p) => p.trainable);
+      const dir = await writeCheckpoint(o.outputDir, this.model, this.trainer, trainable, stateNow());
+      lastSaved = globalStep;
+      this.events.emit("checkpoint", { type: "checkpoint", step: globalStep, path: dir });
+    };
+    const runEval = async () => {
+      if (!evalSource) return;
+      const result = await this.evaluateSource(evalSource);
+      lastEval = { type: "eval", step: globalStep, epoch: fractionalEpoch(), ...result };
+      this.events.emit("eval", lastEval);
+    };
+    const optimizerStep = async (group: PreferenceBatch[]) => {
+      const weights = group.map((b) => this.lossWeightOf(b));
+      const total = weights.reduce((a, b) => a + b, 0);
+      if (!(total > 0)) throw new RangeError(`rows ${group[0].rows[0]}..: the chosen responses of this step have no tokens`);
+      const learningRate = learningRateAt(globalStep, schedule);
+      const acc = new StatsAccumulator();
+      let gradNorm = NaN;
+      for (let i = 0; i < group.length; i++) {
+        const last = i === group.length - 1;
+        const stats = await this.trainer.step(this.pack(group[i]), { learningRate, optimizerStep: last, weight: weights[i] / total });
+        acc.add(stats, weights[i]);
+        if (last) gradNorm = stats.gradNorm;
+      }
+      globalStep++;
+      batchesInEpoch += group.length;
+      const m = acc.mean();
+      examplesSeen += m.examples;
+      windowExamples += m.examples;
+      lastLoss = m.loss;
+      if (globalStep % o.logSteps === 0 || globalStep === totalSteps) {
+        const now = Date.now();
+        this.events.emit("step", {
+          type: "step",
+          step: globalStep,
+          epoch: fractionalEpoch(),
+          loss: m.loss,
+          chosenReward: m.chosenReward,
+          rejectedReward: m.rejectedReward,
+          rewardAccuracy: m.rewardAccuracy,
+          rewardMargin: m.rewardMargin,
+          learningRate,
+          gradNorm,
+          examplesPerSecond: windowExamples / Math.max(1e-9, (now - windowStart) / 1000),
+          totalSteps,
+          elapsedSeconds: elapsed(),
+        });
+        windowStart = now;
+        windowExamples = 0;
+      }
+      if (o.evalSteps > 0 && globalStep % o.evalSteps === 0) await runEval();
+      if (o.saveSteps > 0 && globalStep % o.saveSteps === 0) await save();
+    };
+
+    training: for (; epoch < o.numTrainEpochs; epoch++, batchesInEpoch = 0) {
+      const batches = train.batches({ batchSize: o.batchSize, negatives: o.negatives, shuffle: true, seed: o.seed, epoch, skipBatches: batchesInEpoch });
+      let group: PreferenceBatch[] = [];
+      for await (const batch of batches) {
+        group.push(batch);
+        if (group.length < o.gradientAccumulationSteps) continue;
+        if (signal?.aborted) {
+          aborted = true;
+          break training;
+        }
+        await optimizerStep(group);
+        group = [];
+      }
+      if (group.length > 0) {
+        if (signal?.aborted) {
+          aborted = true;
+          break;
+        }
+        await optimizerStep(group);
+      }
+      if (o.evalSteps === 0) await runEval();
+    }
+    if (!aborted) await save();
+    const seconds = (Date.now() - started) / 1000;
+    return {
+      steps: globalStep,
+      epochs: aborted ? fractionalEpoch() : o.numTrainEpochs,
+      aborted,
+      finalLoss: lastLoss,
+      lastEval,
+      examplesPerSecond: seconds > 0 ? examplesSeen / Math.max(elapsed(), 1e-9) : 0,
+      seconds,
+      outputDir: o.outputDir,
+    };
+  }
+
+  private checkResumable(state: TrainerState, totalSteps: number): void {
+    if (state.loss !== this.loss) throw new Error(`resumeFrom: the checkpoint was trained with ${state.loss}, this trainer is ${this.loss}`);
+    const saved = state.options as Record<string, unknown>;
+    const mismatched = RESUME_INVARIANTS.filter((k) => saved[k] !== this.options[k]);
+    if (mismatched.length > 0) {
+      const list = mismatched.map((k) => `${k}: checkpoint ${String(saved[k])}, now ${String(this.options[k])}`).join("; ");
+      throw new Error(`resumeFrom: options differ from the checkpoint's, so the run cannot continue exactly (${list})`);
+    }
+    if (state.totalSteps !== totalSteps) {
+      throw new Error(`resumeFrom: the data gives ${totalSteps} steps in all, the checkpoint's run had ${state.totalSteps} (different data?)`);
+    }
+  }
+}

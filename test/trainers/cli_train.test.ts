@@ -1,0 +1,76 @@
+/** `sdpo train`: a run end to end, and bad input refused before anything is written. */
+import { existsSync, readdirSync, readFileSync, statSync } from "fs";
+import { join } from "path";
+import yargs from "yargs";
+import { runTrain, trainCommand, type TrainArgs } from "../../src/cli/commands/train";
+import { rejectionOf } from "../helpers";
+import { TempDir } from "./fixtures";
+
+jest.setTimeout(60_000);
+
+let tmp: TempDir;
+let data: string;
+beforeEach(() => {
+  tmp = new TempDir();
+  data = tmp.arrow("train.arrow", 8);
+});
+afterEach(() => tmp.remove());
+
+const quiet = { progress: false };
+const stdoutWrite = process.stdout.write;
+beforeAll(() => {
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+});
+afterAll(() => {
+  process.stdout.write = stdoutWrite;
+});
+
+describe("sdpo train", () => {
+  test("trains a tiny model from a preset, writes checkpoints and a JSONL log", async () => {
+    const out = tmp.file("run");
+    await runTrain({ ...quiet, loss: "sdpo", data, eval: data, config: "tiny", out, negatives: 2, batchSize: 4, saveSteps: 1, referenceMode: "frozen-copy" });
+    expect(readdirSync(out).filter((n) => n.startsWith("checkpoint-")).sort()).toEqual(["checkpoint-1", "checkpoint-2"]);
+    const log = readFileSync(join(out, "train_log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(log.filter((r) => r.type === "step").map((r) => r.step)).toEqual([1, 2]);
+    expect(log.some((r) => r.type === "eval")).toBe(true);
+    expect(log.filter((r) => r.type === "checkpoint").length).toBe(2);
+    // --resume of a finished run continues from its last checkpoint and has nothing left to do
+    // (the trainer flags come back from the checkpoint)
+    await runTrain({ ...quiet, loss: "sdpo", data, config: "tiny", out, resume: true });
+    expect(readdirSync(out).filter((n) => n.startsWith("checkpoint-")).sort()).toEqual(["checkpoint-1", "checkpoint-2"]);
+  });
+
+  test("bad input is a clear error and leaves --out untouched", async () => {
+    const out = tmp.file("run");
+    const base: TrainArgs = { ...quiet, loss: "sdpo", data, config: "tiny", out, batchSize: 4, referenceMode: "frozen-copy" };
+    expect((await rejectionOf(runTrain({ ...base, data: tmp.file("missing.arrow") }))).message).toMatch(/--data .*missing\.arrow: no such file/);
+    expect((await rejectionOf(runTrain({ ...base, config: undefined }))).message).toMatch(/exactly one of --model/);
+    expect((await rejectionOf(runTrain({ ...base, model: tmp.path }))).message).toMatch(/exactly one of --model/);
+    expect((await rejectionOf(runTrain({ ...base, config: undefined, model: tmp.path }))).message).toMatch(/no config\.json/);
+    expect((await rejectionOf(runTrain({ ...base, negatives: 7 }))).message).toMatch(/--data .*train\.arrow: .*/);
+    expect((await rejectionOf(runTrain({ ...base, resume: true }))).message).toMatch(/holds no checkpoint-N folder/);
+    expect(existsSync(out)).toBe(false);
+
+    await runTrain({ ...base, negatives: 2 });
+    const stamp = statSync(join(out, "checkpoint-2", "trainer_state.json")).mtimeMs;
+    expect((await rejectionOf(runTrain({ ...base, negatives: 2 }))).message).toMatch(/already holds another run/);
+    expect(statSync(join(out, "checkpoint-2", "trainer_state.json")).mtimeMs).toBe(stamp);
+    await runTrain({ ...base, negatives: 2, batchSize: 8, overwrite: true });
+    expect(readdirSync(out).filter((n) => n.startsWith("checkpoint-"))).toEqual(["checkpoint-1"]);
+  });
+
+  test("the command line is strict: unknown flags and losses are refused", async () => {
+    const parse = (argv: string[]) =>
+      new Promise<string>((resolve) => {
+        yargs(argv)
+          .command({ ...trainCommand, handler: () => resolve("ran") })
+          .strict()
+          .exitProcess(false)
+          .fail((msg) => resolve(String(msg)))
+          .parse();
+      });
+    expect(await parse(["train", "--loss", "sdpo", "--data", data, "--config", "tiny", "--out", "x", "--learning-rat", "1"])).toMatch(/Unknown argument/);
+    expect(await parse(["train", "--loss", "ipo", "--data", data, "--config", "tiny", "--out", "x"])).toMatch(/Invalid values/);
+    expect(await parse(["train", "--data", data, "--out", "x"])).toMatch(/Missing required argument: loss/);
+  });
+});

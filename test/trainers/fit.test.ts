@@ -1,0 +1,174 @@
+/** fit(): losses fall, resume is exact, accumulation equals a big batch, abort, checkpoints, output folder guard. */
+import { existsSync, readdirSync, readFileSync } from "fs";
+import { join } from "path";
+import { createTrainer } from "../../src/trainers/registry";
+import { SDPOTrainer, SFTTrainer } from "../../src/trainers/losses";
+import type { StepEvent } from "../../src/trainers/types";
+import { rejectionOf } from "../helpers";
+import { maxAbsDiff, parameterBytes, TempDir, tinyModel } from "./fixtures";
+
+jest.setTimeout(60_000);
+
+let tmp: TempDir;
+beforeEach(() => {
+  tmp = new TempDir();
+});
+afterEach(() => tmp.remove());
+
+describe("fit", () => {
+  test.each(["sft", "dpo", "sdpo"] as const)("%s: the loss falls on a tiny memorisation task", async (loss) => {
+    const data = tmp.arrow("train.arrow", 10);
+    const model = tinyModel();
+    const trainer = createTrainer(loss, {
+      model,
+      referenceMode: loss === "sft" ? undefined : "frozen-copy",
+      learningRate: 5e-3,
+      lrSchedulerType: "constant",
+      batchSize: 5,
+      numTrainEpochs: 8,
+      negatives: loss === "sdpo" ? 3 : undefined,
+    });
+    const steps: StepEvent[] = [];
+    trainer.on("step", (e) => steps.push(e));
+    const evals: number[] = [];
+    trainer.on("eval", (e) => evals.push(e.loss));
+    const report = await trainer.fit(data, { eval: data });
+    expect(report.steps).toBe(16);
+    expect(steps.length).toBe(16);
+    expect(steps[15].totalSteps).toBe(16);
+    expect(steps[15].epoch).toBeCloseTo(8, 10);
+    expect(evals.length).toBe(8); // evalSteps 0: once per epoch
+    expect(evals[7]).toBeLessThan(evals[0] * 0.6);
+    expect(report.finalLoss).toBeLessThan(steps[0].loss * 0.6);
+    if (loss !== "sft") expect(steps[15].rewardAccuracy).toBeGreaterThan(0.5);
+    trainer.dispose();
+  });
+
+  // 3 steps per epoch: checkpoint-2 is mid-epoch, checkpoint-3 at the epoch boundary.
+  test.each([2, 3])("N steps straight == k steps, resume, N - k steps (bit-identical, LoRA with dropout), k = %i", async (k) => {
+    const data = tmp.arrow("train.arrow", 12);
+    const options = { learningRate: 1e-2, batchSize: 4, numTrainEpochs: 2, saveSteps: k, warmupRatio: 0.2, negatives: 2 };
+    const lora = { rank: 4, dropout: 0.2 };
+    const straight = tinyModel({ lora });
+    const a = new SDPOTrainer({ model: straight, ...options, outputDir: tmp.file("a") });
+    const reportA = await a.fit(data);
+    expect(reportA.steps).toBe(6);
+    const expected = k === 2 ? ["checkpoint-2", "checkpoint-4", "checkpoint-6"] : ["checkpoint-3", "checkpoint-6"];
+    expect(readdirSync(tmp.file("a")).filter((n) => n.startsWith("checkpoint-")).sort()).toEqual(expected);
+
+    const resumed = tinyModel({ lora });
+    const b = new SDPOTrainer({ model: resumed, ...options, outputDir: tmp.file("b") });
+    const stepsB: number[] = [];
+    b.on("step", (e) => stepsB.push(e.step));
+    const reportB = await b.fit(data, { resumeFrom: join(tmp.file("a"), `checkpoint-${k}`) });
+    expect(stepsB).toEqual([3, 4, 5, 6].slice(k - 2));
+    expect(reportB.steps).toBe(6);
+    const pa = parameterBytes(straight);
+    const pb = parameterBytes(resumed);
+    for (const [name, bytes] of pa) expect({ name, equal: bytes.equals(pb.get(name)!) }).toEqual({ name, equal: true });
+    expect(reportB.finalLoss).toBe(reportA.finalLoss);
+
+    const state = JSON.parse(readFileSync(join(tmp.file("a"), `checkpoint-${k}`, "trainer_state.json"), "utf8"));
+    expect(state).toMatchObject({ globalStep: k, epoch: k === 3 ? 1 : 0, batchesInEpoch: k === 3 ? 0 : 2, totalSteps: 6, loss: "sdpo" });
+    expect(existsSync(join(tmp.file("a"), `checkpoint-${k}`, "config.json"))).toBe(true);
+    expect(existsSync(join(tmp.file("a"), `checkpoint-${k}`, "optimizer.safetensors"))).toBe(true);
+    a.dispose();
+    b.dispose();
+  });
+
+  test("resume refuses a checkpoint of another loss or other options", async () => {
+    const data = tmp.arrow("train.arrow", 8);
+    const t = new SDPOTrainer({ model: tinyModel(), referenceMode: "frozen-copy", batchSize: 4, negatives: 2, outputDir: tmp.file("a") });
+    await t.fit(data);
+    const other = new SDPOTrainer({ model: tinyModel(), referenceMode: "frozen-copy", batchSize: 2, negatives: 2 });
+    expect((await rejectionOf(other.fit(data, { resumeFrom: join(tmp.file("a"), "checkpoint-2") }))).message).toMatch(/batchSize: checkpoint 4, now 2/);
+    const sft = new SFTTrainer({ model: tinyModel(), batchSize: 4 });
+    expect((await rejectionOf(sft.fit(data, { resumeFrom: join(tmp.file("a"), "checkpoint-2") }))).message).toMatch(/trained with sdpo/);
+    expect((await rejectionOf(sft.fit(data, { resumeFrom: tmp.file("nowhere") }))).message).toMatch(/not a trainer checkpoint/);
+  });
+
+  test("batch 8 x 1 step == batch 1 x 8 accumulated (float64)", async () => {
+    const data = tmp.arrow("train.arrow", 8);
+    const common = { referenceMode: "frozen-copy" as const, lrSchedulerType: "constant" as const, learningRate: 1e-2, negatives: 3 };
+    const big = tinyModel();
+    const small = tinyModel();
+    await new SDPOTrainer({ model: big, ...common, batchSize: 8 }).fit(data);
+    const accumulated = new SDPOTrainer({ model: small, ...common, batchSize: 1, gradientAccumulationSteps: 8 });
+    const report = await accumulated.fit(data);
+    expect(report.steps).toBe(1);
+    expect(maxAbsDiff(big, small)).toBeLessThan(1e-12);
+    expect(maxAbsDiff(big, tinyModel())).toBeGreaterThan(1e-4); // it did train
+  });
+
+  test("precomputed reference log-probs train exactly like a frozen copy", async () => {
+    const data = tmp.arrow("train.arrow", 8);
+    const a = tinyModel();
+    const b = tinyModel();
+    const common = { learningRate: 1e-2, batchSize: 4, numTrainEpochs: 2 };
+    await createTrainer("dpo", { model: a, ...common, referenceMode: "frozen-copy" }).fit(data);
+    await createTrainer("dpo", { model: b, ...common, referenceMode: "precomputed" }).fit(data);
+    expect(maxAbsDiff(a, b)).toBeLessThan(1e-12);
+  });
+
+  test("an abort between steps stops training and saves nothing new", async () => {
+    const data = tmp.arrow("train.arrow", 12);
+    const trainer = new SDPOTrainer({ model: tinyModel(), referenceMode: "frozen-copy", batchSize: 2, negatives: 2, outputDir: tmp.file("out") });
+    const controller = new AbortController();
+    trainer.on("step", (e) => {
+      if (e.step === 2) controller.abort();
+    });
+    const report = await trainer.fit(data, { signal: controller.signal });
+    expect(report).toMatchObject({ aborted: true, steps: 2 });
+    expect(readdirSync(tmp.file("out")).filter((n) => n.startsWith("checkpoint-"))).toEqual([]);
+  });
+
+  test("a checkpoint that fails half-way leaves the earlier ones whole and no partial folder", async () => {
+    const data = tmp.arrow("train.arrow", 8);
+    const model = tinyModel();
+    const trainer = new SDPOTrainer({ model, referenceMode: "frozen-copy", batchSize: 2, negatives: 2, saveSteps: 1, outputDir: tmp.file("out") });
+    const realGetTensor = model.native.getTensor.bind(model.native);
+    let checkpoints = 0;
+    trainer.on("checkpoint", () => checkpoints++);
+    let calls = 0;
+    const failing: typeof realGetTensor = (name, options) => {
+      // fail in the middle of writing the second checkpoint
+      if (checkpoints === 1 && ++calls === 5) throw new Error("disk full (simulated)");
+      return realGetTensor(name, options);
+    };
+    Object.defineProperty(model.native, "getTensor", { value: failing, configurable: true });
+    expect((await rejectionOf(trainer.fit(data))).message).toMatch(/disk full/);
+    const names = readdirSync(tmp.file("out"));
+    expect(names.filter((n) => n.startsWith("checkpoint-"))).toEqual(["checkpoint-1"]);
+    expect(names.filter((n) => n.includes("tmp"))).toEqual([]);
+    for (const f of ["config.json", "trainer_state.json", "optimizer.safetensors", "trainable.safetensors"]) {
+      expect(existsSync(join(tmp.file("out"), "checkpoint-1", f))).toBe(true);
+    }
+  });
+
+  test("an outputDir holding another run is refused unless overwrite", async () => {
+    const data = tmp.arrow("train.arrow", 4);
+    const out = tmp.file("out");
+    await new SFTTrainer({ model: tinyModel(), batchSize: 4, outputDir: out }).fit(data);
+    const before = readFileSync(join(out, "checkpoint-1", "trainer_state.json"), "utf8");
+    const err = await rejectionOf(new SFTTrainer({ model: tinyModel(), batchSize: 4, outputDir: out }).fit(data));
+    expect(err.message).toMatch(/already holds another run/);
+    expect(readFileSync(join(out, "checkpoint-1", "trainer_state.json"), "utf8")).toBe(before);
+    await new SFTTrainer({ model: tinyModel(), batchSize: 2, outputDir: out, overwrite: true }).fit(data);
+    expect(readdirSync(out).filter((n) => n.startsWith("checkpoint-"))).toEqual(["checkpoint-2"]);
+  });
+
+  test("evalSteps emits evaluations on the eval data; listeners can be removed", async () => {
+    const data = tmp.arrow("train.arrow", 8);
+    const evalData = tmp.arrow("eval.arrow", 4);
+    const trainer = new SDPOTrainer({ model: tinyModel(), referenceMode: "frozen-copy", batchSize: 2, negatives: 3, evalSteps: 2 });
+    const evals: { step: number; rows: number }[] = [];
+    trainer.on("eval", (e) => evals.push({ step: e.step, rows: e.rows }));
+    const off = trainer.on("step", () => {
+      throw new Error("removed listeners are not called");
+    });
+    off();
+    const report = await trainer.fit(data, { eval: evalData });
+    expect(evals).toEqual([{ step: 2, rows: 4 }, { step: 4, rows: 4 }]);
+    expect(report.lastEval?.step).toBe(4);
+  });
+});

@@ -1,0 +1,213 @@
+/** The native training step (Trainer binding) on a tiny float64 model. */
+import { native, type TrainBatchInput } from "../../src/native";
+import { expectThrows, rejectionOf } from "../helpers";
+import { tinyModel } from "./fixtures";
+
+/** Example b: prompt [1+b, 2], chosen [20+b, 63], negatives [30+b+k, 63] for k < K. */
+function makeBatch(examples: number[], K: number): TrainBatchInput {
+  const promptIds: number[] = [];
+  const promptOffsets = [0];
+  const responseIds: number[] = [];
+  const responseOffsets = [0];
+  const responsePrompt: number[] = [];
+  const add = (tokens: number[], prompt: number) => {
+    responseIds.push(...tokens);
+    responseOffsets.push(responseIds.length);
+    responsePrompt.push(prompt);
+    return responsePrompt.length - 1;
+  };
+  examples.forEach((e) => {
+    promptIds.push(1 + e, 2);
+    promptOffsets.push(promptIds.length);
+  });
+  const chosenIndex = examples.map((e, b) => add([20 + e, 63], b));
+  const rejectedIndex: number[] = [];
+  examples.forEach((e, b) => {
+    for (let k = 0; k < K; k++) rejectedIndex.push(add([30 + ((e + k) % 20), 63], b));
+  });
+  return {
+    promptIds: Int32Array.from(promptIds),
+    promptOffsets: Int32Array.from(promptOffsets),
+    responseIds: Int32Array.from(responseIds),
+    responseOffsets: Int32Array.from(responseOffsets),
+    responsePrompt: Int32Array.from(responsePrompt),
+    chosenIndex: Int32Array.from(chosenIndex),
+    rejectedIndex: Int32Array.from(rejectedIndex),
+  };
+}
+
+function floats(model: ReturnType<typeof tinyModel>, name: string): Float64Array {
+  const t = model.native.getTensor(name);
+  return new Float64Array(t.data.buffer.slice(t.data.byteOffset, t.data.byteOffset + t.data.byteLength));
+}
+
+describe("native Trainer step", () => {
+  test("first AdamW step moves every parameter with a gradient by ~lr (bias-corrected Adam), decay shrinks first", async () => {
+    const model = tinyModel();
+    const name = "model.layers.0.mlp.up_proj.weight";
+    const before = floats(model, name);
+    const trainer = new (native().Trainer)(model.native, { loss: "sdpo", referenceMode: "frozen-copy", maxGradNorm: 0, weightDecay: 0.5 });
+    const stats = await trainer.step(makeBatch([0, 1], 2), { learningRate: 1e-3, optimizerStep: true, weight: 1 });
+    expect(stats.optimizerSteps).toBe(1);
+    const after = floats(model, name);
+    let moved = 0;
+    for (let i = 0; i < before.length; i++) {
+      const decayed = before[i] * (1 - 1e-3 * 0.5);
+      const delta = Math.abs(after[i] - decayed);
+      if (delta > 1e-12) {
+        moved++;
+        expect(delta).toBeGreaterThan(0.9e-3);
+        expect(delta).toBeLessThanOrEqual(1e-3 + 1e-12);
+      }
+    }
+    expect(moved).toBeGreaterThan(before.length / 2);
+    trainer.dispose();
+  });
+
+  test("AdamW matches the textbook update over two steps (moments read back from optimizerState)", async () => {
+    const model = tinyModel();
+    const name = "model.layers.1.self_attn.v_proj.weight";
+    const [lr, wd, b1, b2, eps] = [1e-2, 0.1, 0.8, 0.95, 1e-8];
+    const trainer = new (native().Trainer)(model.native, {
+      loss: "sdpo", referenceMode: "frozen-copy", maxGradNorm: 0, weightDecay: wd, adamBeta1: b1, adamBeta2: b2, adamEpsilon: eps,
+    });
+    const moments = () => {
+      const pick = (suffix: string) => {
+        const t = trainer.optimizerState().tensors.find((x) => x.name === `${name}.${suffix}`)!;
+        return new Float64Array(t.data.buffer.slice(t.data.byteOffset, t.data.byteOffset + t.data.byteLength));
+      };
+      return { m: pick("exp_avg"), v: pick("exp_avg_sq") };
+    };
+    let p = floats(model, name);
+    let m = new Float64Array(p.length);
+    let v = new Float64Array(p.length);
+    for (let t = 1; t <= 2; t++) {
+      await trainer.step(makeBatch([t, t + 1], 2), { learningRate: lr, optimizerStep: true, weight: 1 });
+      const next = moments();
+      const after = floats(model, name);
+      for (let i = 0; i < p.length; i++) {
+        const g = (next.m[i] - b1 * m[i]) / (1 - b1); // the gradient this step used
+        expect(next.v[i]).toBeCloseTo(b2 * v[i] + (1 - b2) * g * g, 14);
+        const denom = Math.sqrt(next.v[i]) / Math.sqrt(1 - b2 ** t) + eps;
+        const expected = p[i] * (1 - lr * wd) - (lr / (1 - b1 ** t)) * (next.m[i] / denom);
+        expect(Math.abs(after[i] - expected)).toBeLessThan(1e-12);
+      }
+      [p, m, v] = [after, next.m, next.v];
+    }
+    trainer.dispose();
+  });
+
+  test("the first sdpo loss is log(1 + K) (policy = reference) and training lowers it", async () => {
+    const model = tinyModel();
+    const trainer = new (native().Trainer)(model.native, { loss: "sdpo", referenceMode: "frozen-copy" });
+    const batch = makeBatch([0, 1, 2], 3);
+    const first = await trainer.step(batch, { learningRate: 1e-2, optimizerStep: true, weight: 1 });
+    expect(first.loss).toBeCloseTo(Math.log(4), 10);
+    expect(first.chosenReward).toBe(0);
+    let last = first;
+    for (let i = 0; i < 10; i++) last = await trainer.step(batch, { learningRate: 1e-2, optimizerStep: true, weight: 1 });
+    expect(last.loss).toBeLessThan(first.loss / 2);
+    expect(last.rewardAccuracy).toBe(1);
+    expect(last.rewardMargin).toBeCloseTo(last.chosenReward - last.rejectedReward, 12);
+    const evaluated = await trainer.evaluate(batch);
+    expect(evaluated.optimizerStep).toBe(false);
+    expect(Number.isNaN(evaluated.gradNorm)).toBe(true);
+    expect(evaluated.optimizerSteps).toBe(11);
+    trainer.dispose();
+  });
+
+  test("8 examples in one step == 8 micro-batches of 1 accumulated (float64)", async () => {
+    const examples = [0, 1, 2, 3, 4, 5, 6, 7];
+    const a = tinyModel();
+    const b = tinyModel();
+    for (const loss of ["sdpo", "sft"] as const) {
+      const ta = new (native().Trainer)(a.native, { loss, referenceMode: "frozen-copy" });
+      const tb = new (native().Trainer)(b.native, { loss, referenceMode: "frozen-copy" });
+      const K = loss === "sft" ? 0 : 2;
+      const whole = await ta.step(makeBatch(examples, K), { learningRate: 1e-2, optimizerStep: true, weight: 1 });
+      let gradNorm = NaN;
+      for (let i = 0; i < 8; i++) {
+        // every example has 2 chosen tokens: equal weights for both losses
+        const s = await tb.step(makeBatch([examples[i]], K), { learningRate: 1e-2, optimizerStep: i === 7, weight: 1 / 8 });
+        if (i === 7) gradNorm = s.gradNorm;
+      }
+      expect(gradNorm).toBeCloseTo(whole.gradNorm, 10);
+      for (const p of a.native.parameterInfo()) {
+        const x = floats(a, p.name);
+        const y = floats(b, p.name);
+        for (let i = 0; i < x.length; i++) expect(Math.abs(x[i] - y[i])).toBeLessThan(1e-12);
+      }
+      ta.dispose();
+      tb.dispose();
+    }
+  });
+
+  test("gradients are clipped to maxGradNorm; the reported norm is before clipping", async () => {
+    const a = tinyModel();
+    const t = new (native().Trainer)(a.native, { loss: "sft", maxGradNorm: 1e-3 });
+    const s1 = await t.step(makeBatch([0, 1], 0), { learningRate: 0, optimizerStep: true, weight: 1 });
+    expect(s1.gradNorm).toBeGreaterThan(1e-3);
+    t.dispose();
+  });
+
+  test("optimizer state and RNG state round-trip", async () => {
+    const model = tinyModel();
+    const t = new (native().Trainer)(model.native, { loss: "dpo", referenceMode: "frozen-copy" });
+    await t.step(makeBatch([0, 1], 1), { learningRate: 1e-3, optimizerStep: true, weight: 1 });
+    const state = t.optimizerState();
+    expect(state.step).toBe(1);
+    const trainable = model.native.parameterInfo().filter((p) => p.trainable);
+    expect(state.tensors.length).toBe(2 * trainable.length);
+    expect(state.tensors.map((x) => x.name)).toContain(`${trainable[0].name}.exp_avg_sq`);
+    const other = new (native().Trainer)(tinyModel().native, { loss: "dpo", referenceMode: "frozen-copy" });
+    other.loadOptimizerState(state);
+    const again = other.optimizerState();
+    expect(again.step).toBe(1);
+    again.tensors.forEach((x, i) => expect(Buffer.from(x.data).equals(Buffer.from(state.tensors[i].data))).toBe(true));
+    expectThrows(() => other.loadOptimizerState({ step: 1, tensors: state.tensors.slice(1) }), "RangeError", /expected \d+ tensors/);
+    const bad = state.tensors.map((x, i) => (i === 0 ? { ...x, shape: [1, 2, 3] } : x));
+    expectThrows(() => other.loadOptimizerState({ step: 1, tensors: bad }), "RangeError", /bytes, shape and dtype need/);
+    const rng = t.rngState();
+    t.setRngState(rng);
+    expect(Buffer.from(t.rngState()).equals(Buffer.from(rng))).toBe(true);
+    expectThrows(() => t.setRngState(new Uint8Array(3)), "RangeError", /state holds 3 bytes/);
+    t.dispose();
+    other.dispose();
+  });
+
+  test("bad batches and options are clear errors; disposed trainers refuse use", async () => {
+    const model = tinyModel();
+    expectThrows(() => new (native().Trainer)(model.native, { loss: "ipo" as never }), "RangeError", /loss must be one of sft, dpo, sdpo/);
+    expectThrows(() => new (native().Trainer)(model.native, { loss: "dpo" }), "RangeError", /adapters-off' needs a model with LoRA/);
+    expectThrows(() => new (native().Trainer)({} as never, { loss: "sft" }), "TypeError");
+    const t = new (native().Trainer)(model.native, { loss: "sdpo", referenceMode: "frozen-copy" });
+    const batch = makeBatch([0, 1], 2);
+    let err = await rejectionOf(t.step({ ...batch, chosenIndex: Int32Array.from([0, 9]) }, { learningRate: 1, optimizerStep: true, weight: 1 }));
+    expect(err.message).toMatch(/chosenIndex\[1\] = 9/);
+    err = await rejectionOf(t.step({ ...batch, rejectedIndex: Int32Array.from([-1, -1, 2, 3]) }, { learningRate: 1, optimizerStep: true, weight: 1 }));
+    expect(err.message).toMatch(/example 0 has no real negative/);
+    expectThrows(() => t.step({ ...batch, responseOffsets: Int32Array.from([0, 2, 1, 6, 8, 10, 12]) }, { learningRate: 1, optimizerStep: true, weight: 1 }), "RangeError", /non-decreasing/);
+    expectThrows(() => t.step({ ...batch, rejectedIndex: Int32Array.from([2, 3, 4]) }, { learningRate: 1, optimizerStep: true, weight: 1 }), "RangeError", /B \* K/);
+    expectThrows(() => t.step(batch, { learningRate: 1, optimizerStep: true, weight: 0 }), "RangeError", /weight/);
+    const pre = await rejectionOf(new (native().Trainer)(model.native, { loss: "sdpo", referenceMode: "precomputed" }).evaluate(batch));
+    expect(pre.message).toMatch(/no referenceLogps/);
+    t.dispose();
+    expect(t.disposed).toBe(true);
+    expectThrows(() => t.step(batch, { learningRate: 1, optimizerStep: true, weight: 1 }), "Error", /disposed/);
+  });
+
+  test("precomputed reference log-probs replace the reference forward", async () => {
+    const model = tinyModel();
+    const batch = makeBatch([0, 1], 2);
+    const { logps } = await model.native.score(batch, { adapters: false });
+    const frozen = new (native().Trainer)(model.native, { loss: "sdpo", referenceMode: "frozen-copy" });
+    const pre = new (native().Trainer)(model.native, { loss: "sdpo", referenceMode: "precomputed" });
+    const a = await frozen.evaluate(batch);
+    const b = await pre.evaluate({ ...batch, referenceLogps: logps });
+    expect(b.loss).toBeCloseTo(a.loss, 12);
+    const shifted = await pre.evaluate({ ...batch, referenceLogps: logps.map((x, i) => (i < 2 ? x + 1 : x)) });
+    expect(shifted.chosenReward).toBeCloseTo(a.chosenReward - 1, 10);
+    frozen.dispose();
+    pre.dispose();
+  });
+});
