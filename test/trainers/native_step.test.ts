@@ -36,7 +36,7 @@ function makeBatch(examples: number[], K: number): TrainBatchInput {
   };
 }
 
-function floats(model: ReturnType<typeof tinyModel>, name: string): Float64Array {
+function floats(model: ReturnType<typeof tinyModel>, name: string): Float64Array<ArrayBufferLike> {
   const t = model.native.getTensor(name);
   return new Float64Array(t.data.buffer.slice(t.data.byteOffset, t.data.byteOffset + t.data.byteLength));
 }
@@ -79,8 +79,8 @@ describe("native Trainer step", () => {
       return { m: pick("exp_avg"), v: pick("exp_avg_sq") };
     };
     let p = floats(model, name);
-    let m = new Float64Array(p.length);
-    let v = new Float64Array(p.length);
+    let m: Float64Array<ArrayBufferLike> = new Float64Array(p.length);
+    let v: Float64Array<ArrayBufferLike> = new Float64Array(p.length);
     for (let t = 1; t <= 2; t++) {
       await trainer.step(makeBatch([t, t + 1], 2), { learningRate: lr, optimizerStep: true, weight: 1 });
       const next = moments();
