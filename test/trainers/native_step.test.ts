@@ -196,6 +196,48 @@ describe("native Trainer step", () => {
     expectThrows(() => t.step(batch, { learningRate: 1, optimizerStep: true, weight: 1 }), "Error", /disposed/);
   });
 
+  test("losses and rewards match a plain JS formula over the model's own scores (masked negatives included)", async () => {
+    const model = tinyModel();
+    const batch = makeBatch([0, 1, 2], 3);
+    batch.rejectedIndex[4] = -1; // example 1 has only 2 real negatives
+    const { logps, tokenLogps } = await model.native.score(batch, { tokenLogps: true });
+    const reference = logps.map((x, i) => x + Math.sin(3 * i + 1)); // a reference that differs from the policy
+    const beta = 0.7;
+    const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+    const r = (i: number) => beta * (logps[i] - reference[i]);
+    let sdpo = 0;
+    let dpo = 0;
+    let accuracy = 0;
+    for (let b = 0; b < 3; b++) {
+      const negs = [0, 1, 2].map((k) => batch.rejectedIndex[b * 3 + k]).filter((j) => j >= 0);
+      sdpo += softplus(Math.log(negs.reduce((acc, j) => acc + Math.exp(r(j) - r(b)), 0)));
+      dpo += softplus(r(batch.rejectedIndex[b * 3]) - r(b));
+      if (negs.every((j) => r(b) > r(j))) accuracy++;
+    }
+    const sd = new (native().Trainer)(model.native, { loss: "sdpo", beta, referenceMode: "precomputed" });
+    const s = await sd.evaluate({ ...batch, referenceLogps: reference });
+    expect(s.loss).toBeCloseTo(sdpo / 3, 12);
+    expect(s.rewardAccuracy).toBeCloseTo(accuracy / 3, 12);
+    expect(s.chosenReward).toBeCloseTo((r(0) + r(1) + r(2)) / 3, 12);
+    const firstNegatives = { ...batch, rejectedIndex: Int32Array.from([0, 1, 2].map((b) => batch.rejectedIndex[b * 3])), referenceLogps: reference };
+    const dp = new (native().Trainer)(model.native, { loss: "dpo", beta, referenceMode: "precomputed" });
+    expect((await dp.evaluate(firstNegatives)).loss).toBeCloseTo(dpo / 3, 12);
+    // sft: mean negative log-prob over the chosen responses' tokens
+    let nll = 0;
+    let tokens = 0;
+    for (let b = 0; b < 3; b++) {
+      for (let t = batch.responseOffsets[b]; t < batch.responseOffsets[b + 1]; t++) {
+        nll -= tokenLogps![t];
+        tokens++;
+      }
+    }
+    const sft = new (native().Trainer)(model.native, { loss: "sft" });
+    const f = await sft.evaluate(batch);
+    expect(f.loss).toBeCloseTo(nll / tokens, 12);
+    expect(f.lossTokens).toBe(tokens);
+    for (const t of [sd, dp, sft]) t.dispose();
+  });
+
   test("precomputed reference log-probs replace the reference forward", async () => {
     const model = tinyModel();
     const batch = makeBatch([0, 1], 2);
