@@ -1,5 +1,4 @@
 #include "binding/train_batch.h"
-#if SDPO_TRAIN_ENABLED
 
 #include "binding/errors.h"
 #include "binding/tensor_convert.h"
@@ -75,4 +74,3 @@ train::StepBatch stepBatchFromJs(const Napi::Value& value, const std::string& wh
 }
 
 }  // namespace sdpo
-#endif

@@ -5,8 +5,6 @@
 
 #include <string>
 
-#include "train/deps.h"
-#if SDPO_TRAIN_ENABLED
 #include "train/train_step.h"
 
 namespace sdpo {
@@ -17,4 +15,3 @@ namespace sdpo {
 train::StepBatch stepBatchFromJs(const Napi::Value& value, const std::string& what);
 
 }  // namespace sdpo
-#endif

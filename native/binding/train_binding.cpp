@@ -4,8 +4,6 @@
 //   step(batch, { learningRate, optimizerStep, weight }) -> Promise<stats>
 //   evaluate(batch) -> Promise<stats>
 //   optimizerState() / loadOptimizerState(state), rngState() / setRngState(bytes), dispose()
-#include "train/deps.h"
-#if SDPO_TRAIN_ENABLED
 #include <napi.h>
 
 #include <cmath>
@@ -414,4 +412,3 @@ void initTrain(Napi::Env env, Napi::Object exports) { exports.Set("Trainer", Tra
 }  // namespace sdpo
 
 SDPO_REGISTER_BINDING(train, sdpo::initTrain);
-#endif  // SDPO_TRAIN_ENABLED

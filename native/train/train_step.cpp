@@ -1,5 +1,3 @@
-#include "train/deps.h"
-#if SDPO_TRAIN_ENABLED
 #include "train/train_step.h"
 
 #include <cmath>
@@ -222,4 +220,3 @@ StepStats TrainStep::evaluate(const StepBatch& batch) {
 }
 
 }  // namespace sdpo::train
-#endif  // SDPO_TRAIN_ENABLED
