@@ -24,10 +24,13 @@ function spyOnSteps(trainer: PreferenceTrainer): TrainBatchInput[] {
   const native = (trainer as unknown as { trainer: { step: (b: TrainBatchInput, o: unknown) => Promise<unknown> } }).trainer;
   const original = native.step.bind(native);
   const seen: TrainBatchInput[] = [];
-  native.step = (batch, options) => {
-    seen.push(batch);
-    return original(batch, options);
-  };
+  // Native methods are read-only on the prototype: shadow them with an own property.
+  Object.defineProperty(native, "step", {
+    value: (batch: TrainBatchInput, options: unknown) => {
+      seen.push(batch);
+      return original(batch, options);
+    },
+  });
   return seen;
 }
 
@@ -161,15 +164,25 @@ describe("negative pool", () => {
     }
     expect(checked).toBe(10);
 
-    // hard: each row's negatives in the step are its two best-scored candidates.
+    // hard: each row's negatives in the step are its two best-scored candidates. The fixture's tokens tell
+    // rows and items apart: prompt [1 + i % 8, 10 + i % 5, 5], item tokens [20 + item, ...].
+    const rowOf = (batch: TrainBatchInput, b: number) => {
+      const p = batch.promptIds.subarray(batch.promptOffsets[b], batch.promptOffsets[b + 1]);
+      for (let i = 0; i < 40; i++) if (1 + (i % 8) === p[0] && 10 + (i % 5) === p[1]) return i;
+      throw new Error("unknown prompt");
+    };
+    let rowsSeen = 0;
     for (const batch of seen) {
       const B = batch.chosenIndex.length;
       const K = batch.rejectedIndex.length / B;
       expect(K).toBe(2);
       for (let b = 0; b < B; b++) {
-        for (let k = 0; k < K; k++) expect(batch.rejectedIndex[b * K + k]).toBeGreaterThanOrEqual(0);
+        const items = Array.from(batch.rejectedIndex.subarray(b * K, (b + 1) * K), (r) => responseTokens(batch, r)[0] - 20);
+        expect(items).toEqual(Array.from(pool.poolOf(rowOf(batch, b))!.subarray(0, 2)));
+        rowsSeen++;
       }
     }
+    expect(rowsSeen).toBe(10);
     trainer.dispose();
   });
 
@@ -179,10 +192,12 @@ describe("negative pool", () => {
     const trainer = createTrainer("sdpo", { model, referenceMode: "frozen-copy", batchSize: 4, numTrainEpochs: 4, negatives: 2, negativeSampling: "pool", poolRefreshSteps: 4 });
     const scoreCalls: number[] = [];
     const score = model.native.score.bind(model.native);
-    model.native.score = (batch, options) => {
-      scoreCalls.push(batch.responsePrompt.length);
-      return score(batch, options);
-    };
+    Object.defineProperty(model.native, "score", {
+      value: (batch: Parameters<typeof score>[0], options: Parameters<typeof score>[1]) => {
+        scoreCalls.push(batch.responsePrompt.length);
+        return score(batch, options);
+      },
+    });
     const report = await trainer.fit(file);
     expect(report.steps).toBe(8);
     // Batches come up at steps 0..7 (2 per epoch); a row is rescored when its pool is >= 4 steps old.
