@@ -1,6 +1,7 @@
 /**
  * Where a training step's negatives come from, and the packed batch the native step gets:
- *   plain        packBatch: the data's negatives ("fixed", or "random": drawn by the data layer per epoch);
+ *   plain        the data's negatives ("fixed", or "random": drawn by the data layer per epoch): the trainer
+ *                packs those itself (packBatch, with precomputed reference log-probs where asked);
  *   in-batch     shareInBatchNegatives: each row also takes the other rows' items (NAPO), seeded per step;
  *   pool / hard  a NegativePool (RoDPO): each row draws K negatives from the poolSize candidates the policy
  *                scores highest ("pool": uniformly, "hard": the top K).
@@ -20,7 +21,6 @@ import type { NegativeLayout } from "../negatives/layout";
 import { NegativePool, type NegativePoolState } from "../negatives/pool";
 import { packCandidates, samplePoolNegatives } from "../negatives/pool-batch";
 import type { ResolvedOptions } from "./options";
-import { packBatch } from "./pack";
 
 /** What trainer_state.json keeps of the pool. */
 export interface PoolCheckpoint {
@@ -60,22 +60,21 @@ export class StepNegatives {
     return this.pool;
   }
 
-  /**
-   * The native batch of micro-batch `micro` of optimizer step `step` (0-based: steps done before it).
-   * `withRejected` false (sft): chosen only.
-   */
-  async forStep(batch: PreferenceBatch, step: number, micro: number, withRejected: boolean): Promise<TrainBatchInput> {
-    if (!withRejected) return packBatch(batch, { withRejected });
+  /** Whether steps get their negatives here (in-batch or pooled) rather than from the data (packBatch). */
+  get buildsNegatives(): boolean {
+    return this.pool !== undefined || this.options.inBatchNegatives !== null;
+  }
+
+  /** The native batch of micro-batch `micro` of optimizer step `step` (0-based: steps done before it). */
+  async forStep(batch: PreferenceBatch, step: number, micro: number): Promise<TrainBatchInput> {
     const o = this.options;
     if (this.pool) {
       await this.refreshStale(batch, step);
       return layoutInput(samplePoolNegatives(batch, this.pool, o.negatives));
     }
-    if (o.inBatchNegatives) {
-      const cap = o.inBatchNegatives.cap ?? undefined;
-      return layoutInput(shareInBatchNegatives(batch, { cap, seed: mixSeed(o.seed, step, micro) }));
-    }
-    return packBatch(batch, { withRejected });
+    if (!o.inBatchNegatives) throw new Error("StepNegatives.forStep: this run takes its negatives from the data (use packBatch)");
+    const cap = o.inBatchNegatives.cap ?? undefined;
+    return layoutInput(shareInBatchNegatives(batch, { cap, seed: mixSeed(o.seed, step, micro) }));
   }
 
   /** Rescores the batch's candidates when any of its rows has no pool or one older than poolRefreshSteps. */

@@ -232,7 +232,7 @@ export abstract class PreferenceTrainer {
       let gradNorm = NaN;
       for (let i = 0; i < group.length; i++) {
         const last = i === group.length - 1;
-        const input = await negatives.forStep(group[i], globalStep, i, this.usesNegatives);
+        const input = this.usesNegatives && negatives.buildsNegatives ? await negatives.forStep(group[i], globalStep, i) : this.pack(group[i]);
         const stats = await this.trainer.step(input, { learningRate, optimizerStep: last, weight: weights[i] / total });
         acc.add(stats, weights[i]);
         if (last) gradNorm = stats.gradNorm;
