@@ -5,7 +5,7 @@
  * Prints HR@1 / ValidRatio (generation), the ranking metrics and the cost of a training step.
  *
  *   npx tsc -p tsconfig.build.json && node dist/bench/variants.js
- *     [--train-rows 1024] [--epochs 1] [--sft-epochs 4] [--test-rows 128] [--threads 2]
+ *     [--train-rows N (default all 2,500)] [--epochs 1] [--sft-epochs 4] [--test-rows N (default all 267)] [--threads 2]
  *     [--sft DIR]   reuse an SFT checkpoint written by an earlier run (its out/sft) instead of training one
  *     [--out DIR]   where the models go (default a temp folder)
  *     [--runs random,pool,napo]
@@ -85,10 +85,10 @@ function table(rows: Row[]): string {
 
 async function main(): Promise<void> {
   native().setNumThreads(Number(arg("threads", "2")));
-  const trainRows = Number(arg("train-rows", "1024"));
+  const trainRows = arg("train-rows", "") === "" ? undefined : Number(arg("train-rows", ""));
   const epochs = Number(arg("epochs", "1"));
   const sftEpochs = Number(arg("sft-epochs", String(DEMO_RECIPE.sft.numTrainEpochs ?? 4)));
-  const testRows = Number(arg("test-rows", "128"));
+  const testRows = arg("test-rows", "") === "" ? undefined : Number(arg("test-rows", ""));
   const runKeys = arg("runs", "random,pool,napo").split(",");
   for (const key of runKeys) if (!RUNS.some((r) => r.key === key)) throw new RangeError(`--runs: unknown run '${key}' (known: ${RUNS.map((r) => r.key).join(", ")})`);
   const out = path.resolve(arg("out", fs.mkdtempSync(path.join(os.tmpdir(), "sdpo-variants-"))));
@@ -153,7 +153,7 @@ async function main(): Promise<void> {
 
   process.stdout.write(`\n${table(rows)}\n\n`);
   process.stdout.write(
-    `train: ${trainRows} rows x ${epochs} epoch(s) of datasets/lastfm/train.arrow per run (batch 16, K = 3, lr ${base.learningRate}); ` +
+    `train: ${trainRows ?? "all"} rows x ${epochs} epoch(s) of datasets/lastfm/train.arrow per run (batch 16, K = 3, lr ${base.learningRate}); ` +
       `test: ${rows[0].result.rows} rows of valid.arrow; SFT: ${sftDir}; total ${((Date.now() - started) / 1000).toFixed(0)} s\n`
   );
   fs.writeFileSync(path.join(out, "variants.json"), JSON.stringify({ trainRows, epochs, testRows, rows }, null, 2) + "\n");
