@@ -206,7 +206,10 @@ describe("negative pool", () => {
     trainer.dispose();
   });
 
-  test("N steps straight == k steps, resume, N - k steps (pool state in trainer_state.json)", async () => {
+  test.each([
+    ["pool", { negativeSampling: "pool" as const, poolSize: 3, poolRefreshSteps: 2 }],
+    ["in-batch, cap 2", { inBatchNegatives: { cap: 2 } }],
+  ])("N steps straight == k steps, resume, N - k steps (%s)", async (name, variant) => {
     const data = tmp.arrow("train.arrow", 12);
     const options = {
       referenceMode: "frozen-copy" as const,
@@ -215,9 +218,7 @@ describe("negative pool", () => {
       numTrainEpochs: 2,
       saveSteps: 2,
       negatives: 2,
-      negativeSampling: "pool" as const,
-      poolSize: 3,
-      poolRefreshSteps: 2,
+      ...variant,
     };
     const straight = tinyModel();
     const a = new SDPOTrainer({ model: straight, ...options, outputDir: tmp.file("a") });
@@ -225,8 +226,12 @@ describe("negative pool", () => {
     const reportA = await a.fit(data);
     expect(reportA.steps).toBe(6);
     const state = JSON.parse(readFileSync(join(tmp.file("a"), "checkpoint-2", "trainer_state.json"), "utf8"));
-    expect(state.negativePool.pool.pools.length).toBe(8); // the rows of the first two batches
-    expect(state.negativePool.pool.poolSize).toBe(3);
+    if (name === "pool") {
+      expect(state.negativePool.pool.pools.length).toBe(8); // the rows of the first two batches
+      expect(state.negativePool.pool.poolSize).toBe(3);
+    } else {
+      expect(state.negativePool).toBeUndefined();
+    }
 
     const resumed = tinyModel();
     const b = new SDPOTrainer({ model: resumed, ...options, outputDir: tmp.file("b") });
@@ -242,8 +247,9 @@ describe("negative pool", () => {
     expect(reportB.finalLoss).toBe(reportA.finalLoss);
 
     // Another sampler cannot continue this run.
-    const c = new SDPOTrainer({ model: tinyModel(), ...options, negativeSampling: "hard", outputDir: tmp.file("c") });
-    await expect(c.fit(data, { resumeFrom: join(tmp.file("a"), "checkpoint-2") })).rejects.toThrow(/negativeSampling: checkpoint "pool", now "hard"/);
+    const c = new SDPOTrainer({ model: tinyModel(), ...options, inBatchNegatives: undefined, negativeSampling: "hard", poolSize: 3, outputDir: tmp.file("c") });
+    const expected = name === "pool" ? /negativeSampling: checkpoint "pool", now "hard"/ : /inBatchNegatives: checkpoint \{"cap":2\}, now null/;
+    await expect(c.fit(data, { resumeFrom: join(tmp.file("a"), "checkpoint-2") })).rejects.toThrow(expected);
     a.dispose();
     b.dispose();
   });
