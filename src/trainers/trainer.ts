@@ -2,7 +2,8 @@
  * PreferenceTrainer: the training loop of every loss. fit() runs epochs over the data in groups of
  * `gradientAccumulationSteps` micro-batches, one asynchronous native call per micro-batch (the event
  * loop stays free), an optimizer step at the end of each group, events, evaluation and checkpoints.
- * The losses differ only in their name, their number of negatives and what the loss averages over.
+ * The losses differ only in their name, their number of negatives and what the loss averages over; where a
+ * step's negatives come from (the data, in-batch sharing, a RoDPO pool) is StepNegatives' business.
  */
 import type { PreferenceBatch } from "../data/batch";
 import type { Model } from "../model/model";
@@ -25,6 +26,7 @@ const RESUME_INVARIANTS = [
   "negativeSampling", "poolSize", "poolRefreshSteps", "inBatchNegatives", "rewardMargin",
 ] as const;
 
+/** Invariants a checkpoint written before the variants existed lacks: read as off (null). */
 const VARIANT_KEYS: readonly string[] = ["poolSize", "poolRefreshSteps", "inBatchNegatives", "rewardMargin"];
 
 export abstract class PreferenceTrainer {
@@ -91,7 +93,7 @@ export abstract class PreferenceTrainer {
     return this.loss === "sft" ? chosenTokenCount(batch) : batch.size;
   }
 
-  /** The evaluation batch: the data's own negatives, whatever the training sampler. */
+  /** A batch with the data's own negatives: always for evaluation, in training unless in-batch or pooled. */
   private pack(batch: PreferenceBatch): TrainBatchInput {
     const packed = packBatch(batch, { withRejected: this.usesNegatives });
     if (this.reference && this.usesNegatives) packed.referenceLogps = this.reference.lookup(batch, packed);
