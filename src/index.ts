@@ -83,7 +83,7 @@ export { attachProgress, createProgress, attachJsonlLog, openJsonl, readJsonl, p
 export type { Progress, ProgressOptions, JsonlWriter, RunLog, Panel, Series, TrainerEventSource } from "./report";
 
 // trainers
-export { PreferenceTrainer, SFTTrainer, DPOTrainer, SDPOTrainer, createTrainer, LOSS_NAMES, learningRateAt } from "./trainers";
+export { PreferenceTrainer, SFTTrainer, DPOTrainer, SDPOTrainer, NAPOTrainer, createTrainer, LOSS_NAMES, learningRateAt } from "./trainers";
 export type {
   TrainerOptions,
   FitOptions,
@@ -93,7 +93,11 @@ export type {
   CheckpointEvent,
   TrainerEvent,
   LossName,
+  TrainerLossName,
   LrSchedulerType,
   ReferenceMode,
+  NegativeSampling,
+  RewardMarginMode,
+  RewardMarginOptions,
 } from "./trainers";
 export type { NativeTrainer, TrainBatchInput, TrainStepStats, OptimizerState } from "./native";

@@ -286,7 +286,9 @@ export interface TrainBatchInput extends PackedResponsesInput {
 }
 
 export interface NativeTrainerOptions {
-  loss: "sft" | "dpo" | "sdpo";
+  loss: "sft" | "dpo" | "sdpo" | "napo";
+  /** napo only: the reward margin (defaults: dynamic, gamma 0.5, tau 1, reference confidence). */
+  rewardMargin?: { mode?: "none" | "fixed" | "dynamic"; gamma?: number; tau?: number; confidence?: "reference" | "policy" };
   beta?: number;
   weightDecay?: number;
   adamBeta1?: number;
@@ -342,7 +344,7 @@ export interface NativeTrainer {
   setRngState(state: Uint8Array): void;
   dispose(): void;
   readonly disposed: boolean;
-  readonly loss: "sft" | "dpo" | "sdpo";
+  readonly loss: "sft" | "dpo" | "sdpo" | "napo";
   readonly referenceMode: "adapters-off" | "frozen-copy" | "precomputed";
 }
 

@@ -136,6 +136,31 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       options.adam.beta2 = getNumberOr(o, "adamBeta2", 0.999, where);
       options.adam.eps = getNumberOr(o, "adamEpsilon", 1e-8, where);
       options.adam.weight_decay = getNumberOr(o, "weightDecay", 0.0, where);
+      if (o.Has("rewardMargin") && !o.Get("rewardMargin").IsUndefined()) {
+        if (options.loss != train::LossKind::NAPO) {
+          throw RangeError("Trainer options.rewardMargin is a napo option (loss is '" +
+                           std::string(train::lossKindName(options.loss)) + "')");
+        }
+        if (!o.Get("rewardMargin").IsObject()) {
+          throw TypeError("Trainer options.rewardMargin must be { mode, gamma, tau, confidence }");
+        }
+        Napi::Object rm = o.Get("rewardMargin").As<Napi::Object>();
+        const std::string at = "Trainer options.rewardMargin";
+        if (rm.Has("mode") && !rm.Get("mode").IsUndefined()) {
+          if (!rm.Get("mode").IsString()) throw TypeError(at + ".mode must be a string");
+          options.margin.mode = train::parseMarginMode(rm.Get("mode").As<Napi::String>().Utf8Value());
+        }
+        options.margin.gamma = getNumberOr(rm, "gamma", options.margin.gamma, at);
+        options.margin.tau = getNumberOr(rm, "tau", options.margin.tau, at);
+        if (rm.Has("confidence") && !rm.Get("confidence").IsUndefined()) {
+          const Napi::Value c = rm.Get("confidence");
+          const std::string name = c.IsString() ? c.As<Napi::String>().Utf8Value() : std::string("?");
+          if (name != "reference" && name != "policy") {
+            throw RangeError(at + ".confidence must be 'reference' or 'policy'");
+          }
+          options.margin.policy_confidence = name == "policy";
+        }
+      }
       referenceMode_ = "adapters-off";
       if (o.Has("referenceMode") && !o.Get("referenceMode").IsUndefined()) {
         if (!o.Get("referenceMode").IsString()) throw TypeError("Trainer options.referenceMode must be a string");

@@ -25,7 +25,15 @@ LossKind parseLossKind(const std::string& name) {
   if (name == "sft") return LossKind::SFT;
   if (name == "dpo") return LossKind::DPO;
   if (name == "sdpo") return LossKind::SDPO;
-  throw RangeError("loss must be one of sft, dpo, sdpo (got '" + name + "')");
+  if (name == "napo") return LossKind::NAPO;
+  throw RangeError("loss must be one of sft, dpo, sdpo, napo (got '" + name + "')");
+}
+
+MarginMode parseMarginMode(const std::string& name) {
+  if (name == "none") return MarginMode::None;
+  if (name == "fixed") return MarginMode::Fixed;
+  if (name == "dynamic") return MarginMode::Dynamic;
+  throw RangeError("rewardMargin.mode must be one of none, fixed, dynamic (got '" + name + "')");
 }
 
 const char* lossKindName(LossKind kind) {
@@ -33,6 +41,7 @@ const char* lossKindName(LossKind kind) {
     case LossKind::SFT: return "sft";
     case LossKind::DPO: return "dpo";
     case LossKind::SDPO: return "sdpo";
+    case LossKind::NAPO: return "napo";
   }
   return "?";
 }
@@ -65,7 +74,9 @@ void validateStepBatch(const StepBatch& batch, LossKind loss) {
   if (loss == LossKind::DPO && K != 1) {
     throw RangeError("batch: dpo takes exactly 1 negative per example (got " + std::to_string(K) + ")");
   }
-  if (loss == LossKind::SDPO && K < 1) throw RangeError("batch: sdpo needs at least 1 negative per example");
+  if ((loss == LossKind::SDPO || loss == LossKind::NAPO) && K < 1) {
+    throw RangeError(std::string("batch: ") + lossKindName(loss) + " needs at least 1 negative per example");
+  }
   const int64_t* j = rej.data_ptr<int64_t>();
   for (int64_t b = 0; b < B; ++b) {
     int64_t real = 0;
@@ -97,6 +108,9 @@ TrainStep::TrainStep(Scorers scorers, std::vector<NamedTensor> trainable, TrainS
     throw RangeError("maxGradNorm must be a finite number >= 0 (0 disables clipping)");
   }
   if (optimizer_.params().empty()) throw RangeError("the model has no trainable parameters");
+  const MarginOptions& m = options_.margin;
+  if (!std::isfinite(m.gamma) || m.gamma < 0) throw RangeError("rewardMargin.gamma must be a finite number >= 0");
+  if (!std::isfinite(m.tau) || m.tau <= 0) throw RangeError("rewardMargin.tau must be a finite number > 0");
 }
 
 TrainStep::Forward TrainStep::forward(const StepBatch& batch, bool with_grad) {
@@ -168,6 +182,17 @@ TrainStep::Forward TrainStep::forward(const StepBatch& batch, bool with_grad) {
   torch::Tensor per_example;
   if (options_.loss == LossKind::DPO) {
     per_example = ops::dpo_loss(pc, pr.select(1, 0), rc, rr.select(1, 0), options_.beta);
+  } else if (options_.loss == LossKind::NAPO) {
+    const MarginOptions& m = options_.margin;
+    ops::NapoMargin margin;
+    margin.gamma = m.mode == MarginMode::None ? 0.0 : m.gamma;
+    margin.tau = m.tau;
+    if (m.mode == MarginMode::Dynamic) {
+      // Confidence scores are constants to autograd: a hard negative raises the bar, it is not pushed by it.
+      margin.chosen_confidence = (m.policy_confidence ? pc : rc).detach();
+      margin.rejected_confidence = (m.policy_confidence ? pr : rr).detach().contiguous();
+    }
+    per_example = ops::napo_loss(pc, pr, rc, rr, options_.beta, margin, mask);
   } else {
     per_example = ops::sdpo_loss(pc, pr, rc, rr, options_.beta, mask);
   }

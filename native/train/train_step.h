@@ -8,6 +8,7 @@
 //   sft : mean over chosen tokens of -log p(token)   (token log-probs from the policy)
 //   dpo : dpo_loss(chosen, rejected[:, 0])           (K = 1)
 //   sdpo: sdpo_loss(chosen, rejected, mask)           (mask: rejected_index >= 0)
+//   napo: napo_loss(chosen, rejected, margin, mask)   (S-DPO with a reward margin per negative)
 #pragma once
 #include <torch/torch.h>
 
@@ -21,8 +22,8 @@
 
 namespace sdpo::train {
 
-enum class LossKind { SFT, DPO, SDPO };
-LossKind parseLossKind(const std::string& name);  // "sft" | "dpo" | "sdpo", else RangeError
+enum class LossKind { SFT, DPO, SDPO, NAPO };
+LossKind parseLossKind(const std::string& name);  // "sft" | "dpo" | "sdpo" | "napo", else RangeError
 const char* lossKindName(LossKind kind);
 
 struct StepBatch {
@@ -54,8 +55,20 @@ struct Scorers {
   std::function<torch::Tensor(const model::PackedResponses&)> reference;
 };
 
+// NAPO's reward margin (ops::NapoMargin): none (= S-DPO), a fixed gamma, or gamma * sigmoid of the
+// confidence gap, with confidences the reference's log-probs or the policy's (detached) log-probs.
+enum class MarginMode { None, Fixed, Dynamic };
+struct MarginOptions {
+  MarginMode mode = MarginMode::Dynamic;
+  double gamma = 0.5;        // finite, >= 0
+  double tau = 1.0;          // finite, > 0
+  bool policy_confidence = false;  // false: reference log-probs
+};
+MarginMode parseMarginMode(const std::string& name);  // "none" | "fixed" | "dynamic", else RangeError
+
 struct TrainStepOptions {
   LossKind loss = LossKind::SDPO;
+  MarginOptions margin;  // napo only
   double beta = 1.0;
   double max_grad_norm = 1.0;  // 0: no clipping
   AdamWOptions adam;

@@ -13,7 +13,8 @@ import type { Model } from "../model/model";
 import { saveModel } from "../model/checkpoint";
 import { readSafetensors, writeSafetensors } from "../model/safetensors";
 import type { NativeTrainer, OptimizerState, SafetensorsDType } from "../native";
-import type { EvalEvent, LossName } from "./types";
+import type { PoolCheckpoint } from "./step_negatives";
+import type { EvalEvent, TrainerLossName } from "./types";
 
 export const TRAINER_STATE_FILE = "trainer_state.json";
 export const OPTIMIZER_FILE = "optimizer.safetensors";
@@ -25,7 +26,7 @@ export const STATE_FORMAT = "softmax-dpo-trainer-state/1";
 export interface TrainerState {
   format: typeof STATE_FORMAT;
   runId: string;
-  loss: LossName;
+  loss: TrainerLossName;
   globalStep: number;
   totalSteps: number;
   /** Epoch being trained (0-based) and micro-batches of it already consumed. */
@@ -42,6 +43,8 @@ export interface TrainerState {
   jsRng: { seed: number; epoch: number };
   /** Base64 of the torch generator state (LoRA dropout). */
   torchRng: string;
+  /** negativeSampling 'pool' / 'hard': the pools, their refresh steps and the sampler's generator. */
+  negativePool?: PoolCheckpoint;
 }
 
 export function checkpointName(step: number): string {

@@ -1,5 +1,5 @@
 export { PreferenceTrainer } from "./trainer";
-export { SFTTrainer, DPOTrainer, SDPOTrainer } from "./losses";
+export { SFTTrainer, DPOTrainer, SDPOTrainer, NAPOTrainer } from "./losses";
 export { createTrainer, isLossName, LOSS_NAMES } from "./registry";
 export { learningRateAt, warmupStepsFor } from "./schedules";
 export type { ScheduleOptions } from "./schedules";

@@ -1,4 +1,4 @@
-/** The three trainers: the loop is PreferenceTrainer's; each names its loss. */
+/** The trainers: the loop is PreferenceTrainer's; each names its loss. */
 import { PreferenceTrainer } from "./trainer";
 import type { TrainerOptions } from "./types";
 
@@ -23,5 +23,14 @@ export class SDPOTrainer extends PreferenceTrainer {
   readonly loss = "sdpo" as const;
   constructor(options: TrainerOptions) {
     super("sdpo", options);
+  }
+}
+
+/** NAPO: S-DPO with a reward margin per negative (rewardMargin: none, fixed gamma, or dynamic, larger for
+ *  negatives the confidence scores find likely); pair it with inBatchNegatives for the paper's recipe. */
+export class NAPOTrainer extends PreferenceTrainer {
+  readonly loss = "napo" as const;
+  constructor(options: TrainerOptions) {
+    super("napo", options);
   }
 }

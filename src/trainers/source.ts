@@ -10,6 +10,8 @@ export interface BatchRequest {
   epoch: number;
   /** Micro-batches of this epoch to skip (resume). */
   skipBatches: number;
+  /** "fixed": the data's rejected responses; "random": K drawn from the candidates anew each epoch. */
+  negativeSampling?: "fixed" | "random";
 }
 
 export interface PreferenceSource {

@@ -2,7 +2,8 @@
  * PreferenceTrainer: the training loop of every loss. fit() runs epochs over the data in groups of
  * `gradientAccumulationSteps` micro-batches, one asynchronous native call per micro-batch (the event
  * loop stays free), an optimizer step at the end of each group, events, evaluation and checkpoints.
- * The losses differ only in their name, their number of negatives and what the loss averages over.
+ * The losses differ only in their name, their number of negatives and what the loss averages over; where a
+ * step's negatives come from (the data, in-batch sharing, a RoDPO pool) is StepNegatives' business.
  */
 import type { PreferenceBatch } from "../data/batch";
 import type { Model } from "../model/model";
@@ -15,22 +16,30 @@ import { ReferenceCache } from "./reference_cache";
 import { claimOutputDir, newRunId } from "./run_dir";
 import { learningRateAt, warmupStepsFor } from "./schedules";
 import { openSource, type PreferenceSource } from "./source";
+import { StepNegatives } from "./step_negatives";
 import { StatsAccumulator } from "./stats";
-import type { EvalEvent, FitOptions, FitReport, LossName, TrainerOptions } from "./types";
+import type { EvalEvent, FitOptions, FitReport, TrainerLossName, TrainerOptions } from "./types";
 
 /** Options that fix the data order and the schedule: a resumed run must use the same. */
-const RESUME_INVARIANTS = ["batchSize", "gradientAccumulationSteps", "negatives", "seed", "numTrainEpochs", "warmupRatio", "lrSchedulerType", "learningRate"] as const;
+const RESUME_INVARIANTS = [
+  "batchSize", "gradientAccumulationSteps", "negatives", "seed", "numTrainEpochs", "warmupRatio", "lrSchedulerType", "learningRate",
+  "negativeSampling", "poolSize", "poolRefreshSteps", "inBatchNegatives", "rewardMargin",
+] as const;
+
+/** Invariants a checkpoint written before the variants existed lacks: read as off (null). */
+const VARIANT_KEYS: readonly string[] = ["poolSize", "poolRefreshSteps", "inBatchNegatives", "rewardMargin"];
 
 export abstract class PreferenceTrainer {
-  abstract readonly loss: LossName;
+  abstract readonly loss: TrainerLossName;
   readonly model: Model;
   readonly options: ResolvedOptions;
   private readonly events = new TrainerEvents();
   private nativeTrainer: NativeTrainer | undefined;
   private reference: ReferenceCache | undefined;
+  private negatives: StepNegatives | undefined;
   private running = false;
 
-  protected constructor(loss: LossName, options: TrainerOptions) {
+  protected constructor(loss: TrainerLossName, options: TrainerOptions) {
     if (!options || typeof options !== "object" || !options.model || !(options.model as Model).native) {
       throw new TypeError("trainer options.model must be a Model (loadModel / createModel)");
     }
@@ -46,7 +55,13 @@ export abstract class PreferenceTrainer {
       adamEpsilon: this.options.adamEpsilon,
       maxGradNorm: this.options.maxGradNorm,
       referenceMode: this.options.referenceMode,
+      ...(this.options.rewardMargin ? { rewardMargin: this.options.rewardMargin } : {}),
     });
+  }
+
+  /** The RoDPO pool of the current (or last) fit() with negativeSampling 'pool' or 'hard'. */
+  get negativePool(): StepNegatives["negativePool"] {
+    return this.negatives?.negativePool;
   }
 
   on<E extends TrainerEventName>(event: E, listener: Listener<E>): () => void {
@@ -78,6 +93,7 @@ export abstract class PreferenceTrainer {
     return this.loss === "sft" ? chosenTokenCount(batch) : batch.size;
   }
 
+  /** A batch with the data's own negatives: always for evaluation, in training unless in-batch or pooled. */
   private pack(batch: PreferenceBatch): TrainBatchInput {
     const packed = packBatch(batch, { withRejected: this.usesNegatives });
     if (this.reference && this.usesNegatives) packed.referenceLogps = this.reference.lookup(batch, packed);
@@ -104,7 +120,7 @@ export abstract class PreferenceTrainer {
   private async evaluateSource(source: PreferenceSource): Promise<Omit<EvalEvent, "type" | "step" | "epoch">> {
     const acc = new StatsAccumulator();
     const o = this.options;
-    for await (const batch of source.batches({ batchSize: o.batchSize, negatives: o.negatives, shuffle: false, seed: o.seed, epoch: 0, skipBatches: 0 })) {
+    for await (const batch of source.batches({ batchSize: o.batchSize, negatives: o.negatives, shuffle: false, seed: o.seed, epoch: 0, skipBatches: 0, negativeSampling: "fixed" })) {
       const stats = await this.trainer.evaluate(this.pack(batch));
       acc.add(stats, this.loss === "sft" ? stats.lossTokens : stats.examples);
     }
@@ -142,6 +158,8 @@ export abstract class PreferenceTrainer {
     let elapsedBefore = 0;
     let lastLoss = NaN;
     let lastEval: EvalEvent | undefined;
+    const negatives = new StepNegatives(o, this.model);
+    this.negatives = negatives;
 
     if (fitOptions.resumeFrom !== undefined) {
       const ck = await readCheckpoint(fitOptions.resumeFrom);
@@ -159,6 +177,7 @@ export abstract class PreferenceTrainer {
       ({ runId, globalStep, epoch, batchesInEpoch, examplesSeen, lastLoss } = ck.state);
       elapsedBefore = ck.state.elapsedSeconds;
       lastEval = ck.state.lastEval;
+      negatives.restore(ck.state.negativePool);
     }
     if (o.outputDir) await claimOutputDir(o.outputDir, runId, this.loss, o.overwrite);
     await this.ensureReference(evalSource ? [train, evalSource] : [train]);
@@ -190,6 +209,7 @@ export abstract class PreferenceTrainer {
         options: { ...o, loss: this.loss },
         jsRng: { seed: o.seed, epoch },
         torchRng: Buffer.from(this.trainer.rngState()).toString("base64"),
+        negativePool: negatives.toJSON(),
       };
     };
     const save = async () => {
@@ -214,7 +234,8 @@ export abstract class PreferenceTrainer {
       let gradNorm = NaN;
       for (let i = 0; i < group.length; i++) {
         const last = i === group.length - 1;
-        const stats = await this.trainer.step(this.pack(group[i]), { learningRate, optimizerStep: last, weight: weights[i] / total });
+        const input = this.usesNegatives && negatives.buildsNegatives ? await negatives.forStep(group[i], globalStep, i) : this.pack(group[i]);
+        const stats = await this.trainer.step(input, { learningRate, optimizerStep: last, weight: weights[i] / total });
         acc.add(stats, weights[i]);
         if (last) gradNorm = stats.gradNorm;
       }
@@ -249,7 +270,8 @@ export abstract class PreferenceTrainer {
     };
 
     training: for (; epoch < o.numTrainEpochs; epoch++, batchesInEpoch = 0) {
-      const batches = train.batches({ batchSize: o.batchSize, negatives: o.negatives, shuffle: true, seed: o.seed, epoch, skipBatches: batchesInEpoch });
+      const negativeSampling = o.negativeSampling === "random" ? "random" : "fixed";
+      const batches = train.batches({ batchSize: o.batchSize, negatives: o.negatives, shuffle: true, seed: o.seed, epoch, skipBatches: batchesInEpoch, negativeSampling });
       let group: PreferenceBatch[] = [];
       for await (const batch of batches) {
         group.push(batch);
@@ -287,9 +309,11 @@ export abstract class PreferenceTrainer {
   private checkResumable(state: TrainerState, totalSteps: number): void {
     if (state.loss !== this.loss) throw new Error(`resumeFrom: the checkpoint was trained with ${state.loss}, this trainer is ${this.loss}`);
     const saved = state.options as Record<string, unknown>;
-    const mismatched = RESUME_INVARIANTS.filter((k) => saved[k] !== this.options[k]);
+    // Options saved before a variant existed read as its "off" value.
+    const savedValue = (k: (typeof RESUME_INVARIANTS)[number]) => JSON.stringify(saved[k] ?? (k === "negativeSampling" ? "fixed" : VARIANT_KEYS.includes(k) ? null : saved[k]));
+    const mismatched = RESUME_INVARIANTS.filter((k) => savedValue(k) !== JSON.stringify(this.options[k]));
     if (mismatched.length > 0) {
-      const list = mismatched.map((k) => `${k}: checkpoint ${String(saved[k])}, now ${String(this.options[k])}`).join("; ");
+      const list = mismatched.map((k) => `${k}: checkpoint ${savedValue(k)}, now ${JSON.stringify(this.options[k])}`).join("; ");
       throw new Error(`resumeFrom: options differ from the checkpoint's, so the run cannot continue exactly (${list})`);
     }
     if (state.totalSteps !== totalSteps) {

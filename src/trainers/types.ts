@@ -4,7 +4,24 @@
  */
 import type { Model } from "../model/model";
 
+/** The paper's losses (those `sdpo demo` compares). */
 export type LossName = "sft" | "dpo" | "sdpo";
+/** Every trainer's loss: the paper's and the variants' (napo). */
+export type TrainerLossName = LossName | "napo";
+/** Where a step's negatives come from: "fixed" (the data's rejected responses, default), "random" (K drawn
+ *  from the candidates anew each epoch, the paper's baseline), "pool" (RoDPO: K drawn from the poolSize
+ *  candidates the policy scores highest) or "hard" (the top K of that pool). */
+export type NegativeSampling = "fixed" | "random" | "hard" | "pool";
+export type RewardMarginMode = "none" | "fixed" | "dynamic";
+
+/** NAPO's reward margin per negative j: none (= S-DPO), gamma, or gamma * sigmoid((s_j - s_w) / tau) with
+ *  s the confidence scores (no gradient): the reference's log-probs or the policy's. */
+export interface RewardMarginOptions {
+  mode?: RewardMarginMode; // default "dynamic"
+  gamma?: number; // default 0.5
+  tau?: number; // default 1
+  confidence?: "reference" | "policy"; // default "reference"
+}
 export type LrSchedulerType = "cosine" | "linear" | "constant";
 export type ReferenceMode = "adapters-off" | "frozen-copy" | "precomputed";
 
@@ -30,6 +47,13 @@ export interface TrainerOptions {
   referenceMode?: ReferenceMode; // default "adapters-off" with LoRA, else "frozen-copy"
   logSteps?: number; // emit a step event every N optimizer steps, default 1
   overwrite?: boolean; // allow an outputDir that holds another run (its checkpoints are removed), default false
+  rewardMargin?: RewardMarginOptions; // napo only
+  /** sdpo / napo: each row also takes the other rows' chosen and rejected items as negatives (NAPO's
+   *  in-batch sharing); `cap`: most shared negatives per row (a seeded choice per step). Default false. */
+  inBatchNegatives?: boolean | { cap?: number };
+  negativeSampling?: NegativeSampling; // default "fixed"
+  poolSize?: number; // "pool" / "hard": candidates kept per example, default 5, >= negatives
+  poolRefreshSteps?: number; // "pool" / "hard": a pool older than this many optimizer steps is rescored, default 50
 }
 
 export interface StepEvent {

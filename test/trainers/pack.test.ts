@@ -62,8 +62,8 @@ describe("packBatch", () => {
 
 describe("trainer registry and options", () => {
   test("an unknown loss lists the valid ones", () => {
-    expect(LOSS_NAMES).toEqual(["sft", "dpo", "sdpo"]);
-    expect(() => createTrainer("ipo", {} as never)).toThrow(/unknown loss 'ipo': valid losses are sft, dpo, sdpo/);
+    expect(LOSS_NAMES).toEqual(["sft", "dpo", "sdpo", "napo"]);
+    expect(() => createTrainer("ipo", {} as never)).toThrow(/unknown loss 'ipo': valid losses are sft, dpo, sdpo, napo/);
   });
 
   test("defaults follow TRL", () => {

@@ -1,5 +1,7 @@
 /**
- * `sdpo train`: fit a model with sft, dpo or sdpo on an .arrow split, checkpoints in --out.
+ * `sdpo train`: fit a model with sft, dpo, sdpo or napo on an .arrow split, checkpoints in --out.
+ * Variants: --in-batch-negatives (NAPO's sharing), --negative-sampling random|hard|pool (RoDPO's pool),
+ * --reward-margin none|fixed|dynamic (napo).
  * Every input is checked before anything is written: a bad flag or file leaves --out untouched.
  */
 import * as fs from "fs";
@@ -14,10 +16,10 @@ import { attachJsonlLog, attachProgress } from "../../report";
 import { createTrainer, LOSS_NAMES } from "../../trainers/registry";
 import { latestCheckpoint, otherRunIn } from "../../trainers/run_dir";
 import { readCheckpoint } from "../../trainers/checkpoint_io";
-import type { LossName, TrainerOptions } from "../../trainers/types";
+import type { NegativeSampling, RewardMarginMode, TrainerLossName, TrainerOptions } from "../../trainers/types";
 
 export interface TrainArgs {
-  loss: LossName;
+  loss: TrainerLossName;
   data: string;
   eval?: string;
   model?: string;
@@ -50,7 +52,85 @@ export interface TrainArgs {
   logSteps?: number;
   referenceMode?: "adapters-off" | "frozen-copy" | "precomputed";
   progress?: boolean;
+  inBatchNegatives?: boolean;
+  inBatchCap?: number;
+  negativeSampling?: NegativeSampling;
+  poolSize?: number;
+  poolRefreshSteps?: number;
+  rewardMargin?: RewardMarginMode;
+  marginGamma?: number;
+  marginTau?: number;
+  marginConfidence?: "reference" | "policy";
 }
+
+/** Trainer options of the variants from their flags, each checked against the flags it depends on. */
+export function variantOptions(args: TrainArgs): Partial<TrainerOptions> {
+  const out: Partial<TrainerOptions> = {};
+  if (args.inBatchCap !== undefined && !args.inBatchNegatives) throw new TrainUsageError("--in-batch-cap needs --in-batch-negatives");
+  if (args.inBatchNegatives) {
+    if (args.loss !== "sdpo" && args.loss !== "napo") throw new TrainUsageError(`--in-batch-negatives needs --loss sdpo or napo, not ${args.loss}`);
+    if (args.inBatchCap !== undefined && !(Number.isInteger(args.inBatchCap) && args.inBatchCap >= 0)) {
+      throw new TrainUsageError(`--in-batch-cap must be a whole number >= 0, got ${args.inBatchCap}`);
+    }
+    out.inBatchNegatives = args.inBatchCap !== undefined ? { cap: args.inBatchCap } : true;
+  }
+  const sampling = args.negativeSampling;
+  const pooled = sampling === "pool" || sampling === "hard";
+  if (!pooled && (args.poolSize !== undefined || args.poolRefreshSteps !== undefined)) {
+    throw new TrainUsageError(`--pool-size and --pool-refresh-steps need --negative-sampling pool or hard${sampling ? `, not ${sampling}` : ""}`);
+  }
+  if (sampling !== undefined) {
+    if (args.loss === "sft") throw new TrainUsageError("--negative-sampling needs a loss with negatives (dpo, sdpo, napo), not sft");
+    if (pooled && args.inBatchNegatives) throw new TrainUsageError(`--in-batch-negatives cannot be combined with --negative-sampling ${sampling}`);
+    out.negativeSampling = sampling;
+  }
+  for (const [flag, value] of [["--pool-size", args.poolSize], ["--pool-refresh-steps", args.poolRefreshSteps]] as const) {
+    if (value !== undefined && !(Number.isInteger(value) && value >= 1)) throw new TrainUsageError(`${flag} must be a whole number >= 1, got ${value}`);
+  }
+  if (pooled) {
+    const negatives = args.negatives ?? 3;
+    const poolSize = args.poolSize ?? Math.max(5, negatives);
+    if (negatives > poolSize) throw new TrainUsageError(`--negatives ${negatives} is more than --pool-size ${poolSize}: each step draws its negatives from the pool`);
+    if (args.poolSize !== undefined) out.poolSize = args.poolSize;
+    if (args.poolRefreshSteps !== undefined) out.poolRefreshSteps = args.poolRefreshSteps;
+  }
+  const marginFlags = args.rewardMargin !== undefined || args.marginGamma !== undefined || args.marginTau !== undefined || args.marginConfidence !== undefined;
+  if (marginFlags) {
+    if (args.loss !== "napo") throw new TrainUsageError(`--reward-margin, --margin-gamma, --margin-tau and --margin-confidence need --loss napo, not ${args.loss}`);
+    const mode = args.rewardMargin ?? "dynamic";
+    if (mode === "none" && (args.marginGamma !== undefined || args.marginTau !== undefined || args.marginConfidence !== undefined)) {
+      throw new TrainUsageError("--reward-margin none adds no margin: drop --margin-gamma / --margin-tau / --margin-confidence");
+    }
+    if (mode === "fixed" && (args.marginTau !== undefined || args.marginConfidence !== undefined)) {
+      throw new TrainUsageError("--margin-tau and --margin-confidence apply to --reward-margin dynamic, not fixed");
+    }
+    if (args.marginGamma !== undefined && !(Number.isFinite(args.marginGamma) && args.marginGamma >= 0)) {
+      throw new TrainUsageError(`--margin-gamma must be a finite number >= 0, got ${args.marginGamma}`);
+    }
+    if (args.marginTau !== undefined && !(Number.isFinite(args.marginTau) && args.marginTau > 0)) {
+      throw new TrainUsageError(`--margin-tau must be a finite number > 0, got ${args.marginTau}`);
+    }
+    out.rewardMargin = { mode, gamma: args.marginGamma, tau: args.marginTau, confidence: args.marginConfidence };
+    for (const key of ["gamma", "tau", "confidence"] as const) if (out.rewardMargin[key] === undefined) delete out.rewardMargin[key];
+  }
+  return out;
+}
+
+/** On --resume with no variant flag given, the run's own variant options (as trainer_state.json saved them). */
+function savedVariantOptions(saved: Record<string, unknown>): Partial<TrainerOptions> {
+  const out: Partial<TrainerOptions> = {};
+  if (typeof saved.negativeSampling === "string") out.negativeSampling = saved.negativeSampling as NegativeSampling;
+  if (typeof saved.poolSize === "number") out.poolSize = saved.poolSize;
+  if (typeof saved.poolRefreshSteps === "number") out.poolRefreshSteps = saved.poolRefreshSteps;
+  const ib = saved.inBatchNegatives as { cap: number | null } | null | undefined;
+  if (ib) out.inBatchNegatives = ib.cap === null ? true : { cap: ib.cap };
+  if (saved.rewardMargin && typeof saved.rewardMargin === "object") out.rewardMargin = saved.rewardMargin as TrainerOptions["rewardMargin"];
+  return out;
+}
+
+const VARIANT_FLAGS = [
+  "inBatchNegatives", "inBatchCap", "negativeSampling", "poolSize", "poolRefreshSteps", "rewardMargin", "marginGamma", "marginTau", "marginConfidence",
+] as const;
 
 /** A user mistake: printed as one line with exit status 1. */
 export class TrainUsageError extends Error {
@@ -71,10 +151,10 @@ const TRAINER_FLAGS = [
 ] as const;
 
 /** Opens a split and checks every row for this loss's number of negatives (the data layer names row and problem). */
-async function openChecked(file: string, flag: string, negatives: number): Promise<PreferenceDataset> {
+async function openChecked(file: string, flag: string, negatives: number, negativeSampling: "fixed" | "random"): Promise<PreferenceDataset> {
   const dataset = PreferenceDataset.fromArrow(file);
   try {
-    await dataset.validate({ negatives });
+    await dataset.validate({ negatives, negativeSampling });
   } catch (err) {
     throw new TrainUsageError(`${flag} ${file}: ${(err as Error).message}`);
   }
@@ -94,6 +174,8 @@ export async function runTrain(args: TrainArgs): Promise<void> {
     throw new TrainUsageError(`--model ${args.model}: not a Hugging Face model folder (no config.json)`);
   }
 
+  let variants = variantOptions(args);
+
   // Where to resume from, and whether --out is free for this run.
   let resumeFrom: string | undefined;
   let resumeRunId: string | undefined;
@@ -108,6 +190,7 @@ export async function runTrain(args: TrainArgs): Promise<void> {
     for (const key of TRAINER_FLAGS) {
       if (args[key] === undefined && saved[key] !== undefined) (args as unknown as Record<string, unknown>)[key] = saved[key];
     }
+    if (VARIANT_FLAGS.every((key) => args[key] === undefined)) variants = savedVariantOptions(saved);
   }
   const other = await otherRunIn(out, resumeRunId);
   if (other && !args.overwrite) {
@@ -115,8 +198,8 @@ export async function runTrain(args: TrainArgs): Promise<void> {
   }
 
   const negatives = args.loss === "sft" ? 0 : args.negatives ?? (args.loss === "dpo" ? 1 : 3);
-  const train = await openChecked(dataFile, "--data", negatives);
-  const evalData = evalFile ? await openChecked(evalFile, "--eval", negatives) : undefined;
+  const train = await openChecked(dataFile, "--data", negatives, variants.negativeSampling === "random" ? "random" : "fixed");
+  const evalData = evalFile ? await openChecked(evalFile, "--eval", negatives, "fixed") : undefined;
 
   const device = (args.device ?? "cpu") as DeviceName;
   const dtype = (args.dtype ?? "float32") as ModelDType;
@@ -138,7 +221,7 @@ export async function runTrain(args: TrainArgs): Promise<void> {
   }
   const model = new Model(loaded.native, { tokenizer: loaded.tokenizer, path: loaded.path });
 
-  const options: TrainerOptions = { model, outputDir: out, overwrite: args.overwrite ?? false };
+  const options: TrainerOptions = { model, outputDir: out, overwrite: args.overwrite ?? false, ...variants };
   for (const key of TRAINER_FLAGS) {
     if (args[key] !== undefined) (options as unknown as Record<string, unknown>)[key] = args[key];
   }
@@ -173,7 +256,7 @@ export async function runTrain(args: TrainArgs): Promise<void> {
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
   command: "train",
-  describe: "Train a model with sft, dpo or sdpo on an .arrow split; checkpoints and a JSONL log go to --out",
+  describe: "Train a model with sft, dpo, sdpo or napo on an .arrow split; checkpoints and a JSONL log go to --out",
   builder: (y: Argv) =>
     y
       .option("loss", { type: "string", choices: LOSS_NAMES, demandOption: true, describe: "loss to train with" })
@@ -209,6 +292,19 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option("log-steps", { type: "number", describe: "log every N steps (default 1)" })
       .option("reference-mode", { type: "string", choices: ["adapters-off", "frozen-copy", "precomputed"], describe: "reference policy" })
       .option("progress", { type: "boolean", describe: "progress bar (default: when stderr is a terminal)" })
+      .option("in-batch-negatives", { type: "boolean", describe: "sdpo/napo: each row also takes the other rows' chosen and rejected items as negatives (NAPO)" })
+      .option("in-batch-cap", { type: "number", describe: "with --in-batch-negatives: most shared negatives per row (seeded choice per step; default no cap)" })
+      .option("negative-sampling", {
+        type: "string",
+        choices: ["fixed", "random", "hard", "pool"],
+        describe: "negatives: fixed (the data's, default), random (drawn from the candidates each epoch), pool (RoDPO: drawn from the candidates the policy scores highest), hard (top K of that pool)",
+      })
+      .option("pool-size", { type: "number", describe: "with --negative-sampling pool|hard: candidates kept per example (default max(5, negatives))" })
+      .option("pool-refresh-steps", { type: "number", describe: "with --negative-sampling pool|hard: rescore a row's pool once it is this many steps old (default 50)" })
+      .option("reward-margin", { type: "string", choices: ["none", "fixed", "dynamic"], describe: "napo: margin per negative, none = S-DPO (default dynamic)" })
+      .option("margin-gamma", { type: "number", describe: "napo: margin scale gamma (default 0.5)" })
+      .option("margin-tau", { type: "number", describe: "napo dynamic margin: temperature tau of sigmoid((s_neg - s_pos) / tau) (default 1)" })
+      .option("margin-confidence", { type: "string", choices: ["reference", "policy"], describe: "napo dynamic margin: confidence scores from the reference (default) or the detached policy" })
       .strict() as unknown as Argv<TrainArgs>,
   handler: async (args) => {
     try {
