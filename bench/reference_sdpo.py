@@ -100,10 +100,10 @@ class LlamaLM(nn.Module):
     def forward(self, ids):  # ids: [B, T] -> logits [B, T, V]
         # RoPE tables and the causal mask once per forward, shared by the layers (as HF's rotary cache).
         t = ids.shape[1]
-        freqs = torch.outer(torch.arange(t, dtype=torch.float32), self.inv_freq)
+        freqs = torch.outer(torch.arange(t, dtype=torch.float32, device=ids.device), self.inv_freq)
         emb = torch.cat((freqs, freqs), dim=-1)
         cos, sin = emb.cos(), emb.sin()
-        causal = torch.triu(torch.ones(t, t, dtype=torch.bool), 1)
+        causal = torch.triu(torch.ones(t, t, dtype=torch.bool, device=ids.device), 1)
         x = self.embed_tokens(ids)
         for layer in self.layers:
             x = layer(x, cos, sin, causal)
@@ -175,13 +175,15 @@ def main():
     # torch 1.13 on these machines starts with ONE intra-op thread (libgomp): pass --threads explicitly.
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:<i>")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     baseline_rss_mb = current_rss_mb()
 
-    policy = LlamaLM(a.vocab, a.dim, a.layers, a.heads, a.kv_heads, a.ffn)
+    device = torch.device(a.device)
+    policy = LlamaLM(a.vocab, a.dim, a.layers, a.heads, a.kv_heads, a.ffn).to(device)
     reference = copy.deepcopy(policy).eval()
     for param in reference.parameters():
         param.requires_grad_(False)
@@ -189,9 +191,9 @@ def main():
     n_params = sum(p.numel() for p in policy.parameters())
 
     def batch():
-        prompt = torch.randint(0, a.vocab, (a.batch_size, a.prompt_len))
-        chosen = torch.randint(0, a.vocab, (a.batch_size, a.resp_len))
-        rejected = [torch.randint(0, a.vocab, (a.batch_size, a.resp_len)) for _ in range(a.negatives)]
+        prompt = torch.randint(0, a.vocab, (a.batch_size, a.prompt_len), device=device)
+        chosen = torch.randint(0, a.vocab, (a.batch_size, a.resp_len), device=device)
+        rejected = [torch.randint(0, a.vocab, (a.batch_size, a.resp_len), device=device) for _ in range(a.negatives)]
         return prompt, chosen, rejected
 
     def step():
@@ -216,6 +218,7 @@ def main():
     examples_per_s = a.steps * a.batch_size / seconds
     print(json.dumps({
         "impl": "reference-paper-recipe",
+        "device": a.device,
         "examples_per_s": examples_per_s,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "step_ms_median": sorted(step_ms)[len(step_ms) // 2],

@@ -361,6 +361,7 @@ export interface MatmulBenchResult {
   n: number;
   reps: number;
   threads: number;
+  device: string;
 }
 
 export interface NativeAddon {
@@ -376,8 +377,8 @@ export interface NativeAddon {
 
   Trainer: NativeTrainerConstructor;
 
-  /** Times `reps` float32 [n, n] x [n, n] products (after one warm-up) off the event loop. */
-  benchMatmul(n: number, reps: number): Promise<MatmulBenchResult>;
+  /** Times `reps` float32 [n, n] x [n, n] products (after one warm-up) off the event loop; device default "cpu". */
+  benchMatmul(n: number, reps: number, device?: DeviceName): Promise<MatmulBenchResult>;
 }
 
 let cached: { addon: NativeAddon; report: NativeLoadReport } | undefined;

@@ -1,14 +1,17 @@
 // `benchMatmul(n, reps)`: the machine's fp32 matmul rate through libtorch (the same BLAS and thread
 // settings the model uses), as the yardstick `sdpo bench` reports model FLOP/s against.
 //
-//   benchMatmul(n, reps) -> Promise<{ gflops, seconds, n, reps, threads }>
+//   benchMatmul(n, reps, device = "cpu") -> Promise<{ gflops, seconds, n, reps, threads, device }>
 //
 // Times `reps` products of two random [n, n] float32 matrices after one untimed warm-up product;
 // each counts 2 n^3 FLOPs. Runs off the event loop.
 #include <napi.h>
 
+#include <torch/cuda.h>
+
 #include <chrono>
 #include <memory>
+#include <string>
 
 #include "binding/async.h"
 #include "binding/errors.h"
@@ -35,23 +38,43 @@ Napi::Value benchMatmul(const Napi::CallbackInfo& info) {
     if (!(repsValue >= 1 && repsValue <= 100000) || repsValue != static_cast<int64_t>(repsValue)) {
       throw RangeError("benchMatmul(n, reps): reps must be an integer in [1, 100000]");
     }
+    std::string deviceName = "cpu";
+    if (info.Length() >= 3 && !info[2].IsUndefined()) {
+      if (!info[2].IsString()) throw TypeError("benchMatmul(n, reps, device): device must be a string");
+      deviceName = info[2].As<Napi::String>().Utf8Value();
+    }
+    c10::optional<torch::Device> parsed;
+    try {
+      parsed = torch::Device(deviceName);
+    } catch (const std::exception&) {
+      throw RangeError("benchMatmul(n, reps, device): device must be 'cpu' or 'cuda[:i]' (got '" + deviceName + "')");
+    }
+    const torch::Device device = *parsed;
+    if (device.is_cuda() && !torch::cuda::is_available()) {
+      throw RangeError("benchMatmul: device '" + deviceName + "' asked for, but CUDA is not available");
+    }
     const int64_t n = static_cast<int64_t>(nValue);
     const int64_t reps = static_cast<int64_t>(repsValue);
     auto timing = std::make_shared<MatmulTiming>();
     return PromiseWorker::run(
         info.Env(), "benchMatmul",
-        [n, reps, timing] {
+        [n, reps, timing, device] {
           torch::NoGradGuard noGrad;
-          auto a = torch::randn({n, n});
-          auto b = torch::randn({n, n});
-          auto c = torch::empty({n, n});
-          at::mm_out(c, a, b);  // warm-up: BLAS thread pool start, page faults
+          auto opts = torch::TensorOptions().device(device).dtype(torch::kFloat);
+          auto a = torch::randn({n, n}, opts);
+          auto b = torch::randn({n, n}, opts);
+          auto c = torch::empty({n, n}, opts);
+          // Kernels are queued on CUDA: wait for them around the timed loop.
+          auto sync = [&] { if (device.is_cuda()) torch::cuda::synchronize(device.has_index() ? device.index() : -1); };
+          at::mm_out(c, a, b);  // warm-up: BLAS thread pool start, page faults, cuBLAS handle
+          sync();
           const auto start = std::chrono::steady_clock::now();
           for (int64_t i = 0; i < reps; ++i) at::mm_out(c, a, b);
+          sync();
           timing->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
           timing->threads = at::get_num_threads();
         },
-        [n, reps, timing](Napi::Env env) -> Napi::Value {
+        [n, reps, timing, deviceName](Napi::Env env) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);
           const double flops = 2.0 * static_cast<double>(n) * n * n * reps;
           out.Set("gflops", flops / timing->seconds / 1e9);
@@ -59,6 +82,7 @@ Napi::Value benchMatmul(const Napi::CallbackInfo& info) {
           out.Set("n", static_cast<double>(n));
           out.Set("reps", static_cast<double>(reps));
           out.Set("threads", static_cast<double>(timing->threads));
+          out.Set("device", deviceName);
           return out;
         });
   });

@@ -4,7 +4,7 @@
  */
 import * as fs from "fs";
 import { createModel } from "../model/checkpoint";
-import { native, type NativeModelConfig, type TrainBatchInput } from "../native";
+import { native, type DeviceName, type NativeModelConfig, type TrainBatchInput } from "../native";
 import { modelFlopsPerExample, type BenchShape } from "./model_flops";
 
 export interface TrainBenchOptions extends BenchShape {
@@ -18,10 +18,13 @@ export interface TrainBenchOptions extends BenchShape {
   /** Side of the square fp32 matmul timed for the machine's matmul rate; 0 skips it. */
   matmulSize: number;
   seed: number;
+  /** Default "cpu". peak_rss_mb is host memory either way. */
+  device?: DeviceName;
 }
 
 export interface TrainBenchResult {
   impl: "softmax-dpo";
+  device: DeviceName;
   mode: "full-frozen-copy" | "lora-adapters-off";
   examples_per_s: number;
   step_ms_median: number;
@@ -112,7 +115,7 @@ export async function runTrainBench(o: TrainBenchOptions): Promise<TrainBenchRes
   const baseline = processMemoryMb("VmRSS");
   const config = benchModelConfig(o);
   const lora = o.loraRank > 0;
-  const model = createModel(config, { seed: o.seed, ...(lora ? { lora: { rank: o.loraRank, alpha: 2 * o.loraRank, dropout: 0 } } : {}) });
+  const model = createModel(config, { seed: o.seed, device: o.device ?? "cpu", ...(lora ? { lora: { rank: o.loraRank, alpha: 2 * o.loraRank, dropout: 0 } } : {}) });
   const trainer = new addon.Trainer(model.native, { loss: "sdpo", beta: 1, maxGradNorm: 1, referenceMode: lora ? "adapters-off" : "frozen-copy" });
   try {
     const random = seededRandom(o.seed + 1);
@@ -127,12 +130,13 @@ export async function runTrainBench(o: TrainBenchOptions): Promise<TrainBenchRes
     const examplesPerS = (o.steps * o.batchSize) / seconds;
     const peak = processMemoryMb("VmHWM");
     const flops = modelFlopsPerExample(o, { frozenBase: lora });
-    const matmul = o.matmulSize > 0 ? await addon.benchMatmul(o.matmulSize, Math.max(3, Math.ceil(2e10 / (2 * o.matmulSize ** 3)))) : null;
+    const matmul = o.matmulSize > 0 ? await addon.benchMatmul(o.matmulSize, Math.max(3, Math.ceil(2e10 / (2 * o.matmulSize ** 3))), o.device ?? "cpu") : null;
     const modelFlopsPerS = examplesPerS * flops.perExample;
     const matmulFlopsPerS = matmul ? matmul.gflops * 1e9 : null;
     const params = model.native.parameterInfo().reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
     return {
       impl: "softmax-dpo",
+      device: o.device ?? "cpu",
       mode: lora ? "lora-adapters-off" : "full-frozen-copy",
       examples_per_s: examplesPerS,
       step_ms_median: median(stepMs),

@@ -60,3 +60,13 @@ describe("runTrainBench", () => {
     expect(err.message).toMatch(/not divisible by --heads/);
   });
 });
+
+describe("benchMatmul devices", () => {
+  it("rejects an unknown device and CUDA where there is none", async () => {
+    expectThrows(() => native().benchMatmul(8, 1, "tpu" as never), "RangeError", /device must be 'cpu' or 'cuda/);
+    if (!native().buildInfo().cudaAvailable) {
+      expectThrows(() => native().benchMatmul(8, 1, "cuda"), "RangeError", /CUDA is not available/);
+    }
+    expect((await native().benchMatmul(8, 1, "cpu")).device).toBe("cpu");
+  });
+});

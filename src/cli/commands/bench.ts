@@ -5,6 +5,7 @@
  */
 import type { Argv, CommandModule } from "yargs";
 import { runTrainBench, type TrainBenchOptions } from "../../bench/train_bench";
+import type { DeviceName } from "../../native";
 
 interface BenchArgs {
   vocab: number;
@@ -23,6 +24,7 @@ interface BenchArgs {
   loraRank: number;
   matmulSize: number;
   seed: number;
+  device: string;
 }
 
 const integer = (describe: string, fallback?: number) => ({ type: "number" as const, describe, ...(fallback === undefined ? {} : { default: fallback }) });
@@ -48,15 +50,18 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option("lora-rank", integer("0: full fine-tuning, frozen reference copy; R > 0: LoRA rank R, reference = adapters off", 0))
       .option("matmul-size", integer("side of the fp32 matmul timed as the machine's rate (0: skip)", 1024))
       .option("seed", integer("seed of the weights and batches", 0))
+      .option("device", { type: "string", describe: "cpu | cuda | cuda:<i>", default: "cpu" })
       .strict() as unknown as Argv<BenchArgs>,
   handler: async (args) => {
     for (const [flag, v] of Object.entries(args)) {
-      if (typeof v === "number" && !(Number.isSafeInteger(v) && v >= 0)) {
+      if (typeof v === "number" && flag !== "device" && !(Number.isSafeInteger(v) && v >= 0)) {
         throw new RangeError(`sdpo bench: --${flag} must be a non-negative integer, got ${v}`);
       }
     }
     if (args.threads !== undefined && args.threads < 1) throw new RangeError(`sdpo bench: --threads must be >= 1, got ${args.threads}`);
+    if (!/^(cpu|cuda(:\d+)?)$/.test(args.device)) throw new RangeError(`sdpo bench: --device must be cpu, cuda or cuda:<i>, got ${JSON.stringify(args.device)}`);
     const options: TrainBenchOptions = {
+      device: args.device as DeviceName,
       vocab: args.vocab,
       dim: args.dim,
       layers: args.layers,
