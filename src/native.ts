@@ -352,6 +352,20 @@ export interface NativeTrainerConstructor {
   new (model: NativeModel, options: NativeTrainerOptions): NativeTrainer;
 }
 
+// ---------------------------------------------------------------------------
+// bench: the machine's matmul rate (native/binding/bench_binding.cpp)
+// ---------------------------------------------------------------------------
+
+export interface MatmulBenchResult {
+  /** 2 n^3 reps / seconds / 1e9, float32 through libtorch's mm (the model's BLAS and threads). */
+  gflops: number;
+  seconds: number;
+  n: number;
+  reps: number;
+  threads: number;
+  device: string;
+}
+
 export interface NativeAddon {
   buildInfo(): BuildInfo;
   setNumThreads(n: number): void;
@@ -364,6 +378,9 @@ export interface NativeAddon {
   tokenLogProbs: NativeOps["tokenLogProbs"];
 
   Trainer: NativeTrainerConstructor;
+
+  /** Times `reps` float32 [n, n] x [n, n] products (after one warm-up) off the event loop; device default "cpu". */
+  benchMatmul(n: number, reps: number, device?: DeviceName): Promise<MatmulBenchResult>;
 }
 
 let cached: { addon: NativeAddon; report: NativeLoadReport } | undefined;

@@ -1,5 +1,6 @@
 /** Every `sdpo` command, in the order `--help` lists them. */
 import type { CommandModule } from "yargs";
+import { benchCommand } from "./bench";
 import { convertCommand } from "./convert";
 import { demoCommand } from "./demo";
 import { evalCommand } from "./eval";
@@ -15,4 +16,5 @@ export const commands: CommandModule<any, any>[] = [
   convertCommand,
   tokenizerCommand,
   inspectCommand,
+  benchCommand,
 ];

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Ours (`sdpo bench`, full fine-tuning, frozen reference copy) against the paper's recipe
+# (bench/reference_sdpo.py), alternating ours/ref ROUNDS times at each K, same shape, same thread
+# count on both sides; prints every run, then the median ratios per K as JSON lines.
+#
+#   bench/compare.sh                     # ROUNDS=3 KS="3 15" THREADS=2
+#   ROUNDS=5 KS="3" THREADS=2 STEPS=6 bench/compare.sh -- --prompt-len 160
+#
+# Needs the built addon and dist/ (npx tsc -p tsconfig.build.json) and /usr/bin/python3 with torch.
+# The machine is shared: every run line carries the 1-minute load average at its start.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3}
+KS=${KS:-"3 15"}
+ROUNDS_K15=${ROUNDS_K15:-$ROUNDS}  # the reference takes minutes a step at K=15 on 2 shared cores
+THREADS=${THREADS:-2}
+STEPS=${STEPS:-5}
+WARMUP=${WARMUP:-2}
+PYTHON=${PYTHON:-/usr/bin/python3}
+[[ "${1:-}" == "--" ]] && shift
+EXTRA=("$@")
+# Same intra-op thread count for both sides (torch 1.13 here would start with 1, our addon with every core);
+# OpenBLAS keeps its own default pool (every core) on both sides.
+export SDPO_NUM_THREADS=$THREADS
+# glibc malloc arenas capped on both sides (our steps hop between libuv pool threads, each with its own
+# arena of cached freed tensors; the addon caps arenas itself at load, but node's own threads already
+# made theirs by then). Set ARENAS=0 to leave glibc's default.
+ARENAS=${ARENAS:-2}
+[[ "$ARENAS" != 0 ]] && export MALLOC_ARENA_MAX=$ARENAS
+LOG=$(mktemp)
+load() { cut -d' ' -f1 /proc/loadavg; }
+for K in $KS; do
+  rounds=$ROUNDS
+  [[ "$K" == 15 ]] && rounds=$ROUNDS_K15
+  for ((i = 1; i <= rounds; i++)); do
+    l=$(load)
+    # shellcheck disable=SC2086
+    ours=$(node dist/src/cli/main.js bench --negatives "$K" --threads "$THREADS" --steps "$STEPS" --warmup "$WARMUP" "${EXTRA[@]}")
+    echo "{\"side\":\"ours\",\"K\":$K,\"round\":$i,\"load1\":$l,\"result\":$ours}" | tee -a "$LOG"
+    l=$(load)
+    ref=$("$PYTHON" bench/reference_sdpo.py --negatives "$K" --threads "$THREADS" --steps "$STEPS" --warmup "$WARMUP" "${EXTRA[@]}")
+    echo "{\"side\":\"ref\",\"K\":$K,\"round\":$i,\"load1\":$l,\"result\":$ref}" | tee -a "$LOG"
+  done
+done
+node -e '
+const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => JSON.parse(l));
+const median = (v) => { const s = [...v].sort((a, b) => a - b), m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+for (const K of [...new Set(lines.map((l) => l.K))]) {
+  const runs = (side) => lines.filter((l) => l.K === K && l.side === side).map((l) => l.result);
+  const ours = runs("ours"), ref = runs("ref");
+  const pairs = ours.map((o, i) => [o, ref[i]]);
+  console.log(JSON.stringify({
+    K,
+    rounds: pairs.length,
+    examples_per_s_ours: median(ours.map((o) => o.examples_per_s)),
+    examples_per_s_ref: median(ref.map((r) => r.examples_per_s)),
+    speedup_median_of_rounds: median(pairs.map(([o, r]) => o.examples_per_s / r.examples_per_s)),
+    peak_rss_mb_ours: median(ours.map((o) => o.peak_rss_mb)),
+    peak_rss_mb_ref: median(ref.map((r) => r.peak_rss_mb)),
+    peak_rss_ratio: median(pairs.map(([o, r]) => o.peak_rss_mb / r.peak_rss_mb)),
+    model_gflops_ours: median(ours.map((o) => o.model_flops_per_s)) / 1e9,
+    model_gflops_ref: median(ref.map((r) => r.model_flops_per_s)) / 1e9,
+    matmul_gflops: median(ours.map((o) => o.matmul_flops_per_s)) / 1e9,
+    ours_fraction_of_matmul: median(ours.map((o) => o.flops_fraction_of_matmul)),
+    load1: median(lines.filter((l) => l.K === K).map((l) => l.load1)),
+  }));
+}' "$LOG"
+rm -f "$LOG"
