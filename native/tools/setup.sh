@@ -24,8 +24,10 @@ else
   echo "or set LIBTORCH to an unpacked libtorch folder." >&2
 fi
 
-# npm ci runs the package's install script, which builds the addon when no prebuilt binary fits.
-npm ci --no-audit --no-fund
+# npm install runs the package's install script, which builds the addon when no prebuilt binary fits.
+# Not `npm ci`: npm 11 writes lock files without the other platforms' optional binaries (@swc/core,
+# jest's resolver), and `npm ci` then refuses the lock as out of sync; install keeps the locked versions.
+npm install --no-audit --no-fund
 npm run build:ts
 if [[ -f datasets/build.js ]]; then node datasets/build.js; fi
 echo "softmax-dpo setup: done. Run the tests with: npm test"
