@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "ops/checks.h"
+#include "ops/gap_lse_cpu.h"
 #include "ops/losses.h"
 #include "ops/stable_math.h"
 
@@ -60,36 +61,7 @@ void napoShiftedGapsCpu(const T* pc, const T* pr, const T* rc, const T* rr, cons
   });
 }
 
-// Pass 3: row sums, lse = max + log(sum), loss = softplus(lse); the buffer becomes the softmax weights.
-template <typename T>
-void napoFinishForwardCpu(T* softmax, int64_t rows, int64_t negatives, T* lse, T* loss) {
-  at::parallel_for(0, rows, 64, [&](int64_t begin, int64_t end) {
-    for (int64_t b = begin; b < end; ++b) {
-      T* row = softmax + b * negatives;
-      T sum = 0;
-      for (int64_t j = 0; j < negatives; ++j) sum += row[j];
-      const T inverse = T(1) / sum;  // sum >= 1: the max term is e^0
-      for (int64_t j = 0; j < negatives; ++j) row[j] *= inverse;
-      lse[b] += std::log(sum);  // lse holds the row max on entry
-      loss[b] = stableSoftplus(lse[b]);
-    }
-  });
-}
 
-template <typename T>
-void napoBackwardCpu(const T* grad_loss, const T* softmax, const T* lse, int64_t rows, int64_t negatives, T beta,
-                     T* grad_pc, T* grad_pr) {
-  at::parallel_for(0, rows, 64, [&](int64_t begin, int64_t end) {
-    for (int64_t b = begin; b < end; ++b) {
-      // d softplus(lse)/d lse = sigmoid(lse); d lse/d z_j = softmax_j; d z_j/d policy = +-beta; margin: constant.
-      const T scale = grad_loss[b] * beta * stableSigmoid(lse[b]);
-      const T* row = softmax + b * negatives;
-      T* row_grad = grad_pr + b * negatives;
-      for (int64_t j = 0; j < negatives; ++j) row_grad[j] = scale * row[j];
-      grad_pc[b] = -scale;
-    }
-  });
-}
 
 template <typename T>
 const T* optionalData(const torch::Tensor& t) {
@@ -146,7 +118,7 @@ struct NapoLossFunction : torch::autograd::Function<NapoLossFunction> {
                                      static_cast<scalar_t>(beta), softmax.data_ptr<scalar_t>(),
                                      lse.data_ptr<scalar_t>());
         softmax.exp_();  // ATen's SIMD exp, as in S-DPO
-        napoFinishForwardCpu<scalar_t>(softmax.data_ptr<scalar_t>(), rows, negatives, lse.data_ptr<scalar_t>(),
+        gapLseFinishForwardCpu<scalar_t>(softmax.data_ptr<scalar_t>(), rows, negatives, lse.data_ptr<scalar_t>(),
                                        loss.data_ptr<scalar_t>());
       });
       ctx->saved_data["softmax"] = softmax;
@@ -193,7 +165,7 @@ struct NapoLossFunction : torch::autograd::Function<NapoLossFunction> {
     } else {
       const torch::Tensor softmax = ctx->saved_data["softmax"].toTensor();
       AT_DISPATCH_FLOATING_TYPES(pc.scalar_type(), "napo_loss_backward_cpu", [&] {
-        napoBackwardCpu<scalar_t>(grad_loss.data_ptr<scalar_t>(), softmax.data_ptr<scalar_t>(),
+        gapLseBackwardCpu<scalar_t>(grad_loss.data_ptr<scalar_t>(), softmax.data_ptr<scalar_t>(),
                                   lse.data_ptr<scalar_t>(), rows, negatives, static_cast<scalar_t>(beta),
                                   grad_pc.data_ptr<scalar_t>(), grad_pr.data_ptr<scalar_t>());
       });

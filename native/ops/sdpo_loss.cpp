@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "ops/checks.h"
+#include "ops/gap_lse_cpu.h"
 #include "ops/losses.h"
 #include "ops/stable_math.h"
 
@@ -48,35 +49,7 @@ void sdpoShiftedGapsCpu(const T* pc, const T* pr, const T* rc, const T* rr, cons
   });
 }
 
-template <typename T>
-void sdpoFinishForwardCpu(T* softmax, int64_t rows, int64_t negatives, T* lse, T* loss) {
-  at::parallel_for(0, rows, 64, [&](int64_t begin, int64_t end) {
-    for (int64_t b = begin; b < end; ++b) {
-      T* row = softmax + b * negatives;
-      T sum = 0;
-      for (int64_t j = 0; j < negatives; ++j) sum += row[j];
-      const T inverse = T(1) / sum;  // sum >= 1 (the max term is e^0): no log(0), no 1/0
-      for (int64_t j = 0; j < negatives; ++j) row[j] *= inverse;
-      lse[b] += std::log(sum);  // lse holds the row max on entry
-      loss[b] = stableSoftplus(lse[b]);
-    }
-  });
-}
 
-template <typename T>
-void sdpoBackwardCpu(const T* grad_loss, const T* softmax, const T* lse, int64_t rows, int64_t negatives, T beta,
-                     T* grad_pc, T* grad_pr) {
-  at::parallel_for(0, rows, 64, [&](int64_t begin, int64_t end) {
-    for (int64_t b = begin; b < end; ++b) {
-      // d softplus(lse)/d lse = sigmoid(lse); d lse/d gap_j = softmax_j (0 where masked); d gap_j/d policy = +-beta.
-      const T scale = grad_loss[b] * beta * stableSigmoid(lse[b]);
-      const T* row = softmax + b * negatives;
-      T* row_grad = grad_pr + b * negatives;
-      for (int64_t j = 0; j < negatives; ++j) row_grad[j] = scale * row[j];
-      grad_pc[b] = -scale;  // the softmax weights sum to 1
-    }
-  });
-}
 
 struct SdpoLossFunction : torch::autograd::Function<SdpoLossFunction> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& pc, const torch::Tensor& pr,
@@ -106,7 +79,7 @@ struct SdpoLossFunction : torch::autograd::Function<SdpoLossFunction> {
                                      rr.data_ptr<scalar_t>(), mask_ptr, rows, negatives, static_cast<scalar_t>(beta),
                                      softmax.data_ptr<scalar_t>(), lse.data_ptr<scalar_t>());
         softmax.exp_();
-        sdpoFinishForwardCpu<scalar_t>(softmax.data_ptr<scalar_t>(), rows, negatives, lse.data_ptr<scalar_t>(),
+        gapLseFinishForwardCpu<scalar_t>(softmax.data_ptr<scalar_t>(), rows, negatives, lse.data_ptr<scalar_t>(),
                                        loss.data_ptr<scalar_t>());
       });
       // [B, K] softmax weights, 0 where masked: the CPU backward is then one multiply per entry.
@@ -145,7 +118,7 @@ struct SdpoLossFunction : torch::autograd::Function<SdpoLossFunction> {
     } else {
       const torch::Tensor softmax = ctx->saved_data["softmax"].toTensor();
       AT_DISPATCH_FLOATING_TYPES(pc.scalar_type(), "sdpo_loss_backward_cpu", [&] {
-        sdpoBackwardCpu<scalar_t>(grad_loss.data_ptr<scalar_t>(), softmax.data_ptr<scalar_t>(),
+        gapLseBackwardCpu<scalar_t>(grad_loss.data_ptr<scalar_t>(), softmax.data_ptr<scalar_t>(),
                                   lse.data_ptr<scalar_t>(), rows, negatives, static_cast<scalar_t>(beta),
                                   grad_pc.data_ptr<scalar_t>(), grad_pr.data_ptr<scalar_t>());
       });
