@@ -26,7 +26,7 @@ import { presetConfig } from "../src/model/config";
 import { Model } from "../src/model/model";
 import { native } from "../src/native";
 import { createTrainer } from "../src/trainers/registry";
-import type { TrainerLossName, TrainerOptions } from "../src/trainers/types";
+import type { LossName, TrainerOptions } from "../src/trainers/types";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -36,7 +36,7 @@ function arg(name: string, fallback: string): string {
 interface Run {
   key: string;
   label: string;
-  loss: TrainerLossName;
+  loss: LossName;
   options: Partial<TrainerOptions>;
 }
 

@@ -93,7 +93,6 @@ export type {
   CheckpointEvent,
   TrainerEvent,
   LossName,
-  TrainerLossName,
   LrSchedulerType,
   ReferenceMode,
   NegativeSampling,

@@ -14,7 +14,7 @@ import { saveModel } from "../model/checkpoint";
 import { readSafetensors, writeSafetensors } from "../model/safetensors";
 import type { NativeTrainer, OptimizerState, SafetensorsDType } from "../native";
 import type { PoolCheckpoint } from "./step_negatives";
-import type { EvalEvent, TrainerLossName } from "./types";
+import type { EvalEvent, LossName } from "./types";
 
 export const TRAINER_STATE_FILE = "trainer_state.json";
 export const OPTIMIZER_FILE = "optimizer.safetensors";
@@ -26,7 +26,7 @@ export const STATE_FORMAT = "softmax-dpo-trainer-state/1";
 export interface TrainerState {
   format: typeof STATE_FORMAT;
   runId: string;
-  loss: TrainerLossName;
+  loss: LossName;
   globalStep: number;
   totalSteps: number;
   /** Epoch being trained (0-based) and micro-batches of it already consumed. */

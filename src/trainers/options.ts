@@ -1,5 +1,5 @@
 /** Trainer options with their defaults filled in and checked once, up front. */
-import type { TrainerLossName, LrSchedulerType, NegativeSampling, ReferenceMode, RewardMarginMode, TrainerOptions } from "./types";
+import type { LossName, LrSchedulerType, NegativeSampling, ReferenceMode, RewardMarginMode, TrainerOptions } from "./types";
 
 export interface ResolvedRewardMargin {
   mode: RewardMarginMode;
@@ -48,7 +48,7 @@ const nonNegative = (v: number) => Number.isFinite(v) && v >= 0;
 const wholePositive = (v: number) => Number.isInteger(v) && v >= 1;
 const wholeNonNegative = (v: number) => Number.isInteger(v) && v >= 0;
 
-export function resolveOptions(loss: TrainerLossName, options: TrainerOptions, hasAdapters: boolean): ResolvedOptions {
+export function resolveOptions(loss: LossName, options: TrainerOptions, hasAdapters: boolean): ResolvedOptions {
   if (!options || typeof options !== "object") throw new TypeError("trainer options must be an object");
   for (const key of Object.keys(options)) {
     if (!(OPTION_NAMES as readonly string[]).includes(key)) {
@@ -103,7 +103,7 @@ export function resolveOptions(loss: TrainerLossName, options: TrainerOptions, h
 
 /** The options of the variants (NAPO's margin and in-batch sharing, RoDPO's pool), checked together. */
 function resolveVariants(
-  loss: TrainerLossName,
+  loss: LossName,
   o: TrainerOptions,
   negatives: number,
   referenceMode: ReferenceMode

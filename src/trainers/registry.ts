@@ -1,18 +1,18 @@
 /** Trainers by loss name: createTrainer("sdpo", options). */
 import { DPOTrainer, NAPOTrainer, SDPOTrainer, SFTTrainer } from "./losses";
 import type { PreferenceTrainer } from "./trainer";
-import type { TrainerLossName, TrainerOptions } from "./types";
+import type { LossName, TrainerOptions } from "./types";
 
-const TRAINERS: Record<TrainerLossName, new (options: TrainerOptions) => PreferenceTrainer> = {
+const TRAINERS: Record<LossName, new (options: TrainerOptions) => PreferenceTrainer> = {
   sft: SFTTrainer,
   dpo: DPOTrainer,
   sdpo: SDPOTrainer,
   napo: NAPOTrainer,
 };
 
-export const LOSS_NAMES = Object.keys(TRAINERS) as TrainerLossName[];
+export const LOSS_NAMES = Object.keys(TRAINERS) as LossName[];
 
-export function isLossName(name: unknown): name is TrainerLossName {
+export function isLossName(name: unknown): name is LossName {
   return typeof name === "string" && Object.prototype.hasOwnProperty.call(TRAINERS, name);
 }
 

@@ -3,11 +3,11 @@ import { randomUUID } from "crypto";
 import { promises as fsp } from "fs";
 import * as path from "path";
 import { RUN_FILE, removeStaleTemps, writeJsonAtomic } from "./checkpoint_io";
-import type { TrainerLossName } from "./types";
+import type { LossName } from "./types";
 
 interface RunMarker {
   runId: string;
-  loss: TrainerLossName;
+  loss: LossName;
   startedAt: string;
 }
 
@@ -47,7 +47,7 @@ export async function otherRunIn(dir: string, runId: string | undefined): Promis
  * Claims `dir` for run `runId`: fine when empty, absent, or already this run's (resume); otherwise an
  * error unless `overwrite`, which removes the other run's checkpoints and marker first.
  */
-export async function claimOutputDir(dir: string, runId: string, loss: TrainerLossName, overwrite: boolean): Promise<void> {
+export async function claimOutputDir(dir: string, runId: string, loss: LossName, overwrite: boolean): Promise<void> {
   const other = await otherRunIn(dir, runId);
   if (other) {
     if (!overwrite) {

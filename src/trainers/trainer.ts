@@ -18,7 +18,7 @@ import { learningRateAt, warmupStepsFor } from "./schedules";
 import { openSource, type PreferenceSource } from "./source";
 import { StepNegatives } from "./step_negatives";
 import { StatsAccumulator } from "./stats";
-import type { EvalEvent, FitOptions, FitReport, TrainerLossName, TrainerOptions } from "./types";
+import type { EvalEvent, FitOptions, FitReport, LossName, TrainerOptions } from "./types";
 
 /** Options that fix the data order and the schedule: a resumed run must use the same. */
 const RESUME_INVARIANTS = [
@@ -30,7 +30,7 @@ const RESUME_INVARIANTS = [
 const VARIANT_KEYS: readonly string[] = ["poolSize", "poolRefreshSteps", "inBatchNegatives", "rewardMargin"];
 
 export abstract class PreferenceTrainer {
-  abstract readonly loss: TrainerLossName;
+  abstract readonly loss: LossName;
   readonly model: Model;
   readonly options: ResolvedOptions;
   private readonly events = new TrainerEvents();
@@ -39,7 +39,7 @@ export abstract class PreferenceTrainer {
   private negatives: StepNegatives | undefined;
   private running = false;
 
-  protected constructor(loss: TrainerLossName, options: TrainerOptions) {
+  protected constructor(loss: LossName, options: TrainerOptions) {
     if (!options || typeof options !== "object" || !options.model || !(options.model as Model).native) {
       throw new TypeError("trainer options.model must be a Model (loadModel / createModel)");
     }

@@ -4,10 +4,8 @@
  */
 import type { Model } from "../model/model";
 
-/** The paper's losses (those `sdpo demo` compares). */
-export type LossName = "sft" | "dpo" | "sdpo";
-/** Every trainer's loss: the paper's and the variants' (napo). */
-export type TrainerLossName = LossName | "napo";
+/** Every trainer's loss: the paper's (sft, dpo, sdpo, which `sdpo demo` compares) and NAPO's. */
+export type LossName = "sft" | "dpo" | "sdpo" | "napo";
 /** Where a step's negatives come from: "fixed" (the data's rejected responses, default), "random" (K drawn
  *  from the candidates anew each epoch, the paper's baseline), "pool" (RoDPO: K drawn from the poolSize
  *  candidates the policy scores highest) or "hard" (the top K of that pool). */

@@ -35,7 +35,9 @@ export interface DemoArgs {
 const MARKER = ".sdpo-demo.json";
 /** Everything the demo writes; with --overwrite only these are replaced, nothing else is deleted. */
 const OWNED = ["sft", "dpo", "sdpo", "logs", "plots", "results.json", "results.md", MARKER];
-const METHODS: LossName[] = ["sft", "dpo", "sdpo"];
+/** The paper's ablation: the three losses the demo trains and compares. */
+type DemoMethod = Extract<LossName, "sft" | "dpo" | "sdpo">;
+const METHODS: DemoMethod[] = ["sft", "dpo", "sdpo"];
 
 /**
  * Missing or empty: used. An earlier demo's folder (marker file): its outputs are replaced. Anything else
@@ -64,7 +66,7 @@ interface Io {
 }
 
 export interface DemoResult {
-  results: { method: LossName; result: EvalResult }[];
+  results: { method: DemoMethod; result: EvalResult }[];
   seconds: Record<string, number>;
   out: string;
 }
@@ -93,7 +95,7 @@ export async function runDemo(args: DemoArgs, io: Io = { out: process.stdout, er
       `sdpo demo: a ${shape.num_hidden_layers}-layer, ${shape.hidden_size}-wide decoder from scratch, ${train.numRows} training rows, output in ${out}`
     );
 
-    const trainRun = async (loss: LossName, model: Model): Promise<FitReport> => {
+    const trainRun = async (loss: DemoMethod, model: Model): Promise<FitReport> => {
       const t0 = Date.now();
       const trainer = createTrainer(loss, { ...recipe[loss], model });
       const progress = attachProgress(trainer, { label: loss, stream: io.err });

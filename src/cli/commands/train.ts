@@ -16,10 +16,10 @@ import { attachJsonlLog, attachProgress } from "../../report";
 import { createTrainer, LOSS_NAMES } from "../../trainers/registry";
 import { latestCheckpoint, otherRunIn } from "../../trainers/run_dir";
 import { readCheckpoint } from "../../trainers/checkpoint_io";
-import type { NegativeSampling, RewardMarginMode, TrainerLossName, TrainerOptions } from "../../trainers/types";
+import type { NegativeSampling, RewardMarginMode, LossName, TrainerOptions } from "../../trainers/types";
 
 export interface TrainArgs {
-  loss: TrainerLossName;
+  loss: LossName;
   data: string;
   eval?: string;
   model?: string;
