@@ -6,6 +6,7 @@ import * as fs from "fs";
 import { createModel } from "../model/checkpoint";
 import { native, type DeviceName, type NativeModelConfig, type TrainBatchInput } from "../native";
 import { modelFlopsPerExample, type BenchShape } from "./model_flops";
+import { SeededRng } from "../negatives/rng";
 
 export interface TrainBenchOptions extends BenchShape {
   batchSize: number;
@@ -87,16 +88,10 @@ export function randomBatch(o: BenchShape & { batchSize: number }, random: () =>
   return { promptIds, promptOffsets, responseIds, responseOffsets, responsePrompt, chosenIndex, rejectedIndex };
 }
 
-/** A small seeded generator (mulberry32) so runs draw the same batches. */
+/** Uniform [0, 1) numbers from the package's seeded generator, so runs draw the same batches. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new SeededRng(seed >>> 0);
+  return () => rng.next();
 }
 
 function median(values: number[]): number {

@@ -6,17 +6,9 @@
 import type { Argv, CommandModule } from "yargs";
 import { runTrainBench, type TrainBenchOptions } from "../../bench/train_bench";
 import type { DeviceName } from "../../native";
+import type { BenchShape } from "../../bench/model_flops";
 
-interface BenchArgs {
-  vocab: number;
-  dim: number;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-  ffn: number;
-  promptLen: number;
-  respLen: number;
-  negatives: number;
+interface BenchArgs extends BenchShape {
   batchSize: number;
   steps: number;
   warmup: number;
