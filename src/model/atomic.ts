@@ -25,12 +25,15 @@ export async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
-/** Writes `contents` to `filePath` through a fsynced temp file and a rename. */
-export async function writeFileAtomic(filePath: string, contents: string | Uint8Array): Promise<void> {
+/**
+ * Writes `filePath` through a temp file beside it: `fill` writes the contents, then the file is fsynced and
+ * renamed into place, so readers see the old file or the whole new one. On failure the temp file is removed.
+ */
+export async function writeFileAtomicWith(filePath: string, fill: (handle: fsp.FileHandle) => Promise<void>): Promise<void> {
   const temp = tempSibling(filePath);
   const handle = await fsp.open(temp, "wx");
   try {
-    await handle.writeFile(contents);
+    await fill(handle);
     await handle.sync();
     await handle.close();
     await fsp.rename(temp, filePath);
@@ -40,6 +43,11 @@ export async function writeFileAtomic(filePath: string, contents: string | Uint8
     throw err;
   }
   await syncDirectory(path.dirname(filePath));
+}
+
+/** Writes `contents` to `filePath` through a fsynced temp file and a rename. */
+export async function writeFileAtomic(filePath: string, contents: string | Uint8Array): Promise<void> {
+  await writeFileAtomicWith(filePath, (handle) => handle.writeFile(contents));
 }
 
 function isAlive(pid: number): boolean {

@@ -9,9 +9,8 @@
  */
 import { promises as fsp } from "fs";
 import * as os from "os";
-import * as path from "path";
 import type { SafetensorsDType } from "../native";
-import { syncDirectory, tempSibling } from "./atomic";
+import { writeFileAtomicWith } from "./atomic";
 
 /** Bytes per element of each safetensors dtype. */
 export const SAFETENSORS_DTYPE_SIZE: Readonly<Record<SafetensorsDType, number>> = {
@@ -372,24 +371,14 @@ export async function writeSafetensors(
   checkTensorsToWrite(filePath, tensors, metadata);
   const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const header = encodeHeader(sorted, metadata);
-  const temp = tempSibling(filePath);
-  const handle = await fsp.open(temp, "wx");
-  try {
+  await writeFileAtomicWith(filePath, async (handle) => {
     await writeAll(handle, header);
     for (const t of sorted) {
       const data = "data" in t ? t.data : await t.load();
       if (!("data" in t)) checkData(`writeSafetensors ${filePath}: tensor "${t.name}"`, t.dtype, t.shape, data);
       await writeAll(handle, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     }
-    await handle.sync();
-    await handle.close();
-    await fsp.rename(temp, filePath);
-  } catch (err) {
-    await handle.close().catch(() => undefined);
-    await fsp.rm(temp, { force: true });
-    throw err;
-  }
-  await syncDirectory(path.dirname(filePath));
+  });
 }
 
 async function writeAll(handle: fsp.FileHandle, bytes: Uint8Array): Promise<void> {
