@@ -6,7 +6,7 @@ import { recordsToTable, writeArrowFile, type PreferenceRecord } from "../../src
 import { preferenceSchema, type TokenizerIdentity } from "../../src/data/schema";
 import { createModel } from "../../src/model/checkpoint";
 import { Model } from "../../src/model/model";
-import type { ModelDType, NativeModelConfig } from "../../src/native";
+import type { ModelDType, NativeModelConfig, TrainBatchInput } from "../../src/native";
 
 export const VOCAB = 64;
 export const EOS = 63;
@@ -96,4 +96,44 @@ export class TempDir {
   remove(): void {
     rmSync(this.path, { recursive: true, force: true });
   }
+}
+
+/** One example of a hand-made training batch: its prompt, chosen response and negatives (null: masked). */
+export interface ExampleTokens {
+  prompt: number[];
+  chosen: number[];
+  rejected: (number[] | null)[];
+}
+
+/**
+ * Packs examples the way the native step takes them: every chosen response first (in example order),
+ * then the negatives row-major; a null negative becomes -1 in rejectedIndex (masked).
+ */
+export function packTrainBatch(examples: ExampleTokens[]): TrainBatchInput {
+  const promptIds: number[] = [];
+  const promptOffsets = [0];
+  const responseIds: number[] = [];
+  const responseOffsets = [0];
+  const responsePrompt: number[] = [];
+  const add = (tokens: number[], prompt: number): number => {
+    responseIds.push(...tokens);
+    responseOffsets.push(responseIds.length);
+    responsePrompt.push(prompt);
+    return responsePrompt.length - 1;
+  };
+  examples.forEach((e) => {
+    promptIds.push(...e.prompt);
+    promptOffsets.push(promptIds.length);
+  });
+  const chosenIndex = examples.map((e, b) => add(e.chosen, b));
+  const rejectedIndex = examples.flatMap((e, b) => e.rejected.map((r) => (r === null ? -1 : add(r, b))));
+  return {
+    promptIds: Int32Array.from(promptIds),
+    promptOffsets: Int32Array.from(promptOffsets),
+    responseIds: Int32Array.from(responseIds),
+    responseOffsets: Int32Array.from(responseOffsets),
+    responsePrompt: Int32Array.from(responsePrompt),
+    chosenIndex: Int32Array.from(chosenIndex),
+    rejectedIndex: Int32Array.from(rejectedIndex),
+  };
 }

@@ -1,39 +1,17 @@
 /** The native training step (Trainer binding) on a tiny float64 model. */
 import { native, type TrainBatchInput } from "../../src/native";
 import { expectThrows, rejectionOf } from "../helpers";
-import { tinyModel } from "./fixtures";
+import { packTrainBatch, tinyModel } from "./fixtures";
 
-/** Example b: prompt [1+b, 2], chosen [20+b, 63], negatives [30+b+k, 63] for k < K. */
+/** Example b: prompt [1+b, 2], chosen [20+b, 63], negatives [30+(b+k)%20, 63] for k < K. */
 function makeBatch(examples: number[], K: number): TrainBatchInput {
-  const promptIds: number[] = [];
-  const promptOffsets = [0];
-  const responseIds: number[] = [];
-  const responseOffsets = [0];
-  const responsePrompt: number[] = [];
-  const add = (tokens: number[], prompt: number) => {
-    responseIds.push(...tokens);
-    responseOffsets.push(responseIds.length);
-    responsePrompt.push(prompt);
-    return responsePrompt.length - 1;
-  };
-  examples.forEach((e) => {
-    promptIds.push(1 + e, 2);
-    promptOffsets.push(promptIds.length);
-  });
-  const chosenIndex = examples.map((e, b) => add([20 + e, 63], b));
-  const rejectedIndex: number[] = [];
-  examples.forEach((e, b) => {
-    for (let k = 0; k < K; k++) rejectedIndex.push(add([30 + ((e + k) % 20), 63], b));
-  });
-  return {
-    promptIds: Int32Array.from(promptIds),
-    promptOffsets: Int32Array.from(promptOffsets),
-    responseIds: Int32Array.from(responseIds),
-    responseOffsets: Int32Array.from(responseOffsets),
-    responsePrompt: Int32Array.from(responsePrompt),
-    chosenIndex: Int32Array.from(chosenIndex),
-    rejectedIndex: Int32Array.from(rejectedIndex),
-  };
+  return packTrainBatch(
+    examples.map((e) => ({
+      prompt: [1 + e, 2],
+      chosen: [20 + e, 63],
+      rejected: Array.from({ length: K }, (_, k) => [30 + ((e + k) % 20), 63]),
+    }))
+  );
 }
 
 function floats(model: ReturnType<typeof tinyModel>, name: string): Float64Array<ArrayBufferLike> {

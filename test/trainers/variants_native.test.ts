@@ -1,33 +1,17 @@
 /** The native step's napo loss (margins from reference or policy confidences, masked negatives) against plain JS. */
 import { native, type TrainBatchInput } from "../../src/native";
 import { expectThrows } from "../helpers";
-import { tinyModel } from "./fixtures";
+import { packTrainBatch, tinyModel } from "./fixtures";
 
 /** Row b: prompt [1+b, 2], chosen [20+b, 63], negatives [30+b+k, 63]; row 1's last negative masked. */
 function maskedBatch(rows: number, K: number): TrainBatchInput {
-  const promptIds: number[] = [];
-  const promptOffsets = [0];
-  const responseIds: number[] = [];
-  const responseOffsets = [0];
-  const responsePrompt: number[] = [];
-  const add = (tokens: number[], prompt: number) => {
-    responseIds.push(...tokens);
-    responseOffsets.push(responseIds.length);
-    responsePrompt.push(prompt);
-    return responsePrompt.length - 1;
-  };
-  for (let b = 0; b < rows; b++) {
-    promptIds.push(1 + b, 2);
-    promptOffsets.push(promptIds.length);
-  }
-  const chosenIndex = Array.from({ length: rows }, (_, b) => add([20 + b, 63], b));
-  const rejectedIndex: number[] = [];
-  for (let b = 0; b < rows; b++) for (let k = 0; k < K; k++) rejectedIndex.push(b === 1 && k === K - 1 ? -1 : add([30 + b + k, 63], b));
-  const i32 = (a: number[]) => Int32Array.from(a);
-  return {
-    promptIds: i32(promptIds), promptOffsets: i32(promptOffsets), responseIds: i32(responseIds), responseOffsets: i32(responseOffsets),
-    responsePrompt: i32(responsePrompt), chosenIndex: i32(chosenIndex), rejectedIndex: i32(rejectedIndex),
-  };
+  return packTrainBatch(
+    Array.from({ length: rows }, (_, b) => ({
+      prompt: [1 + b, 2],
+      chosen: [20 + b, 63],
+      rejected: Array.from({ length: K }, (_, k) => (b === 1 && k === K - 1 ? null : [30 + b + k, 63])),
+    }))
+  );
 }
 
 const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
