@@ -22,10 +22,9 @@ EXTRA=("$@")
 # Same intra-op thread count for both sides (torch 1.13 here would start with 1, our addon with every core);
 # OpenBLAS keeps its own default pool (every core) on both sides.
 export SDPO_NUM_THREADS=$THREADS
-# glibc malloc arenas capped on both sides (our steps hop between libuv pool threads, each with its own
-# arena of cached freed tensors; the addon caps arenas itself at load, but node's own threads already
-# made theirs by then). Set ARENAS=0 to leave glibc's default.
-ARENAS=${ARENAS:-2}
+# glibc's malloc arenas are left at their default on both sides (every native call of ours runs on one
+# thread, so one arena). ARENAS=<n> caps them on both sides, for comparison.
+ARENAS=${ARENAS:-0}
 [[ "$ARENAS" != 0 ]] && export MALLOC_ARENA_MAX=$ARENAS
 LOG=$(mktemp)
 load() { cut -d' ' -f1 /proc/loadavg; }
