@@ -11,6 +11,7 @@
 
 #include "binding/errors.h"
 #include "binding/registry.h"
+#include "binding/torch_thread.h"
 
 #ifdef SDPO_WITH_CUDA
 #include <torch/cuda.h>
@@ -55,7 +56,7 @@ Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
     if (info.Length() < 1 || !info[0].IsNumber()) throw TypeError("setNumThreads(n): n must be a number");
     int n = info[0].As<Napi::Number>().Int32Value();
     if (n < 1) throw RangeError("setNumThreads(n): n must be >= 1");
-    at::set_num_threads(n);
+    setIntraOpThreads(n);
     return info.Env().Undefined();
   });
 }
@@ -74,12 +75,12 @@ void chooseThreadCount() {
   for (const char* var : {"SDPO_NUM_THREADS", "OMP_NUM_THREADS"}) {
     const char* value = std::getenv(var);
     if (value && std::atoi(value) > 0) {
-      at::set_num_threads(std::atoi(value));
+      setIntraOpThreads(std::atoi(value));
       return;
     }
   }
   unsigned cores = std::thread::hardware_concurrency();
-  if (cores > 0) at::set_num_threads(static_cast<int>(cores));
+  if (cores > 0) setIntraOpThreads(static_cast<int>(cores));
 }
 
 }  // namespace

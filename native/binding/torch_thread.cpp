@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -14,6 +15,8 @@
 
 namespace sdpo {
 namespace {
+
+std::atomic<int> requestedThreads{0};  // 0: never set, libtorch's default
 
 class TorchThread {
  public:
@@ -42,18 +45,28 @@ class TorchThread {
         job = std::move(jobs_.front());
         jobs_.pop_front();
       }
-      // OpenMP thread counts are per thread: take up what at::set_num_threads last set.
-      at::init_num_threads();
+      // Only on a change: at::set_num_threads also rebuilds libtorch's pthreadpool (new threads).
+      const int wanted = requestedThreads.load();
+      if (wanted > 0 && wanted != appliedThreads) {
+        at::set_num_threads(wanted);
+        appliedThreads = wanted;
+      }
       job();
     }
   }
 
+  int appliedThreads = 0;
   std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<std::function<void()>> jobs_;
 };
 
 }  // namespace
+
+void setIntraOpThreads(int n) {
+  at::set_num_threads(n);
+  requestedThreads.store(n);
+}
 
 void postToTorchThread(std::function<void()> job) {
   // Leaked on purpose: a static's destructor would run at exit while the thread may still be in a job.

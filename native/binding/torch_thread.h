@@ -15,4 +15,8 @@ namespace sdpo {
 // `job` must not throw and must not touch N-API; it may run after the caller returned.
 void postToTorchThread(std::function<void()> job);
 
+// at::set_num_threads for the calling thread and, before its next job, the torch thread (OpenMP's
+// thread count is per thread). Every change of the count goes through here.
+void setIntraOpThreads(int n);
+
 }  // namespace sdpo
