@@ -3,7 +3,7 @@
 # (bench/reference_sdpo.py), alternating ours/ref ROUNDS times at each K, same shape, same thread
 # count on both sides; prints every run, then the median ratios per K as JSON lines.
 #
-#   bench/compare.sh                     # ROUNDS=3 KS="3 15" THREADS=2
+#   bench/compare.sh                     # ROUNDS=3 KS="3 15" THREADS=1
 #   ROUNDS=5 KS="3" THREADS=2 STEPS=6 bench/compare.sh -- --prompt-len 160
 #
 # Needs the built addon and dist/ (npx tsc -p tsconfig.build.json) and /usr/bin/python3 with torch.
@@ -13,7 +13,10 @@ cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
 KS=${KS:-"3 15"}
 ROUNDS_K15=${ROUNDS_K15:-$ROUNDS}  # the reference takes minutes a step at K=15 on 2 shared cores
-THREADS=${THREADS:-2}
+# Intra-op (OpenMP) threads, the same on both sides; OpenBLAS runs the matrix products on its own pool of
+# every core either way. 1 is the faster setting for BOTH sides on the 2-core machine (OpenBLAS's idle
+# workers spin and fight OpenMP's for the cores): the reference runs 2x faster at K = 3 with 1 than with 2.
+THREADS=${THREADS:-1}
 STEPS=${STEPS:-5}
 WARMUP=${WARMUP:-2}
 PYTHON=${PYTHON:-/usr/bin/python3}

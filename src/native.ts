@@ -21,7 +21,10 @@ export interface BuildInfo {
   cudaAvailable: boolean;
   cudaDeviceCount: number;
   cxx11Abi: boolean;
+  /** Intra-op (OpenMP) threads: SDPO_NUM_THREADS / OMP_NUM_THREADS, else 1 over OpenBLAS's own pthread pool, else every core. */
   numThreads: number;
+  /** What runs libtorch's matrix products: "openblas-pthreads" | "openblas-openmp" | "openblas-serial" | "other". */
+  blasThreading: string;
   napiVersion: number;
   /** Names of the binding groups compiled in (ops, model, train, ...). */
   bindings: string[];

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "binding/blas_threads.h"
 #include "binding/errors.h"
 #include "binding/registry.h"
 #include "binding/torch_thread.h"
@@ -42,6 +43,7 @@ Napi::Value buildInfo(const Napi::CallbackInfo& info) {
 #endif
     out.Set("cxx11Abi", static_cast<bool>(_GLIBCXX_USE_CXX11_ABI));
     out.Set("numThreads", static_cast<double>(at::get_num_threads()));
+    out.Set("blasThreading", blasThreading());
     out.Set("napiVersion", static_cast<double>(NAPI_VERSION));
     Napi::Array bindings = Napi::Array::New(env);
     uint32_t i = 0;
@@ -69,8 +71,12 @@ Napi::Value manualSeed(const Napi::CallbackInfo& info) {
   });
 }
 
-// Debian's libtorch (OpenMP) starts with one intra-op thread on these machines unless told
-// otherwise; use every core unless SDPO_NUM_THREADS or OMP_NUM_THREADS says how many.
+// Intra-op (OpenMP) threads: SDPO_NUM_THREADS or OMP_NUM_THREADS if set. Otherwise one when OpenBLAS
+// runs matrix products on its own pthread pool, every core if not. Why one: OpenBLAS's idle workers
+// spin (sched_yield) for ~0.1 s after each product, so OpenMP workers doing the element-wise ops between
+// products fight them for the cores. Measured on 2 cores (`sdpo bench`, K = 3): a step takes 158 ms with
+// one intra-op thread, 185 ms with two; the Python reference on the same libtorch runs 2x faster with one.
+// Debian's libtorch also starts with a single OpenMP thread unless told, so the choice is always made here.
 void chooseThreadCount() {
   for (const char* var : {"SDPO_NUM_THREADS", "OMP_NUM_THREADS"}) {
     const char* value = std::getenv(var);
@@ -78,6 +84,10 @@ void chooseThreadCount() {
       setIntraOpThreads(std::atoi(value));
       return;
     }
+  }
+  if (blasThreading() == "openblas-pthreads") {
+    setIntraOpThreads(1);
+    return;
   }
   unsigned cores = std::thread::hardware_concurrency();
   if (cores > 0) setIntraOpThreads(static_cast<int>(cores));

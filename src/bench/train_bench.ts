@@ -12,7 +12,7 @@ export interface TrainBenchOptions extends BenchShape {
   batchSize: number;
   steps: number;
   warmup: number;
-  /** Intra-op threads (at::set_num_threads); undefined: the addon's default (every core or SDPO_NUM_THREADS). */
+  /** Intra-op threads (at::set_num_threads); undefined: the addon's default (SDPO_NUM_THREADS, else 1 over OpenBLAS pthreads, else every core). */
   threads?: number;
   /** 0: full fine-tuning with a frozen reference copy; > 0: LoRA adapters of that rank, reference = adapters off. */
   loraRank: number;

@@ -38,7 +38,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option("batch-size", integer("examples per step", 4))
       .option("steps", integer("timed steps", 10))
       .option("warmup", integer("untimed steps first", 2))
-      .option("threads", integer("intra-op threads (default: SDPO_NUM_THREADS or every core)"))
+      .option("threads", integer("intra-op threads (default: SDPO_NUM_THREADS, else 1 over OpenBLAS pthreads, else every core)"))
       .option("lora-rank", integer("0: full fine-tuning, frozen reference copy; R > 0: LoRA rank R, reference = adapters off", 0))
       .option("matmul-size", integer("side of the fp32 matmul timed as the machine's rate (0: skip)", 1024))
       .option("seed", integer("seed of the weights and batches", 0))

@@ -20,7 +20,7 @@ export const inspectCommand: CommandModule<object, { json?: boolean }> = {
       `libtorch:      ${info.torchVersion} (${info.torchSource})`,
       `CUDA compiled: ${info.cudaCompiled}`,
       `CUDA devices:  ${info.cudaAvailable ? info.cudaDeviceCount : 0}`,
-      `threads:       ${info.numThreads}`,
+      `threads:       ${info.numThreads} intra-op (BLAS: ${info.blasThreading})`,
       `C++11 ABI:     ${info.cxx11Abi}`,
       `bindings:      ${info.bindings.join(", ") || "(none)"}`,
     ];
