@@ -22,7 +22,7 @@ WARMUP=${WARMUP:-2}
 PYTHON=${PYTHON:-/usr/bin/python3}
 [[ "${1:-}" == "--" ]] && shift
 EXTRA=("$@")
-# Same intra-op thread count for both sides (torch 1.13 here would start with 1, our addon with every core);
+# Same intra-op thread count for both sides (torch 1.13 here starts with 1; our addon picks its own default);
 # OpenBLAS keeps its own default pool (every core) on both sides.
 export SDPO_NUM_THREADS=$THREADS
 # glibc's malloc arenas are left at their default on both sides (every native call of ours runs on one
