@@ -356,6 +356,31 @@ export interface NativeTrainerConstructor {
 }
 
 // ---------------------------------------------------------------------------
+// optimizer kernels on their own (native/binding/optimizer_binding.cpp), held to their references by tests
+// ---------------------------------------------------------------------------
+
+export interface AdamWTensors<T extends FloatArray = FloatArray> {
+  param: T;
+  grad: T;
+  expAvg: T;
+  expAvgSq: T;
+}
+
+export interface AdamWUpdateOptions {
+  learningRate: number;
+  /** 1-based update count, this one included (bias correction). */
+  step: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  /** Gradient multiplier (the clipping factor), applied in the same pass. Default 1. */
+  gradScale?: number;
+  /** "fused" (one pass, CPU float32/float64: what the trainer runs) or "reference" (composed ATen ops). */
+  implementation?: "fused" | "reference";
+}
+
+// ---------------------------------------------------------------------------
 // bench: the machine's matmul rate (native/binding/bench_binding.cpp)
 // ---------------------------------------------------------------------------
 
@@ -381,6 +406,10 @@ export interface NativeAddon {
   tokenLogProbs: NativeOps["tokenLogProbs"];
 
   Trainer: NativeTrainerConstructor;
+  /** One AdamW update of one parameter; returns new arrays (the inputs are not changed). */
+  adamwUpdate<T extends FloatArray>(tensors: AdamWTensors<T>, options: AdamWUpdateOptions): { param: T; expAvg: T; expAvgSq: T };
+  /** Sum of grad^2 accumulated in float64 (the gradient-norm kernel of clipping). */
+  gradSumSquares(grad: FloatArray, options?: { implementation?: "fused" | "reference" }): number;
 
   /** Times `reps` float32 [n, n] x [n, n] products (after one warm-up) off the event loop; device default "cpu". */
   benchMatmul(n: number, reps: number, device?: DeviceName): Promise<MatmulBenchResult>;

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "binding/errors.h"
+#include "train/adamw_update.h"
 
 namespace sdpo::train {
 namespace {
@@ -30,29 +31,27 @@ AdamW::AdamW(std::vector<NamedTensor> params, AdamWOptions options)
   }
 }
 
-void AdamW::step(double lr) {
+void AdamW::step(double lr, double grad_scale) {
   if (!std::isfinite(lr) || lr < 0) throw RangeError("learningRate must be a finite number >= 0");
   torch::NoGradGuard no_grad;
   ++step_count_;
-  const double bias1 = 1.0 - std::pow(options_.beta1, static_cast<double>(step_count_));
-  const double bias2 = 1.0 - std::pow(options_.beta2, static_cast<double>(step_count_));
-  const double step_size = lr / bias1;
-  const double bias2_sqrt = std::sqrt(bias2);
+  AdamWScalars s;
+  s.lr = lr;
+  s.beta1 = options_.beta1;
+  s.beta2 = options_.beta2;
+  s.eps = options_.eps;
+  s.weight_decay = options_.weight_decay;
+  s.step = step_count_;
+  s.grad_scale = grad_scale;
   for (size_t i = 0; i < params_.size(); ++i) {
     torch::Tensor p = params_[i].tensor;
-    const torch::Tensor& grad_ref = p.grad();
-    if (!grad_ref.defined()) continue;
-    torch::Tensor& m = exp_avg_[i];
-    torch::Tensor& v = exp_avg_sq_[i];
-    // Work in the moments' dtype (float32 for half parameters), write the result back.
-    torch::Tensor g = grad_ref.to(m.scalar_type());
-    torch::Tensor w = p.scalar_type() == m.scalar_type() ? p : p.to(m.scalar_type());
-    if (options_.weight_decay != 0) w.mul_(1.0 - lr * options_.weight_decay);
-    m.mul_(options_.beta1).add_(g, 1.0 - options_.beta1);
-    v.mul_(options_.beta2).addcmul_(g, g, 1.0 - options_.beta2);
-    torch::Tensor denom = (v.sqrt() / bias2_sqrt).add_(options_.eps);
-    w.addcdiv_(m, denom, -step_size);
-    if (!w.is_same(p)) p.copy_(w);
+    const torch::Tensor& grad = p.grad();
+    if (!grad.defined()) continue;
+    if (adamw_fused_applies(p, grad, exp_avg_[i], exp_avg_sq_[i])) {
+      adamw_update_fused_cpu(p, grad, exp_avg_[i], exp_avg_sq_[i], s);
+    } else {
+      adamw_update_reference(p, grad, exp_avg_[i], exp_avg_sq_[i], s);
+    }
   }
 }
 
@@ -104,26 +103,30 @@ void AdamW::load_state(int64_t step_count, const std::vector<NamedTensor>& state
   step_count_ = step_count;
 }
 
-double clip_grad_norm(const std::vector<NamedTensor>& params, double max_norm) {
+GradClip clip_grad_norm(const std::vector<NamedTensor>& params, double max_norm) {
   torch::NoGradGuard no_grad;
-  // Summed on the gradients' device, read back once (one sync, not one per parameter).
-  torch::Tensor sum_sq;
+  // CPU gradients: summed in float64 one after the other, without float64 copies. Elsewhere: summed on
+  // the gradients' device and read back once (one sync, not one per parameter).
+  double cpu_sum = 0;
+  torch::Tensor device_sum;
   for (const auto& p : params) {
     const torch::Tensor& g = p.tensor.grad();
     if (!g.defined()) continue;
-    torch::Tensor s = g.to(torch::kDouble).pow(2).sum();
-    sum_sq = sum_sq.defined() ? sum_sq + s.to(sum_sq.device()) : s;
-  }
-  double norm = sum_sq.defined() ? std::sqrt(sum_sq.item<double>()) : 0.0;
-  if (max_norm > 0 && std::isfinite(norm)) {
-    double coef = max_norm / (norm + 1e-6);
-    if (coef < 1.0) {
-      for (const auto& p : params) {
-        if (p.tensor.grad().defined()) p.tensor.mutable_grad().mul_(coef);
-      }
+    if (g.device().is_cpu()) {
+      cpu_sum += grad_sum_squares(g);
+    } else {
+      torch::Tensor s = g.to(torch::kDouble).pow(2).sum();
+      device_sum = device_sum.defined() ? device_sum + s.to(device_sum.device()) : s;
     }
   }
-  return norm;
+  if (device_sum.defined()) cpu_sum += device_sum.item<double>();
+  GradClip out;
+  out.norm = std::sqrt(cpu_sum);
+  if (max_norm > 0 && std::isfinite(out.norm)) {
+    const double coef = max_norm / (out.norm + 1e-6);
+    if (coef < 1.0) out.scale = coef;
+  }
+  return out;
 }
 
 }  // namespace sdpo::train

@@ -31,9 +31,10 @@ class AdamW {
  public:
   AdamW(std::vector<NamedTensor> params, AdamWOptions options);
 
-  // One update from the parameters' .grad() (parameters without a gradient are left alone,
-  // their moments untouched, as in torch.optim).
-  void step(double lr);
+  // One update from the parameters' .grad() * grad_scale (parameters without a gradient are left
+  // alone, their moments untouched, as in torch.optim). CPU float32/float64 parameters take the fused
+  // pass of adamw_update.h, others its composed reference.
+  void step(double lr, double grad_scale = 1.0);
   void zero_grad();
 
   const std::vector<NamedTensor>& params() const { return params_; }
@@ -52,9 +53,13 @@ class AdamW {
   int64_t step_count_ = 0;
 };
 
-// L2 norm of all gradients together (float64), then, if max_norm > 0, scales them by
-// min(1, max_norm / (norm + 1e-6)) as torch.nn.utils.clip_grad_norm_ does. Returns the norm
-// before clipping.
-double clip_grad_norm(const std::vector<NamedTensor>& params, double max_norm);
+struct GradClip {
+  double norm = 0;   // L2 norm of all gradients together (float64), before clipping
+  double scale = 1;  // min(1, max_norm / (norm + 1e-6)) as torch.nn.utils.clip_grad_norm_; 1 when off
+};
+
+// The gradients' norm and the clipping factor, for AdamW::step's grad_scale (the gradients themselves
+// are not touched: the optimizer applies the factor in the same pass as the update).
+GradClip clip_grad_norm(const std::vector<NamedTensor>& params, double max_norm);
 
 }  // namespace sdpo::train

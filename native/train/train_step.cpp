@@ -229,10 +229,9 @@ StepStats TrainStep::step(const StepBatch& batch, double learning_rate, bool opt
   }
   (f.loss * weight).backward();
   if (optimizer_step) {
-    f.stats.grad_norm = clip_grad_norm(optimizer_.params(), options_.max_grad_norm);
-    if (std::isfinite(f.stats.grad_norm)) {
-      optimizer_.step(learning_rate);
-    }
+    const GradClip clip = clip_grad_norm(optimizer_.params(), options_.max_grad_norm);
+    f.stats.grad_norm = clip.norm;
+    if (std::isfinite(clip.norm)) optimizer_.step(learning_rate, clip.scale);
     optimizer_.zero_grad();
     f.stats.optimizer_step = true;
   }

@@ -128,6 +128,25 @@ describe("native Trainer step", () => {
     t.dispose();
   });
 
+  test("clipping scales the gradient AdamW uses by maxGradNorm / (norm + 1e-6)", async () => {
+    const run = async (maxGradNorm: number) => {
+      const model = tinyModel();
+      const t = new (native().Trainer)(model.native, { loss: "sft", maxGradNorm });
+      const stats = await t.step(makeBatch([0, 1], 0), { learningRate: 1e-3, optimizerStep: true, weight: 1 });
+      const m = t.optimizerState().tensors.filter((x) => x.name.endsWith(".exp_avg"));
+      t.dispose();
+      return { norm: stats.gradNorm, m: m.map((x) => new Float64Array(x.data.buffer.slice(x.data.byteOffset, x.data.byteOffset + x.data.byteLength))) };
+    };
+    const free = await run(0);
+    const clipped = await run(1e-3);
+    expect(clipped.norm).toBeCloseTo(free.norm, 12);
+    const scale = 1e-3 / (free.norm + 1e-6);
+    expect(scale).toBeLessThan(1);
+    free.m.forEach((m, j) => {
+      for (let i = 0; i < m.length; i++) expect(Math.abs(clipped.m[j][i] - m[i] * scale)).toBeLessThanOrEqual(1e-15 + 1e-12 * Math.abs(m[i] * scale));
+    });
+  });
+
   test("optimizer state and RNG state round-trip", async () => {
     const model = tinyModel();
     const t = new (native().Trainer)(model.native, { loss: "dpo", referenceMode: "frozen-copy" });
