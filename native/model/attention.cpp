@@ -8,19 +8,31 @@
 namespace sdpo::model {
 
 torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                                const torch::Tensor& mask) {
+                                const torch::Tensor& mask, torch::Tensor* bias_cache) {
   const int64_t B = q.size(0), H = q.size(1), T = q.size(2), d = q.size(3);
   const int64_t Hkv = k.size(1), S = k.size(2), rep = H / Hkv;
   // Query head h uses kv head h / rep (Hugging Face's repeat_kv): fold the rep query heads of each
   // kv head into the row dimension, so one batched matmul serves them all.
   torch::Tensor qg = q.reshape({B, Hkv, rep * T, d});                    // [B, Hkv, rep*T, d]
-  torch::Tensor mask_g = mask.unsqueeze(2).expand({B, 1, rep, T, S}).reshape({B, 1, rep * T, S});
 #if SDPO_TORCH2
+  torch::Tensor mask_g = mask.unsqueeze(2).expand({B, 1, rep, T, S}).reshape({B, 1, rep * T, S});
   torch::Tensor out = at::scaled_dot_product_attention(qg, k, v, mask_g);  // [B, Hkv, rep*T, d]
 #else
-  torch::Tensor scores = torch::matmul(qg, k.transpose(-1, -2)) * (1.0 / std::sqrt(double(d)));
-  scores = scores.masked_fill(mask_g.logical_not(), -std::numeric_limits<double>::infinity());
-  torch::Tensor out = torch::matmul(torch::softmax(scores, -1), v);       // [B, Hkv, rep*T, d]
+  // The mask as an additive bias, so scaling and masking happen inside one baddbmm (beta * bias +
+  // alpha * q k^T) instead of a matmul, a multiply and a masked_fill pass over the scores each.
+  torch::Tensor bias = bias_cache ? *bias_cache : torch::Tensor();
+  if (!bias.defined() || bias.size(0) != B * Hkv || bias.size(1) != rep * T || bias.size(2) != S ||
+      bias.scalar_type() != q.scalar_type() || bias.device() != q.device()) {
+    torch::Tensor mask_g = mask.unsqueeze(2).expand({B, 1, rep, T, S}).reshape({B, 1, rep * T, S});
+    bias = torch::zeros({B, 1, rep * T, S}, q.options().requires_grad(false))
+               .masked_fill_(mask_g.logical_not(), -std::numeric_limits<double>::infinity())
+               .expand({B, Hkv, rep * T, S})
+               .reshape({B * Hkv, rep * T, S});                        // [B*Hkv, rep*T, S]
+    if (bias_cache) *bias_cache = bias;
+  }
+  torch::Tensor scores = at::baddbmm(bias, qg.reshape({B * Hkv, rep * T, d}), k.reshape({B * Hkv, S, d}).transpose(1, 2),
+                                     1.0, 1.0 / std::sqrt(double(d)));  // [B*Hkv, rep*T, S]
+  torch::Tensor out = at::bmm(torch::softmax(scores, -1), v.reshape({B * Hkv, S, d}));  // [B*Hkv, rep*T, d]
 #endif
   return out.reshape({B, H, T, d});
 }
@@ -65,7 +77,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, AttentionContext& c
   }
   if (ctx.present) (*ctx.present)[layer] = LayerKV{k, v};
 
-  torch::Tensor out = grouped_attention(q, keys, values, ctx.mask);  // [B, H, T, d]
+  torch::Tensor out = grouped_attention(q, keys, values, ctx.mask, &ctx.attention_bias);  // [B, H, T, d]
   return o_proj->forward(out.transpose(1, 2).reshape({B, T, heads_ * head_dim_}));
 }
 
