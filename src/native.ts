@@ -381,6 +381,31 @@ export interface AdamWUpdateOptions {
 }
 
 // ---------------------------------------------------------------------------
+// the model's fused CPU layers on their own (native/binding/layers_binding.cpp), held to their references by tests
+// ---------------------------------------------------------------------------
+
+export interface LayerOptions<T extends FloatArray> {
+  /** "fused" (the model's CPU float32/float64 path) or "reference" (composed ATen ops). */
+  implementation?: "fused" | "reference";
+  /** dL/dy: when given, the result carries the input gradients. */
+  gradOutput?: T;
+}
+
+export interface RopeInputs<T extends FloatArray> {
+  /** B*H*T*d values in `layout` order. */
+  x: T;
+  /** [B, T, d] or [1, T, d] values. */
+  cos: T;
+  sin: T;
+  batch: number;
+  heads: number;
+  tokens: number;
+  headDim: number;
+  /** "bhtd" (default) or "bthd": x laid out as a projection's output, viewed as [B, H, T, d]. */
+  layout?: "bhtd" | "bthd";
+}
+
+// ---------------------------------------------------------------------------
 // bench: the machine's matmul rate (native/binding/bench_binding.cpp)
 // ---------------------------------------------------------------------------
 
@@ -408,6 +433,13 @@ export interface NativeAddon {
   Trainer: NativeTrainerConstructor;
   /** One AdamW update of one parameter; returns new arrays (the inputs are not changed). */
   adamwUpdate<T extends FloatArray>(tensors: AdamWTensors<T>, options: AdamWUpdateOptions): { param: T; expAvg: T; expAvgSq: T };
+  /** RMSNorm over rows of x (length rows * D) with weight [D]; y and, with gradOutput, grad.x / grad.weight. */
+  rmsNorm<T extends FloatArray>(
+    inputs: { x: T; weight: T },
+    options: LayerOptions<T> & { eps: number; frozenWeight?: boolean },
+  ): { y: T; grad?: { x: T; weight?: T } };
+  /** RoPE on x [B, H, T, d]; y and grad.x in [B, H, T, d] order. */
+  applyRope<T extends FloatArray>(inputs: RopeInputs<T>, options: LayerOptions<T>): { y: T; grad?: { x: T } };
   /** Sum of grad^2 accumulated in float64 (the gradient-norm kernel of clipping). */
   gradSumSquares(grad: FloatArray, options?: { implementation?: "fused" | "reference" }): number;
 

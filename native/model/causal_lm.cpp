@@ -63,9 +63,13 @@ torch::Device CausalLMImpl::device() const { return model_->embed_tokens->weight
 torch::ScalarType CausalLMImpl::dtype() const { return model_->embed_tokens->weight.scalar_type(); }
 
 torch::Tensor CausalLMImpl::run_layers(const torch::Tensor& ids, const torch::Tensor& positions, AttentionContext& ctx) {
+  return run_layers_embedded(model_->embed_tokens->forward(ids.to(device())), positions, ctx);  // [B, T, hidden]
+}
+
+torch::Tensor CausalLMImpl::run_layers_embedded(const torch::Tensor& embedded, const torch::Tensor& positions,
+                                                AttentionContext& ctx) {
   ctx.angles = rope_angles(positions.to(device()), inv_freq_, dtype());
-  torch::Tensor hidden = model_->embed_tokens->forward(ids.to(device()));  // [B, T, hidden]
-  return model_->forward(hidden, ctx);
+  return model_->forward(embedded, ctx);
 }
 
 torch::Tensor CausalLMImpl::forward(const torch::Tensor& ids) {

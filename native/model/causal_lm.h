@@ -71,6 +71,10 @@ class CausalLMImpl : public torch::nn::Module {
   torch::Tensor head_weight() const;  // lm_head.weight, or the embedding when tied: [vocab, hidden]
   // Embeds ids [B, T] (device) and runs every layer: [B, T, hidden] before the final norm.
   torch::Tensor run_layers(const torch::Tensor& ids, const torch::Tensor& positions, AttentionContext& ctx);
+  // Same from embeddings already looked up ([B, T, hidden], e.g. several passes' tokens in one lookup).
+  torch::Tensor run_layers_embedded(const torch::Tensor& embedded, const torch::Tensor& positions,
+                                    AttentionContext& ctx);
+  torch::Tensor embed(const torch::Tensor& ids) { return model_->embed_tokens->forward(ids.to(device())); }
 
  private:
   ModelConfig config_;

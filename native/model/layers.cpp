@@ -1,17 +1,14 @@
 #include "model/layers.h"
 
+#include "model/rms_norm.h"
+
 namespace sdpo::model {
 
 RMSNormImpl::RMSNormImpl(int64_t dim, double eps, const ParamInit& init) : eps_(eps) {
   weight = register_parameter("weight", torch::ones({dim}, init.options));
 }
 
-torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-  const bool upcast = x.scalar_type() == torch::kHalf || x.scalar_type() == torch::kBFloat16;
-  torch::Tensor h = upcast ? x.to(torch::kFloat) : x;
-  h = h * torch::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps_);
-  return weight * h.to(x.scalar_type());
-}
+torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) { return rms_norm(x, weight, eps_); }
 
 MLPImpl::MLPImpl(int64_t hidden_size, int64_t intermediate_size, const ParamInit& init) {
   gate_proj = register_module("gate_proj", LoraLinear(hidden_size, intermediate_size, false, init));

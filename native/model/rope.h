@@ -20,7 +20,17 @@ struct RopeAngles {
 // float64 models and in float32 otherwise (as Hugging Face does), then cast to `dtype`.
 RopeAngles rope_angles(const torch::Tensor& positions, const torch::Tensor& inv_freq, torch::ScalarType dtype);
 
-// x: [B, H, T, head_dim]; cos/sin [B, T, head_dim] broadcast over heads.
+// x: [B, H, T, head_dim]; cos/sin [B, T, head_dim] broadcast over heads. The fused CPU kernel where
+// it applies, the reference elsewhere.
 torch::Tensor apply_rope(const torch::Tensor& x, const RopeAngles& angles);
+
+// Composed ATen ops: any device and dtype.
+torch::Tensor apply_rope_reference(const torch::Tensor& x, const RopeAngles& angles);
+
+// One pass forward and backward (float32/float64 on CPU; x may be a transposed view, as q and k are
+// straight from their projections: the output is contiguous [B, H, T, head_dim], ready for attention's
+// batched products, and the input gradient takes x's layout, ready for the projection's backward).
+bool apply_rope_fused_applies(const torch::Tensor& x, const RopeAngles& angles);
+torch::Tensor apply_rope_fused_cpu(const torch::Tensor& x, const RopeAngles& angles);
 
 }  // namespace sdpo::model

@@ -134,16 +134,21 @@ torch::Tensor CausalLMImpl::score(const PackedResponses& batch, torch::Tensor* t
   prompt_ctx.mask = causal_prompt;
   prompt_ctx.present = &prompt_kv;
   torch::Tensor prompt_positions = torch::arange(Lp, cpu_long).unsqueeze(0);  // [1, Lp]
-  torch::Tensor prompt_hidden = run_layers(prompt_grid, prompt_positions, prompt_ctx);  // [P, Lp, D]
+  // One embedding lookup for both passes: its backward then zero-fills and scatters into one
+  // [vocab, D] gradient instead of two that are then added.
+  const int64_t D = config_.hidden_size;
+  torch::Tensor embedded = embed(torch::cat({prompt_grid.reshape({P * Lp}), resp_grid.reshape({P * W})}));
+  torch::Tensor prompt_hidden =
+      run_layers_embedded(embedded.narrow(0, 0, P * Lp).view({P, Lp, D}), prompt_positions, prompt_ctx);  // [P, Lp, D]
 
   // Response pass on top of the prompts' keys/values.
   AttentionContext resp_ctx;
   resp_ctx.mask = resp_mask;
   resp_ctx.prefix = &prompt_kv;
-  torch::Tensor resp_hidden = run_layers(resp_grid, resp_pos, resp_ctx);  // [P, W, D]
+  torch::Tensor resp_hidden =
+      run_layers_embedded(embedded.narrow(0, P * Lp, P * W).view({P, W, D}), resp_pos, resp_ctx);  // [P, W, D]
 
   // Rows predicting each response token, final norm, LM head.
-  const int64_t D = config_.hidden_size;
   auto to_dev = [&](const std::vector<int64_t>& v) { return torch::tensor(v, cpu_long).to(dev); };
   std::vector<torch::Tensor> rows{prompt_hidden.reshape({P * Lp, D}).index_select(0, to_dev(first_rows))};
   if (!rest_rows.empty()) rows.push_back(resp_hidden.reshape({P * W, D}).index_select(0, to_dev(rest_rows)));

@@ -165,18 +165,31 @@ struct TokenLogprobsFunction : torch::autograd::Function<TokenLogprobsFunction> 
     const int64_t chunk_rows = ctx->saved_data["chunk_rows"].toInt();
     const torch::Tensor grad_logp = grad_outputs[0].contiguous();
     const int64_t rows = hidden.size(0);
-    torch::Tensor grad_hidden = torch::empty_like(hidden);
-    torch::Tensor grad_weight = torch::zeros_like(weight);
+    // A frozen head (LoRA, or a reference) needs no weight gradient: skip its [V, D] products.
+    const bool want_hidden = ctx->needs_input_grad(0), want_weight = ctx->needs_input_grad(1);
+    torch::Tensor grad_hidden = want_hidden ? torch::empty_like(hidden) : torch::Tensor();
+    // The first chunk writes grad_weight, the others add to it (no zero-fill pass over [V, D]).
+    torch::Tensor grad_weight = want_weight && rows == 0 ? torch::zeros_like(weight)
+                                : want_weight           ? torch::empty_like(weight)
+                                                        : torch::Tensor();
     const torch::Tensor weight_t = weight.t();
-    for (int64_t start = 0; start < rows; start += chunk_rows) {
+    for (int64_t start = 0; start < rows && (want_hidden || want_weight); start += chunk_rows) {
       const int64_t count = std::min(chunk_rows, rows - start);
       const torch::Tensor hidden_chunk = hidden.narrow(0, start, count);
       torch::Tensor grad_logits = torch::matmul(hidden_chunk, weight_t).contiguous();  // recomputed logits
       chunkGradLogitsInPlace(grad_logits, labels.narrow(0, start, count), lse.narrow(0, start, count),
                              grad_logp.narrow(0, start, count), ignore_index);
-      torch::Tensor grad_hidden_chunk = grad_hidden.narrow(0, start, count);
-      at::mm_out(grad_hidden_chunk, grad_logits, weight);
-      grad_weight.addmm_(grad_logits.t(), hidden_chunk);
+      if (want_hidden) {
+        torch::Tensor grad_hidden_chunk = grad_hidden.narrow(0, start, count);
+        at::mm_out(grad_hidden_chunk, grad_logits, weight);
+      }
+      if (want_weight) {
+        if (start == 0) {
+          at::mm_out(grad_weight, grad_logits.t(), hidden_chunk);
+        } else {
+          grad_weight.addmm_(grad_logits.t(), hidden_chunk);
+        }
+      }
     }
     return {grad_hidden, grad_weight, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
