@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 // Rough phase split of one S-DPO step (bench shape): forward-only scoring vs the whole step, and the
-// matmul rate, to see where the time goes. Usage: node bench/profile_phases.js [K] [threads] [reps]
+// matmul rate, to see where the time goes. Usage: node bench/profile_phases.js [K] [threads | ""] [reps]
 const { native } = require("../dist/src/native");
 const { benchModelConfig, randomBatch, seededRandom } = require("../dist/src/bench/train_bench");
 const { createModel } = require("../dist/src/model/checkpoint");
 
 async function main() {
-  const K = Number(process.argv[2] ?? 3), threads = Number(process.argv[3] ?? 2), reps = Number(process.argv[4] ?? 5);
+  const K = Number(process.argv[2] ?? 3), threads = process.argv[3] ? Number(process.argv[3]) : undefined, reps = Number(process.argv[4] ?? 5);
   const shape = { vocab: 4096, dim: 256, layers: 4, heads: 4, kvHeads: 4, ffn: 688, promptLen: 160, respLen: 6, negatives: K, batchSize: 4 };
-  native().setNumThreads(threads);
+  if (threads !== undefined) native().setNumThreads(threads); // else the addon's default
   const model = createModel(benchModelConfig(shape), { seed: 0 });
   const trainer = new (native().Trainer)(model.native, { loss: "sdpo", referenceMode: "frozen-copy" });
   const random = seededRandom(1);

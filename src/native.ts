@@ -67,7 +67,7 @@ export interface PreferenceLossResult<T extends FloatArray = FloatArray> {
   losses: T;
   /** [B] beta * (policyChosen - referenceChosen). */
   chosenRewards: T;
-  /** [B*K] beta * (policyRejected - referenceRejected). */
+  /** [B*K] beta * (policyRejected - referenceRejected); NaN where `mask` is 0 (no negative there). */
   rejectedRewards: T;
   /** Gradient of `loss` (the mean) w.r.t. the policy inputs. */
   grad?: { policyChosen: T; policyRejected: T };

@@ -10,6 +10,7 @@
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
+#include <limits>
 #include <string>
 
 #include "binding/errors.h"
@@ -187,7 +188,12 @@ Napi::Object runPreferenceLoss(Napi::Env env, const PreferenceTensors& in, const
   out.Set("loss", losses.mean().item<double>());
   out.Set("losses", toTypedArray(env, losses));
   out.Set("chosenRewards", toTypedArray(env, beta * (in.policy_chosen - in.reference_chosen)));
-  out.Set("rejectedRewards", toTypedArray(env, beta * (in.policy_rejected - in.reference_rejected)));
+  torch::Tensor rejected_rewards = beta * (in.policy_rejected - in.reference_rejected);
+  if (in.mask.defined()) {  // a masked-out slot holds no negative: NaN, not a reward computed from filler
+    rejected_rewards = rejected_rewards.masked_fill(in.mask.reshape({-1}).logical_not(),
+                                                    std::numeric_limits<double>::quiet_NaN());
+  }
+  out.Set("rejectedRewards", toTypedArray(env, rejected_rewards));
   if (op.grad) {
     Napi::Object grad = Napi::Object::New(env);
     grad.Set("policyChosen", toTypedArray(env, in.policy_chosen.grad()));
