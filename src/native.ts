@@ -161,6 +161,11 @@ export interface NativeModelConfig {
   attention_bias: boolean;
   /** qwen3: RMSNorm on q and k per head. */
   qk_norm: boolean;
+  /**
+   * mistral: attention to the last `sliding_window` positions only; absent or null: none. Windowed attention
+   * is not implemented: longer sequences are refused with a RangeError rather than computed differently.
+   */
+  sliding_window?: number | null;
 }
 
 export type DeviceName = "cpu" | "cuda" | `cuda:${number}`;

@@ -64,6 +64,9 @@ model::ModelConfig readModelConfig(const Napi::Value& value) {
   c.num_key_value_heads = readInt(o, "num_key_value_heads", w);
   c.head_dim = readInt(o, "head_dim", w);
   c.max_position_embeddings = readInt(o, "max_position_embeddings", w);
+  if (!o.Get("sliding_window").IsUndefined() && !o.Get("sliding_window").IsNull()) {
+    c.sliding_window = readInt(o, "sliding_window", w);
+  }
   c.rms_norm_eps = readDouble(o, "rms_norm_eps", w);
   c.rope_theta = readDouble(o, "rope_theta", w);
   c.tie_word_embeddings = readBool(o, "tie_word_embeddings", w);
@@ -98,6 +101,7 @@ Napi::Object writeModelConfig(Napi::Env env, const model::ModelConfig& c) {
   o.Set("num_key_value_heads", double(c.num_key_value_heads));
   o.Set("head_dim", double(c.head_dim));
   o.Set("max_position_embeddings", double(c.max_position_embeddings));
+  if (c.sliding_window > 0) o.Set("sliding_window", double(c.sliding_window));  // absent: no window
   o.Set("rms_norm_eps", c.rms_norm_eps);
   o.Set("rope_theta", c.rope_theta);
   if (c.rope_scaling.type.empty()) {

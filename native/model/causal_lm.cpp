@@ -24,6 +24,7 @@ void validate_config(const ModelConfig& c) {
   positive(c.num_key_value_heads, "num_key_value_heads");
   positive(c.head_dim, "head_dim");
   positive(c.max_position_embeddings, "max_position_embeddings");
+  if (c.sliding_window < 0) throw RangeError("config.sliding_window must be > 0, or null for none");
   if (c.num_attention_heads % c.num_key_value_heads != 0) {
     throw RangeError("config.num_attention_heads (" + std::to_string(c.num_attention_heads) +
                      ") must be a multiple of config.num_key_value_heads (" + std::to_string(c.num_key_value_heads) + ")");
@@ -55,6 +56,18 @@ CausalLMImpl::CausalLMImpl(ModelConfig config, const ParamInit& init) : config_(
   inv_freq_ = rope_inverse_frequencies(config_);
 }
 
+void CausalLMImpl::check_sequence_length(int64_t tokens, const std::string& what) const {
+  if (tokens > config_.max_position_embeddings) {
+    throw RangeError(what + " is " + std::to_string(tokens) + " tokens, more than the model's max_position_embeddings (" +
+                     std::to_string(config_.max_position_embeddings) + ")");
+  }
+  if (config_.sliding_window > 0 && tokens > config_.sliding_window) {
+    throw RangeError(what + " is " + std::to_string(tokens) + " tokens, more than " + config_.model_type +
+                     "'s sliding_window (" + std::to_string(config_.sliding_window) +
+                     "): windowed attention is not implemented, and full attention would give other results");
+  }
+}
+
 torch::Tensor CausalLMImpl::head_weight() const {
   return lm_head_ ? lm_head_->weight : model_->embed_tokens->weight;
 }
@@ -74,6 +87,7 @@ torch::Tensor CausalLMImpl::run_layers_embedded(const torch::Tensor& embedded, c
 
 torch::Tensor CausalLMImpl::forward(const torch::Tensor& ids) {
   const int64_t T = ids.size(1);
+  check_sequence_length(T, "the input");
   auto opts = torch::TensorOptions().device(device());
   AttentionContext ctx;
   ctx.mask = torch::ones({T, T}, opts.dtype(torch::kBool)).tril().view({1, 1, T, T});  // causal

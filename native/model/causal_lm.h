@@ -75,6 +75,9 @@ class CausalLMImpl : public torch::nn::Module {
   torch::Tensor run_layers_embedded(const torch::Tensor& embedded, const torch::Tensor& positions,
                                     AttentionContext& ctx);
   torch::Tensor embed(const torch::Tensor& ids) { return model_->embed_tokens->forward(ids.to(device())); }
+  // RangeError naming `what` when a sequence of `tokens` positions exceeds max_position_embeddings or the
+  // sliding window (where full attention would differ from the model's windowed one).
+  void check_sequence_length(int64_t tokens, const std::string& what) const;
 
  private:
   ModelConfig config_;

@@ -27,6 +27,9 @@ struct ModelConfig {
   int64_t num_key_value_heads = 0;
   int64_t head_dim = 0;  // hidden_size / num_attention_heads unless given
   int64_t max_position_embeddings = 2048;
+  // Mistral: each token attends only to the last `sliding_window` positions (0: no window). Windowed
+  // attention is not implemented: sequences longer than the window are refused (check_sequence_length).
+  int64_t sliding_window = 0;
   double rms_norm_eps = 1e-6;
   double rope_theta = 10000.0;
   RopeScaling rope_scaling;

@@ -128,7 +128,11 @@ std::vector<std::vector<int64_t>> CausalLMImpl::generate(const torch::Tensor& pr
   auto cpu_long = torch::TensorOptions().dtype(torch::kLong);
 
   int64_t Lp = 0;
-  for (const auto& t : prompts.tokens) Lp = std::max<int64_t>(Lp, t.size());
+  for (int64_t p = 0; p < P; ++p) {
+    Lp = std::max<int64_t>(Lp, prompts.tokens[p].size());
+    check_sequence_length(static_cast<int64_t>(prompts.tokens[p].size()) + max_new,
+                          "prompt " + std::to_string(p) + " + maxNewTokens");
+  }
   const int64_t capacity = Lp + max_new;
   torch::Tensor grid = torch::zeros({P, Lp}, cpu_long);
   torch::Tensor key_valid = torch::zeros({P, capacity}, torch::kBool);  // [P, capacity]

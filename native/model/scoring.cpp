@@ -57,6 +57,10 @@ torch::Tensor CausalLMImpl::score(const PackedResponses& batch, torch::Tensor* t
   const int64_t* prompt_tok = prompt_ids.data_ptr<int64_t>();
   const int64_t* resp_tok = response_ids.data_ptr<int64_t>();
   auto owner = batch.response_prompt.accessor<int64_t, 1>();
+  for (int64_t r = 0; r < R; ++r) {
+    check_sequence_length(prompts[owner[r]].length + responses[r].length,
+                          "prompt " + std::to_string(owner[r]) + " + response " + std::to_string(r));
+  }
   const auto dev = device();
   auto cpu_long = torch::TensorOptions().dtype(torch::kLong);
   if (R == 0) {

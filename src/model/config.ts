@@ -101,6 +101,19 @@ export function parseConfig(json: unknown, source = "config.json"): NativeModelC
     }
   }
   if (raw.mlp_bias === true) fail(`"mlp_bias": true is not supported`);
+  // Qwen's per-layer sliding window (layers past max_window_layers) is not implemented; Mistral's window is
+  // carried to the native side, which refuses sequences longer than it.
+  if ((type === "qwen2" || type === "qwen3") && raw.use_sliding_window === true) {
+    fail(`"use_sliding_window": true is not supported (windowed attention is not implemented)`);
+  }
+  let slidingWindow: number | null = null;
+  if (type === "mistral") {
+    const value = raw.sliding_window === undefined ? 4096 : raw.sliding_window; // MistralConfig's default
+    if (value !== null && (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0)) {
+      fail(`"sliding_window" must be a positive integer or null, got ${JSON.stringify(value)}`);
+    }
+    slidingWindow = value as number | null;
+  }
   if (raw.hidden_act !== undefined && raw.hidden_act !== "silu") fail(`"hidden_act" ${JSON.stringify(raw.hidden_act)} is not supported (only "silu")`);
 
   return {
@@ -115,6 +128,7 @@ export function parseConfig(json: unknown, source = "config.json"): NativeModelC
     tie_word_embeddings: flag("tie_word_embeddings", defaults.tie_word_embeddings),
     attention_bias: type === "qwen2" ? true : type === "mistral" ? false : flag("attention_bias", false),
     qk_norm: type === "qwen3",
+    ...(slidingWindow !== null ? { sliding_window: slidingWindow } : {}), // absent: no window
   };
 }
 
@@ -246,6 +260,7 @@ export function configToJson(config: NativeModelConfig, extras: ConfigExtras & {
   });
   if (type === "llama" || type === "qwen3") out.attention_bias = config.attention_bias;
   if (type === "llama") out.mlp_bias = false;
+  if (type === "mistral") out.sliding_window = config.sliding_window ?? null;
   if (out.initializer_range === undefined) out.initializer_range = 0.02;
   if (out.use_cache === undefined) out.use_cache = true;
   if (out.attention_dropout === undefined) out.attention_dropout = 0.0;

@@ -63,6 +63,17 @@ describe("parseConfig", () => {
     expect(c).toMatchObject({ model_type: "mistral", num_key_value_heads: 8, head_dim: 128, attention_bias: false, qk_norm: false, max_position_embeddings: 32768 });
   });
 
+  test("sliding windows: mistral's is kept (default 4096, null = none); Qwen's use_sliding_window is refused", () => {
+    expect(parseConfig(MISTRAL_7B).sliding_window).toBe(4096);
+    const { sliding_window: _unused, ...noWindowField } = MISTRAL_7B;
+    expect(parseConfig(noWindowField).sliding_window).toBe(4096); // MistralConfig's default
+    expect("sliding_window" in parseConfig({ ...MISTRAL_7B, sliding_window: null })).toBe(false);
+    expect(() => parseConfig({ ...MISTRAL_7B, sliding_window: 0 }, "/m/config.json")).toThrow(/\/m\/config\.json: "sliding_window" must be a positive integer or null, got 0/);
+    expect(() => parseConfig({ ...QWEN25_05B, use_sliding_window: true })).toThrow(/"use_sliding_window": true is not supported/);
+    expect("sliding_window" in parseConfig(QWEN25_05B)).toBe(false); // not applied (use_sliding_window false)
+    expect(configToJson({ ...parseConfig(MISTRAL_7B), sliding_window: undefined }).sliding_window).toBeNull();
+  });
+
   test("qwen2: q/k/v bias always on, 896 / 14 heads = 64", () => {
     const c = parseConfig(QWEN25_05B);
     expect(c).toMatchObject({ model_type: "qwen2", head_dim: 64, attention_bias: true, qk_norm: false, tie_word_embeddings: true, rope_theta: 1e6 });

@@ -26,6 +26,23 @@ describe("Model errors", () => {
     }
   });
 
+  test("sequences past max_position_embeddings or mistral's sliding window are refused, not computed otherwise", async () => {
+    const windowed = makeModel(tinyConfig({ model_type: "mistral", max_position_embeddings: 12, sliding_window: 6 }));
+    expect(windowed.config.sliding_window).toBe(6);
+    // prompt 0 (2 tokens) + response 0 (3): 5 <= 6, scored; prompt 1 (3) + response 2 (4): 7 > 6, refused.
+    await windowed.score(packBatch([[1, 2], [3, 4, 5]], [[[4, 5, 6]], [[6]]]));
+    let err = await rejectionOf(windowed.score(packBatch([[1, 2], [3, 4, 5]], [[[4, 5, 6]], [[6], [7, 8, 9, 10]]])));
+    expect(err.name).toBe("RangeError");
+    expect(err.message).toMatch(/prompt 1 \+ response 2 is 7 tokens, more than mistral's sliding_window \(6\): windowed attention is not implemented/);
+    err = await rejectionOf(windowed.generate(Int32Array.from([1, 2, 3]), Int32Array.from([0, 3]), { maxNewTokens: 4, eosTokenId: 0 }));
+    expect(err.message).toMatch(/prompt 0 \+ maxNewTokens is 7 tokens, more than mistral's sliding_window \(6\)/);
+    await windowed.generate(Int32Array.from([1, 2, 3]), Int32Array.from([0, 3]), { maxNewTokens: 3, eosTokenId: 0 });
+    const short = makeModel(tinyConfig({ max_position_embeddings: 4 }));
+    err = await rejectionOf(short.score(packBatch([[1, 2, 3]], [[[4, 5]]])));
+    expect(err.message).toMatch(/prompt 0 \+ response 0 is 5 tokens, more than the model's max_position_embeddings \(4\)/);
+    expectThrows(() => new (Model())(tinyConfig({ sliding_window: -1 }), { device: "cpu", dtype: "float32" }), "RangeError", /sliding_window must be > 0/);
+  });
+
   test("score rejects bad batches with the row and value", async () => {
     const model = makeModel(tinyConfig());
     const good = packBatch([[1, 2], [3]], [[[4, 5]], [[6], [7, 8]]]);
