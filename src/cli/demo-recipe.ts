@@ -3,7 +3,8 @@
  * of the three runs (SFT from scratch; DPO and S-DPO from the SFT checkpoint), as the paper's ablation.
  *
  * Budget: the default recipe must finish (training + evaluation of all three) within 15 minutes on a
- * 2-core CPU (measured: 8 min 55 s with other work running); `--quick` is a smoke run of under a minute.
+ * 2-core CPU (measured: 3 min 32 s at load 1-2, 8 min 55 s with an earlier build under load ~6); `--quick` is a
+ * smoke run of under a minute.
  */
 import type { NativeModelConfig } from "../native";
 import type { TrainerOptions } from "../trainers/types";
@@ -35,7 +36,7 @@ export interface DemoRecipe {
  * once SFT has (nearly) memorised the 2,500 training rows: 4-8 epochs leave ValidRatio near 0.01, 12 epochs
  * at lr 6e-3 reach 0.04, 20 epochs at lr 3e-3 reach ~0.26 (SFT validation loss rises meanwhile: it is
  * memorisation of overlapping user sequences, not general skill). DPO and S-DPO then run 2 epochs from there.
- * Measured: the whole demo in 8m55s at load ~6 (SFT ~6 min of it).
+ * Measured: the whole demo in 3m32s at load 1-2 (8m55s at load ~6 with the build before the fused CPU layers).
  */
 export const DEMO_RECIPE: DemoRecipe = {
   preset: "tiny",
