@@ -24,14 +24,6 @@ Napi::Object objectArg(const Napi::CallbackInfo& info, size_t i, const std::stri
   return info[i].As<Napi::Object>();
 }
 
-bool readReference(const Napi::Object& options, const std::string& where) {
-  Napi::Value impl = options.Get("implementation");
-  if (impl.IsUndefined()) return false;
-  const std::string name = impl.IsString() ? impl.As<Napi::String>().Utf8Value() : "";
-  if (name != "fused" && name != "reference") throw RangeError(where + ".implementation must be \"fused\" or \"reference\"");
-  return name == "reference";
-}
-
 torch::Tensor floatArray(const Napi::Object& in, const char* key, const std::string& where,
                          c10::optional<torch::ScalarType> dtype = c10::nullopt) {
   torch::Tensor t = viewTypedArray(in.Get(key), where + "." + key);
@@ -61,7 +53,7 @@ Napi::Value rmsNormBinding(const Napi::CallbackInfo& info) {
     if (D == 0 || x.numel() % D != 0) throw RangeError(where + ".x length must be a multiple of weight's (D)");
     x = x.view({x.numel() / D, D});
     const double eps = getNumber(options, "eps", "rmsNorm: options");
-    const bool reference = readReference(options, "rmsNorm: options");
+    const bool reference = readReferenceImplementation(options, "rmsNorm: options");
     Napi::Value grad_out = options.Get("gradOutput");
     const bool want_grad = !grad_out.IsUndefined();
     const bool frozen_weight = getBoolOr(options, "frozenWeight", false);
@@ -110,7 +102,7 @@ Napi::Value applyRopeBinding(const Napi::CallbackInfo& info) {
     if (want_grad) leaf.set_requires_grad(true);
     torch::Tensor xv = layout == "bhtd" ? leaf : leaf.transpose(1, 2);  // [B, H, T, d]
     model::RopeAngles angles{cos.view({angle_batch, T, d}), sin.view({angle_batch, T, d})};
-    const bool reference = readReference(options, "applyRope: options");
+    const bool reference = readReferenceImplementation(options, "applyRope: options");
     torch::Tensor y = reference ? model::apply_rope_reference(xv, angles) : model::apply_rope_fused_cpu(xv, angles);
     Napi::Env env = info.Env();
     Napi::Object out = Napi::Object::New(env);

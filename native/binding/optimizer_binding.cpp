@@ -16,18 +16,6 @@
 namespace sdpo {
 namespace {
 
-bool readReference(const Napi::Value& options, const std::string& where) {
-  if (options.IsUndefined()) return false;
-  if (!options.IsObject()) throw TypeError(where + " must be an object");
-  Napi::Value impl = options.As<Napi::Object>().Get("implementation");
-  if (impl.IsUndefined()) return false;
-  const std::string name = impl.IsString() ? impl.As<Napi::String>().Utf8Value() : "";
-  if (name != "fused" && name != "reference") {
-    throw RangeError(where + ".implementation must be \"fused\" or \"reference\"");
-  }
-  return name == "reference";
-}
-
 Napi::Value adamwUpdate(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsObject()) {
@@ -57,7 +45,7 @@ Napi::Value adamwUpdate(const Napi::CallbackInfo& info) {
     s.grad_scale = getNumberOr(options, "gradScale", s.grad_scale, where);
     // Copies: the JS arrays stay as they were.
     torch::Tensor p2 = p.clone(), m2 = m.clone(), v2 = v.clone();
-    if (readReference(options, where)) {
+    if (readReferenceImplementation(options, where)) {
       train::adamw_update_reference(p2, g, m2, v2, s);
     } else {
       train::adamw_update_fused_cpu(p2, g, m2, v2, s);
@@ -77,7 +65,7 @@ Napi::Value gradSumSquares(const Napi::CallbackInfo& info) {
     if (g.scalar_type() != torch::kFloat && g.scalar_type() != torch::kDouble) {
       throw TypeError("gradSumSquares: grad must be a Float32Array or Float64Array");
     }
-    const bool reference = readReference(info.Length() > 1 ? info[1] : info.Env().Undefined(), "gradSumSquares: options");
+    const bool reference = readReferenceImplementation(info.Length() > 1 ? info[1] : info.Env().Undefined(), "gradSumSquares: options");
     return Napi::Number::New(info.Env(), reference ? train::grad_sum_squares_reference(g) : train::grad_sum_squares(g));
   });
 }
