@@ -3,6 +3,10 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#if defined(__linux__)
+#include <dlfcn.h>
+#endif
+
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -77,6 +81,19 @@ Napi::Value manualSeed(const Napi::CallbackInfo& info) {
 // products fight them for the cores. Measured on 2 cores (`sdpo bench`, K = 3): a step takes 158 ms with
 // one intra-op thread, 185 ms with two; the Python reference on the same libtorch runs 2x faster with one.
 // Debian's libtorch also starts with a single OpenMP thread unless told, so the choice is always made here.
+// Keeps this addon, and with it libtorch and its BLAS, loaded until the process exits. Node unloads an
+// addon when the last environment that loaded it ends (a worker thread terminated); the torch thread may
+// still be finishing that environment's last call then, and OpenBLAS's shutdown under a running product
+// left it waiting forever (measured). Pinned, the call finishes and its result is dropped.
+void pinLibrary() {
+#if defined(__linux__)
+  Dl_info self;
+  if (dladdr(reinterpret_cast<void*>(&pinLibrary), &self) != 0 && self.dli_fname != nullptr) {
+    dlopen(self.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);  // a reference never dropped
+  }
+#endif
+}
+
 void chooseThreadCount() {
   for (const char* var : {"SDPO_NUM_THREADS", "OMP_NUM_THREADS"}) {
     const char* value = std::getenv(var);
@@ -104,6 +121,7 @@ void initAllBindings(Napi::Env env, Napi::Object exports) {
 }  // namespace sdpo
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  sdpo::pinLibrary();
   sdpo::chooseThreadCount();
   exports.Set("buildInfo", Napi::Function::New(env, sdpo::buildInfo, "buildInfo"));
   exports.Set("setNumThreads", Napi::Function::New(env, sdpo::setNumThreads, "setNumThreads"));

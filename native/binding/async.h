@@ -3,11 +3,19 @@
 // `work` runs on the torch thread and must not touch N-API; `finish` runs back on the JS thread and
 // builds the resolved value. Any exception from either rejects the promise: nothing thrown on the
 // torch thread can reach Node.
+//
+// The environment that made a call may end before the call does (a worker thread terminated mid-step):
+// Node then frees the call's thread-safe function. A cleanup hook, registered after the function so that
+// it runs before Node's own teardown of it, marks the call orphaned under a lock the torch thread takes
+// to signal; an orphaned call finishes its work and touches nothing of the environment (measured: without
+// this, napi_call_threadsafe_function aborted on the freed function's mutex).
 #pragma once
 #include <napi.h>
 
 #include <exception>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,14 +42,20 @@ class PromiseWorker {
     // The thread-safe function wakes the JS thread when the work is done, and keeps the event loop
     // alive until then (as a pending libuv work item would).
     call->done_ = Done::New(env, name, 0, 1);
+    call->lifetime_ = std::make_shared<Lifetime>();
+    call->hook_arg_ = new std::shared_ptr<Lifetime>(call->lifetime_);
+    napi_add_env_cleanup_hook(env, &PromiseWorker::envEnding, call->hook_arg_);
     postToTorchThread([call] {
       try {
         call->work_();
       } catch (...) {
         call->error_ = std::current_exception();
       }
-      // `settle` deletes `call` on the JS thread, maybe before BlockingCall returns here.
+      // Copies: `settle` deletes `call` on the JS thread, maybe before BlockingCall returns here.
       Done done = call->done_;
+      std::shared_ptr<Lifetime> lifetime = call->lifetime_;
+      std::lock_guard<std::mutex> lock(lifetime->mutex);
+      if (!lifetime->env_alive) return;  // orphaned: the environment is gone, and `call` with it
       done.BlockingCall(call);
       done.Release();
     });
@@ -49,14 +63,32 @@ class PromiseWorker {
   }
 
  private:
+  struct Lifetime {
+    std::mutex mutex;
+    bool env_alive = true;
+  };
+
+  // Env cleanup hook: the environment is ending while this call is in flight.
+  static void envEnding(void* arg) {
+    auto* lifetime = static_cast<std::shared_ptr<Lifetime>*>(arg);
+    {
+      std::lock_guard<std::mutex> lock((*lifetime)->mutex);  // waits out a signal in progress
+      (*lifetime)->env_alive = false;
+    }
+    delete lifetime;
+  }
+
   static void settle(Napi::Env env, Napi::Function, std::nullptr_t*, PromiseWorker* call) {
     if (call == nullptr) return;
     if (static_cast<napi_env>(env) == nullptr) {
-      // The environment is being torn down: no JS left to settle; its references die with it.
+      // The environment is being torn down (its cleanup hook has run): no JS left to settle; its
+      // references die with it.
       for (auto& ref : call->keepAlive_) ref.SuppressDestruct();
       delete call;
       return;
     }
+    napi_remove_env_cleanup_hook(env, &PromiseWorker::envEnding, call->hook_arg_);
+    delete call->hook_arg_;
     Napi::HandleScope scope(env);
     try {
       if (call->error_) {
@@ -85,6 +117,8 @@ class PromiseWorker {
   std::exception_ptr error_;
   std::vector<Napi::ObjectReference> keepAlive_;
   Done done_;
+  std::shared_ptr<Lifetime> lifetime_;
+  std::shared_ptr<Lifetime>* hook_arg_ = nullptr;  // owned by the cleanup hook until it runs or is removed
 };
 
 }  // namespace sdpo

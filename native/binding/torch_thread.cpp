@@ -9,18 +9,39 @@
 #include <thread>
 #include <utility>
 
-#if defined(__linux__)
 #include <pthread.h>
-#endif
 
 namespace sdpo {
 namespace {
 
 std::atomic<int> requestedThreads{0};  // 0: never set, libtorch's default
 
+// Held while a job runs, and by a thread that forks (pthread_atfork). OpenBLAS shuts its thread pool
+// down before every fork(); with a product in flight on the torch thread that left the product waiting
+// forever for workers that were gone (measured: a worker thread's spawnSync during a training step).
+// A fork now waits for the running job to end, and no job starts until the fork is done.
+std::mutex& jobMutex() {
+  static std::mutex* mutex = new std::mutex();  // leaked: fork handlers may run during exit
+  return *mutex;
+}
+thread_local bool onTorchThread = false;  // a job that forked would wait for itself
+thread_local bool lockedForFork = false;
+void lockForFork() {
+  if (onTorchThread) return;
+  jobMutex().lock();
+  lockedForFork = true;
+}
+void unlockAfterFork() {
+  if (!lockedForFork) return;
+  lockedForFork = false;
+  jobMutex().unlock();
+}
+
 class TorchThread {
  public:
   TorchThread() {
+    // Registered after OpenBLAS's handlers (it was loaded first), so ours run before them at a fork.
+    pthread_atfork(lockForFork, unlockAfterFork, unlockAfterFork);
     std::thread([this] { loop(); }).detach();  // never joined: it waits for work until the process exits
   }
 
@@ -37,6 +58,7 @@ class TorchThread {
 #if defined(__linux__)
     pthread_setname_np(pthread_self(), "sdpo-torch");
 #endif
+    onTorchThread = true;
     for (;;) {
       std::function<void()> job;
       {
@@ -45,6 +67,7 @@ class TorchThread {
         job = std::move(jobs_.front());
         jobs_.pop_front();
       }
+      std::lock_guard<std::mutex> running(jobMutex());
       // Only on a change: at::set_num_threads also rebuilds libtorch's pthreadpool (new threads).
       const int wanted = requestedThreads.load();
       if (wanted > 0 && wanted != appliedThreads) {
