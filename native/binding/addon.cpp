@@ -75,16 +75,9 @@ Napi::Value manualSeed(const Napi::CallbackInfo& info) {
   });
 }
 
-// Intra-op (OpenMP) threads: SDPO_NUM_THREADS or OMP_NUM_THREADS if set. Otherwise one when OpenBLAS
-// runs matrix products on its own pthread pool, every core if not. Why one: OpenBLAS's idle workers
-// spin (sched_yield) for ~0.1 s after each product, so OpenMP workers doing the element-wise ops between
-// products fight them for the cores. Measured on 2 cores (`sdpo bench`, K = 3): a step takes 158 ms with
-// one intra-op thread, 185 ms with two; the Python reference on the same libtorch runs 2x faster with one.
-// Debian's libtorch also starts with a single OpenMP thread unless told, so the choice is always made here.
 // Keeps this addon, and with it libtorch and its BLAS, loaded until the process exits. Node unloads an
-// addon when the last environment that loaded it ends (a worker thread terminated); the torch thread may
-// still be finishing that environment's last call then, and OpenBLAS's shutdown under a running product
-// left it waiting forever (measured). Pinned, the call finishes and its result is dropped.
+// addon when the last environment that loaded it ends (a worker thread terminated), but the torch thread
+// runs this library's code for the whole process and may still be finishing that environment's call.
 void pinLibrary() {
 #if defined(__linux__)
   Dl_info self;
@@ -94,6 +87,12 @@ void pinLibrary() {
 #endif
 }
 
+// Intra-op (OpenMP) threads: SDPO_NUM_THREADS or OMP_NUM_THREADS if set. Otherwise one when OpenBLAS
+// runs matrix products on its own pthread pool, every core if not. Why one: OpenBLAS's idle workers
+// spin (sched_yield) for ~0.1 s after each product, so OpenMP workers doing the element-wise ops between
+// products fight them for the cores. Measured on 2 cores (`sdpo bench`, K = 3): a step takes 158 ms with
+// one intra-op thread, 185 ms with two; the Python reference on the same libtorch runs 2x faster with one.
+// Debian's libtorch also starts with a single OpenMP thread unless told, so the choice is always made here.
 void chooseThreadCount() {
   for (const char* var : {"SDPO_NUM_THREADS", "OMP_NUM_THREADS"}) {
     const char* value = std::getenv(var);

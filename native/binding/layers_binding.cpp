@@ -19,11 +19,6 @@
 namespace sdpo {
 namespace {
 
-Napi::Object objectArg(const Napi::CallbackInfo& info, size_t i, const std::string& what) {
-  if (info.Length() <= i || !info[i].IsObject() || info[i].IsArray()) throw TypeError(what + " must be an object");
-  return info[i].As<Napi::Object>();
-}
-
 torch::Tensor floatArray(const Napi::Object& in, const char* key, const std::string& where,
                          c10::optional<torch::ScalarType> dtype = c10::nullopt) {
   torch::Tensor t = viewTypedArray(in.Get(key), where + "." + key);
@@ -44,8 +39,8 @@ int64_t positiveInt(const Napi::Object& in, const char* key, const std::string& 
 
 Napi::Value rmsNormBinding(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    Napi::Object in = objectArg(info, 0, "rmsNorm(inputs, options): inputs");
-    Napi::Object options = objectArg(info, 1, "rmsNorm(inputs, options): options");
+    Napi::Object in = requireObject(info, 0, "rmsNorm(inputs, options): inputs");
+    Napi::Object options = requireObject(info, 1, "rmsNorm(inputs, options): options");
     const std::string where = "rmsNorm: inputs";
     torch::Tensor weight = floatArray(in, "weight", where);
     torch::Tensor x = floatArray(in, "x", where, weight.scalar_type());
@@ -79,8 +74,8 @@ Napi::Value rmsNormBinding(const Napi::CallbackInfo& info) {
 
 Napi::Value applyRopeBinding(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    Napi::Object in = objectArg(info, 0, "applyRope(inputs, options): inputs");
-    Napi::Object options = objectArg(info, 1, "applyRope(inputs, options): options");
+    Napi::Object in = requireObject(info, 0, "applyRope(inputs, options): inputs");
+    Napi::Object options = requireObject(info, 1, "applyRope(inputs, options): options");
     const std::string where = "applyRope: inputs";
     const int64_t B = positiveInt(in, "batch", where), H = positiveInt(in, "heads", where);
     const int64_t T = positiveInt(in, "tokens", where), d = positiveInt(in, "headDim", where);

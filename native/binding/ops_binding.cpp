@@ -27,13 +27,6 @@ struct OpOptions {
   torch::Device device = torch::kCPU;
 };
 
-Napi::Object requireObject(const Napi::CallbackInfo& info, size_t index, const std::string& what) {
-  if (info.Length() <= index || !info[index].IsObject() || info[index].IsArray()) {
-    throw TypeError(what + " must be an object");
-  }
-  return info[index].As<Napi::Object>();
-}
-
 Napi::Object optionalObject(const Napi::CallbackInfo& info, size_t index, const std::string& what) {
   if (info.Length() <= index || info[index].IsUndefined()) return Napi::Object::New(info.Env());
   return requireObject(info, index, what);

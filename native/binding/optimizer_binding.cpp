@@ -18,10 +18,8 @@ namespace {
 
 Napi::Value adamwUpdate(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsObject()) {
-      throw TypeError("adamwUpdate(tensors, options): both arguments must be objects");
-    }
-    Napi::Object in = info[0].As<Napi::Object>(), options = info[1].As<Napi::Object>();
+    Napi::Object in = requireObject(info, 0, "adamwUpdate(tensors, options): tensors");
+    Napi::Object options = requireObject(info, 1, "adamwUpdate(tensors, options): options");
     torch::Tensor p = viewTypedArray(in.Get("param"), "adamwUpdate: tensors.param");
     if (p.scalar_type() != torch::kFloat && p.scalar_type() != torch::kDouble) {
       throw TypeError("adamwUpdate: tensors.param must be a Float32Array or Float64Array");

@@ -102,6 +102,13 @@ double getNumberOr(const Napi::Object& obj, const char* key, double fallback, co
   return getNumber(obj, key, where);
 }
 
+Napi::Object requireObject(const Napi::CallbackInfo& info, size_t index, const std::string& what) {
+  if (info.Length() <= index || !info[index].IsObject() || info[index].IsArray()) {
+    throw TypeError(what + " must be an object");
+  }
+  return info[index].As<Napi::Object>();
+}
+
 bool getBoolOr(const Napi::Object& obj, const char* key, bool fallback) {
   Napi::Value v = obj.Get(key);
   if (v.IsUndefined() || v.IsNull()) return fallback;

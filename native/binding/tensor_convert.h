@@ -23,6 +23,9 @@ torch::Tensor viewTypedArray(const Napi::Value& value, const std::string& what,
 // other floating dtypes are widened to Float32Array).
 Napi::Value toTypedArray(Napi::Env env, const torch::Tensor& tensor);
 
+// info[index] as a plain object (not an array), else a TypeError "<what> must be an object".
+Napi::Object requireObject(const Napi::CallbackInfo& info, size_t index, const std::string& what);
+
 // Reads a required finite number / optional number from an options object.
 double getNumber(const Napi::Object& obj, const char* key, const std::string& where);
 double getNumberOr(const Napi::Object& obj, const char* key, double fallback, const std::string& where);

@@ -8,7 +8,7 @@
 namespace sdpo::model {
 
 torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                                const torch::Tensor& mask, torch::Tensor* bias_cache) {
+                                const torch::Tensor& mask, AttentionBias* bias_cache) {
   const int64_t B = q.size(0), H = q.size(1), T = q.size(2), d = q.size(3);
   const int64_t Hkv = k.size(1), S = k.size(2), rep = H / Hkv;
   // Query head h uses kv head h / rep (Hugging Face's repeat_kv): fold the rep query heads of each
@@ -20,15 +20,16 @@ torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k, 
 #else
   // The mask as an additive bias, so scaling and masking happen inside one baddbmm (beta * bias +
   // alpha * q k^T) instead of a matmul, a multiply and a masked_fill pass over the scores each.
-  torch::Tensor bias = bias_cache ? *bias_cache : torch::Tensor();
-  if (!bias.defined() || bias.size(0) != B * Hkv || bias.size(1) != rep * T || bias.size(2) != S ||
-      bias.scalar_type() != q.scalar_type() || bias.device() != q.device()) {
+  torch::Tensor bias;
+  if (bias_cache && bias_cache->mask.is_same(mask) && bias_cache->bias.scalar_type() == q.scalar_type()) {
+    bias = bias_cache->bias;
+  } else {
     torch::Tensor mask_g = mask.unsqueeze(2).expand({B, 1, rep, T, S}).reshape({B, 1, rep * T, S});
     bias = torch::zeros({B, 1, rep * T, S}, q.options().requires_grad(false))
                .masked_fill_(mask_g.logical_not(), -std::numeric_limits<double>::infinity())
                .expand({B, Hkv, rep * T, S})
                .reshape({B * Hkv, rep * T, S});                        // [B*Hkv, rep*T, S]
-    if (bias_cache) *bias_cache = bias;
+    if (bias_cache) *bias_cache = AttentionBias{mask, bias};
   }
   torch::Tensor scores = at::baddbmm(bias, qg.reshape({B * Hkv, rep * T, d}), k.reshape({B * Hkv, S, d}).transpose(1, 2),
                                      1.0, 1.0 / std::sqrt(double(d)));  // [B*Hkv, rep*T, S]

@@ -27,6 +27,12 @@ struct KVCache {
   int64_t length = 0;
 };
 
+// A mask as an additive bias [B*Hkv, rep*T, S] (0 or -inf), with the mask it was built from: a caller
+// that changes ctx.mask (generation, step by step) gets a new bias.
+struct AttentionBias {
+  torch::Tensor mask, bias;
+};
+
 // What every layer of one forward call shares.
 struct AttentionContext {
   RopeAngles angles;    // of the new tokens: [B, T, head_dim]
@@ -34,17 +40,16 @@ struct AttentionContext {
   const std::vector<LayerKV>* prefix = nullptr;  // per layer: keys/values placed before the new tokens
   std::vector<LayerKV>* present = nullptr;       // out, per layer: the new tokens' keys/values
   std::vector<KVCache>* cache = nullptr;         // per layer: append the new tokens, attend the whole cache
-  // libtorch 1.13 path: `mask` as an additive bias [B*Hkv, rep*T, S] (0 or -inf), built by the first
-  // layer and reused by the others.
-  torch::Tensor attention_bias;
+  // libtorch 1.13 path: `mask` as an additive bias, built by the first layer and reused by the others.
+  AttentionBias attention_bias;
 };
 
 // softmax(q k^T / sqrt(d) masked) v with grouped-query heads, without repeating k/v per query head.
 // q [B, H, T, d], k/v [B, Hkv, S, d], mask [B, 1, T, S] bool -> [B, H, T, d].
 // `bias_cache` (may be null): where the 1.13 path keeps the mask as an additive bias between calls
-// with the same mask and shapes.
+// with the same mask.
 torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                                const torch::Tensor& mask, torch::Tensor* bias_cache = nullptr);
+                                const torch::Tensor& mask, AttentionBias* bias_cache = nullptr);
 
 class AttentionImpl : public torch::nn::Module {
  public:

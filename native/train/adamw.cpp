@@ -103,7 +103,7 @@ void AdamW::load_state(int64_t step_count, const std::vector<NamedTensor>& state
   step_count_ = step_count;
 }
 
-GradClip clip_grad_norm(const std::vector<NamedTensor>& params, double max_norm) {
+GradClip gradient_clipping(const std::vector<NamedTensor>& params, double max_norm) {
   torch::NoGradGuard no_grad;
   // CPU gradients: summed in float64 one after the other, without float64 copies. Elsewhere: summed on
   // the gradients' device and read back once (one sync, not one per parameter).

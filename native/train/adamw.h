@@ -60,6 +60,6 @@ struct GradClip {
 
 // The gradients' norm and the clipping factor, for AdamW::step's grad_scale (the gradients themselves
 // are not touched: the optimizer applies the factor in the same pass as the update).
-GradClip clip_grad_norm(const std::vector<NamedTensor>& params, double max_norm);
+GradClip gradient_clipping(const std::vector<NamedTensor>& params, double max_norm);
 
 }  // namespace sdpo::train

@@ -229,7 +229,7 @@ StepStats TrainStep::step(const StepBatch& batch, double learning_rate, bool opt
   }
   (f.loss * weight).backward();
   if (optimizer_step) {
-    const GradClip clip = clip_grad_norm(optimizer_.params(), options_.max_grad_norm);
+    const GradClip clip = gradient_clipping(optimizer_.params(), options_.max_grad_norm);
     f.stats.grad_norm = clip.norm;
     if (std::isfinite(clip.norm)) optimizer_.step(learning_rate, clip.scale);
     optimizer_.zero_grad();
