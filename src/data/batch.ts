@@ -31,5 +31,5 @@ export interface PreferenceBatch {
   candidateOffsets: Int32Array;
   candidateItems: Int32Array;
   /** Texts, for generation-based evaluation (ValidRatio, HR@1). */
-  text: { prompt: string[]; chosen: string[]; candidates: string[][] };
+  text: { prompt: string[]; chosen: string[]; candidates: string[][]; history?: string[][] };
 }

@@ -331,6 +331,7 @@ function lazyText(refs: RowRef[]): PreferenceBatch["text"] {
   let prompt: string[] | undefined;
   let chosen: string[] | undefined;
   let candidates: string[][] | undefined;
+  let history: string[][] | undefined;
   return {
     get prompt() {
       return (prompt ??= refs.map((ref) => String(column(ref, "prompt"))));
@@ -340,6 +341,9 @@ function lazyText(refs: RowRef[]): PreferenceBatch["text"] {
     },
     get candidates() {
       return (candidates ??= refs.map((ref) => [...(column(ref, "candidates") ?? [])].map(String)));
+    },
+    get history() {
+      return (history ??= refs.map((ref) => [...(column(ref, "history") ?? [])].map(String)));
     },
   };
 }

@@ -1,0 +1,229 @@
+/**
+ * Training rows that teach the task rather than the rows: each epoch, every example gets a freshly drawn
+ * candidate list (the target at a random position, the others drawn uniformly from the item vocabulary, as the
+ * LLaRA/S-DPO files draw theirs) and its prompt re-rendered from the history and those candidates with one of the
+ * file's templates, then re-tokenized. Optionally every history prefix is an example too (items 1..i predict
+ * item i+1), so each training sequence teaches every next-item step, not only its last.
+ *
+ * A model trained on the file's fixed rows can memorise "this prompt -> this title"; with a new list and a new
+ * position every epoch, the only way to lower the loss is to copy a title out of the list and rank by history.
+ *
+ * Deterministic for (seed, epoch, example): draws never depend on batching, shuffling or skipped batches, so a
+ * resumed run sees the same rows. The file's rows are held in memory as text + item ids (LastFM: ~1 MB).
+ */
+import type { PackedTokens, PreferenceBatch } from "./batch";
+import { fillTemplate, responseText } from "./convert";
+import { DataError } from "./errors";
+import { PreferenceDataset } from "./dataset";
+import { ListGather } from "./pack";
+import { mixSeed, Rng } from "./rng";
+import type { Tokenizer } from "./tokenizer";
+
+export interface ResampleOptions {
+  /** Add one example per history prefix of at least `minHistory` items (default false). */
+  subsequences?: boolean;
+  /** Shortest history of a sub-sequence example (default: the shortest history in the file, at least 1). */
+  minHistory?: number;
+  /** Candidates per example (default: the file's, 20 for LastFM). */
+  numCandidates?: number;
+}
+
+/** What the trainers ask of a batch source (src/trainers/source.ts's BatchRequest). */
+export interface ResampleRequest {
+  batchSize: number;
+  negatives: number;
+  shuffle: boolean;
+  seed: number;
+  epoch: number;
+  skipBatches?: number;
+  negativeSampling?: "fixed" | "random";
+  dropLast?: boolean;
+}
+
+/** One training example: a history (item ids) and the item that followed it. */
+interface Example {
+  /** Row of the file it comes from (error messages, `batch.rows`). */
+  row: number;
+  history: Int32Array;
+  target: number;
+  /** Fixed key of the example within the file: seeds its draws. */
+  key: number;
+}
+
+export class ResampledDataset {
+  private constructor(
+    readonly name: string,
+    private readonly items: string[],
+    private readonly templates: string[],
+    private readonly examples: Example[],
+    private readonly titleTokens: Int32Array[],
+    private readonly tokenizer: Tokenizer,
+    readonly numCandidates: number,
+  ) {}
+
+  /**
+   * Reads a preference file's histories and targets (its text columns and `sdpo.items` / `sdpo.templates`
+   * metadata) and the tokenizer its token columns were made with.
+   */
+  static async open(source: string | PreferenceDataset, tokenizer: Tokenizer, options: ResampleOptions = {}): Promise<ResampledDataset> {
+    const dataset = typeof source === "string" ? PreferenceDataset.fromArrow(source) : source;
+    const name = dataset.name;
+    const metadata = await dataset.metadata();
+    const items = metadata.items;
+    const templates = metadata.templates;
+    if (!items || items.length < 2) throw new DataError(name, 'needs an item vocabulary (schema metadata "sdpo.items") to re-draw candidates');
+    if (!templates || templates.length === 0) throw new DataError(name, 'needs prompt templates (schema metadata "sdpo.templates") to re-render prompts');
+    for (const [i, t] of templates.entries()) {
+      if (!t.includes("[HistoryHere]") || !t.includes("[CansHere]")) {
+        throw new DataError(name, `template ${i} lacks [HistoryHere] or [CansHere]: cannot re-render prompts`);
+      }
+    }
+    const identity = metadata.tokenizer;
+    if (identity && identity.vocabSize !== tokenizer.vocabSize) {
+      throw new DataError(name, `was tokenized with a ${identity.vocabSize}-id tokenizer, the one given has ${tokenizer.vocabSize}`);
+    }
+    const idOf = new Map(items.map((t, i) => [t, i]));
+
+    const rows: { history: Int32Array; target: number; candidates: number }[] = [];
+    for await (const batch of dataset.batches({ batchSize: 256, negatives: 0 })) {
+      for (let b = 0; b < batch.size; b++) {
+        const row = batch.rows[b];
+        const titles = batch.text.history?.[b] ?? [];
+        const history = Int32Array.from(titles, (title) => {
+          const id = idOf.get(title);
+          if (id === undefined) throw new DataError(name, `history title "${title}" is not in the item vocabulary`, row, "history");
+          return id;
+        });
+        rows.push({ history, target: batch.chosenItem[b], candidates: batch.candidateOffsets[b + 1] - batch.candidateOffsets[b] });
+      }
+    }
+    if (rows.length === 0) throw new DataError(name, "has no rows");
+    const numCandidates = options.numCandidates ?? rows[0].candidates;
+    if (!Number.isInteger(numCandidates) || numCandidates < 2 || numCandidates > items.length) {
+      throw new RangeError(`numCandidates must be an integer in [2, ${items.length}] (the item vocabulary), got ${numCandidates}`);
+    }
+    const shortest = rows.reduce((m, r) => Math.min(m, r.history.length), Infinity);
+    const minHistory = options.minHistory ?? Math.max(1, shortest);
+    if (!Number.isInteger(minHistory) || minHistory < 1) throw new RangeError(`minHistory must be a positive integer, got ${minHistory}`);
+
+    const examples: Example[] = [];
+    rows.forEach((r, row) => {
+      // Key layout: (row, history length); the full row is its own longest prefix.
+      examples.push({ row, history: r.history, target: r.target, key: row * 4096 + r.history.length });
+      if (!options.subsequences) return;
+      for (let n = minHistory; n < r.history.length; n++) {
+        examples.push({ row, history: r.history.subarray(0, n), target: r.history[n], key: row * 4096 + n });
+      }
+    });
+
+    const titleTokens = await tokenizer.encodeBatch(items.map(responseText), { appendEos: true });
+    return new ResampledDataset(name, items, templates, examples, titleTokens, tokenizer, numCandidates);
+  }
+
+  /** Examples per epoch: the file's rows, plus the sub-sequence examples when asked for. */
+  async countRows(): Promise<number> {
+    return this.examples.length;
+  }
+
+  /**
+   * The candidates of an example in an epoch: the target and `numCandidates - 1` distinct other items that are
+   * neither the target nor in the history, in random order; its template index. Seeded by (seed, epoch, key).
+   */
+  drawCandidates(exampleIndex: number, seed: number, epoch: number): { items: Int32Array; targetIndex: number; template: number } {
+    const ex = this.examples[exampleIndex];
+    const rng = new Rng(mixSeed(seed, epoch, ex.key, 0x63616e64));
+    const excluded = new Set<number>(ex.history);
+    excluded.add(ex.target);
+    const n = this.numCandidates;
+    if (this.items.length - excluded.size < n - 1) {
+      throw new DataError(this.name, `only ${this.items.length - excluded.size} items are left to draw ${n - 1} other candidates from`, ex.row);
+    }
+    const items = new Int32Array(n);
+    const targetIndex = rng.below(n);
+    const taken = new Set<number>();
+    for (let j = 0; j < n; j++) {
+      if (j === targetIndex) {
+        items[j] = ex.target;
+        continue;
+      }
+      let id: number;
+      do id = rng.below(this.items.length);
+      while (excluded.has(id) || taken.has(id));
+      taken.add(id);
+      items[j] = id;
+    }
+    return { items, targetIndex, template: rng.below(this.templates.length) };
+  }
+
+  async *batches(request: ResampleRequest): AsyncGenerator<PreferenceBatch> {
+    const B = request.batchSize;
+    const K = request.negatives;
+    if (!Number.isInteger(B) || B < 1) throw new RangeError(`batchSize must be a positive integer, got ${B}`);
+    if (!Number.isInteger(K) || K < 0 || K > this.numCandidates - 1) {
+      throw new RangeError(`negatives must be an integer in [0, ${this.numCandidates - 1}] (the other candidates), got ${K}`);
+    }
+    const order = Array.from({ length: this.examples.length }, (_, i) => i);
+    if (request.shuffle) new Rng(mixSeed(request.seed, request.epoch, 0x5f3759df)).shuffle(order);
+    const skip = request.skipBatches ?? 0;
+    for (let start = skip * B, index = skip; start < order.length; start += B, index++) {
+      const picked = order.slice(start, start + B);
+      if (picked.length < B && request.dropLast) break;
+      yield await this.build(picked, K, request.seed, request.epoch);
+    }
+  }
+
+  private async build(picked: number[], K: number, seed: number, epoch: number): Promise<PreferenceBatch> {
+    const B = picked.length;
+    const n = this.numCandidates;
+    const rows = new Int32Array(B);
+    const chosenItem = new Int32Array(B);
+    const rejectedItems = new Int32Array(B * K);
+    const candidateItems = new Int32Array(B * n);
+    const candidateOffsets = Int32Array.from({ length: B + 1 }, (_, b) => b * n);
+    const chosen = new ListGather();
+    const rejected = new ListGather();
+    const candidates = new ListGather();
+    const promptTexts: string[] = [];
+    const candidateTexts: string[][] = [];
+    const chosenTexts: string[] = [];
+    const add = (gather: ListGather, item: number) => gather.add(this.titleTokens[item], 0, this.titleTokens[item].length);
+    picked.forEach((e, b) => {
+      const ex = this.examples[e];
+      const draw = this.drawCandidates(e, seed, epoch);
+      rows[b] = ex.row;
+      chosenItem[b] = ex.target;
+      add(chosen, ex.target);
+      candidateItems.set(draw.items, b * n);
+      for (const item of draw.items) add(candidates, item);
+      // Negatives: the first K other candidates of the (already random) list.
+      let k = 0;
+      for (let j = 0; j < n && k < K; j++) {
+        if (j === draw.targetIndex) continue;
+        rejectedItems[b * K + k++] = draw.items[j];
+        add(rejected, draw.items[j]);
+      }
+      const titles = Array.from(draw.items, (i) => this.items[i]);
+      const history = Array.from(ex.history, (i) => this.items[i]);
+      promptTexts.push(fillTemplate(this.templates[draw.template], history, titles));
+      candidateTexts.push(titles);
+      chosenTexts.push(this.items[ex.target]);
+    });
+    const promptIds = await this.tokenizer.encodeBatch(promptTexts, { addSpecialTokens: true });
+    const prompt = new ListGather();
+    for (const ids of promptIds) prompt.add(ids, 0, ids.length);
+    return {
+      size: B,
+      rows,
+      prompt: prompt.pack(),
+      chosen: chosen.pack(),
+      negatives: K,
+      rejected: rejected.pack() as PackedTokens,
+      chosenItem,
+      rejectedItems,
+      candidates: candidates.pack(),
+      candidateOffsets,
+      candidateItems,
+      text: { prompt: promptTexts, chosen: chosenTexts, candidates: candidateTexts },
+    };
+  }
+}
