@@ -82,33 +82,33 @@ test("constrained decoding from one tokenLogps pass is the greedy walk through t
         const prompt = repack(batch.prompt, b, b + 1);
         /** The slow walk over `subset`: at each node, every possible next token appended to the path and scored alone. */
         const slowWalk = async (subset: number[][]): Promise<number[]> => {
-        const path: number[] = [];
-        let alive = subset;
-        while (!alive.every((l) => l.length === path.length)) {
-          const children = [...new Set(alive.map((l) => l[path.length]))];
-          const responses = children.map((t) => [...path, t]);
-          const offsets = [0];
-          for (const r of responses) offsets.push(offsets[offsets.length - 1] + r.length);
-          const step = await model.native.score(
-            {
-              promptIds: prompt.values,
-              promptOffsets: prompt.offsets,
-              responseIds: Int32Array.from(responses.flat()),
-              responseOffsets: Int32Array.from(offsets),
-              responsePrompt: new Int32Array(responses.length),
-            },
-            { reference: true, tokenLogps: true }
-          );
-          const next = children.map((_, c) => step.tokenLogps![offsets[c + 1] - 1]);
-          const order = next.map((_, c) => c).sort((x, y) => next[y] - next[x]);
-          if (children.length > 1) {
-            smallestMargin = Math.min(smallestMargin, next[order[0]] - next[order[1]]);
-            if (path.length > 0) branchings++;
+          const path: number[] = [];
+          let alive = subset;
+          while (!alive.every((l) => l.length === path.length)) {
+            const children = [...new Set(alive.map((l) => l[path.length]))];
+            const responses = children.map((t) => [...path, t]);
+            const offsets = [0];
+            for (const r of responses) offsets.push(offsets[offsets.length - 1] + r.length);
+            const step = await model.native.score(
+              {
+                promptIds: prompt.values,
+                promptOffsets: prompt.offsets,
+                responseIds: Int32Array.from(responses.flat()),
+                responseOffsets: Int32Array.from(offsets),
+                responsePrompt: new Int32Array(responses.length),
+              },
+              { reference: true, tokenLogps: true }
+            );
+            const next = children.map((_, c) => step.tokenLogps![offsets[c + 1] - 1]);
+            const order = next.map((_, c) => c).sort((x, y) => next[y] - next[x]);
+            if (children.length > 1) {
+              smallestMargin = Math.min(smallestMargin, next[order[0]] - next[order[1]]);
+              if (path.length > 0) branchings++;
+            }
+            path.push(children[order[0]]);
+            alive = alive.filter((l) => l[path.length - 1] === path[path.length - 1]);
           }
-          path.push(children[order[0]]);
-          alive = alive.filter((l) => l[path.length - 1] === path[path.length - 1]);
-        }
-        return path;
+          return path;
         };
 
         const fast = constrainedGreedyChoice(lists, logps);

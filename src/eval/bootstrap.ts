@@ -89,16 +89,20 @@ function percentileInterval(resampled: Float64Array, confidence: number): Interv
  */
 function resampledMeans(columns: ArrayLike<number>[], options: CheckedOptions): Float64Array[] {
   const n = columns[0].length;
+  const C = columns.length;
+  // Row-major copy: a drawn row's values for all columns sit together.
+  const matrix = new Float64Array(n * C);
+  for (let c = 0; c < C; c++) for (let i = 0; i < n; i++) matrix[i * C + c] = columns[c][i];
   const rng = new SeededRng(options.seed);
   const out = columns.map(() => new Float64Array(options.resamples));
-  const sums = new Float64Array(columns.length);
+  const sums = new Float64Array(C);
   for (let r = 0; r < options.resamples; r++) {
     sums.fill(0);
     for (let i = 0; i < n; i++) {
-      const row = rng.below(n);
-      for (let c = 0; c < columns.length; c++) sums[c] += columns[c][row];
+      const base = Math.floor(rng.next() * n) * C; // rng.below(n) without its per-call argument check
+      for (let c = 0; c < C; c++) sums[c] += matrix[base + c];
     }
-    for (let c = 0; c < columns.length; c++) out[c][r] = sums[c] / n;
+    for (let c = 0; c < C; c++) out[c][r] = sums[c] / n;
   }
   return out;
 }
