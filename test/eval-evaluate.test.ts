@@ -143,7 +143,11 @@ test("bad options and a target missing from its candidates are clear errors", as
   expect((await rejectionOf(evaluate(model, [batchOf(rows)], {}))).message).toMatch(/needs options.tokenizer/);
   expect((await rejectionOf(evaluate(model, [batchOf(rows)], { batchSize: 0 }))).message).toMatch(/batchSize/);
   expect((await rejectionOf(evaluate(model, [], { generation: false, ranking: false }))).message).toMatch(/nothing to measure/);
-  expect((await rejectionOf(evaluate(model, [batchOf(rows)], { generation: false, bootstrap: { resamples: -1 } }))).message).toMatch(/resamples/);
+  const before = model.calls.score;
+  expect((await rejectionOf(evaluate(model, [batchOf(rows)], { generation: false, bootstrap: { resamples: -1 } }))).message).toMatch(
+    /evaluate: bootstrap: resamples must be a positive integer/
+  );
+  expect(model.calls.score).toBe(before); // refused before scoring anything
   const broken = batchOf(rows.slice(0, 1), 41);
   broken.chosenItem[0] = 999;
   expect((await rejectionOf(evaluate(model, [broken], { generation: false }))).message).toMatch(/row 41: the chosen item 999 is not among its 6 candidates/);

@@ -42,7 +42,8 @@ interface CheckedOptions {
   seed: number;
 }
 
-function checkOptions(options: BootstrapOptions, where: string): CheckedOptions {
+/** The options with defaults filled in; throws a RangeError naming `where` and the bad option. */
+export function checkBootstrapOptions(options: BootstrapOptions, where: string): CheckedOptions {
   const resamples = options.resamples ?? 1000;
   const confidence = options.confidence ?? 0.95;
   const seed = options.seed ?? 0;
@@ -120,7 +121,7 @@ export function bootstrapMeans<K extends string>(
   columns: Record<K, ArrayLike<number>>,
   options: BootstrapOptions = {}
 ): Record<K, MeanEstimate> {
-  const checked = checkOptions(options, "bootstrapMeans");
+  const checked = checkBootstrapOptions(options, "bootstrapMeans");
   const names = Object.keys(columns) as K[];
   if (names.length === 0) return {} as Record<K, MeanEstimate>;
   for (const name of names) checkValues(columns[name], "bootstrapMeans", name);
@@ -143,7 +144,7 @@ export function bootstrapMeans<K extends string>(
  * row i: resampling rows keeps each pair together, so the interval reflects the per-row differences.
  */
 export function pairedBootstrap(a: ArrayLike<number>, b: ArrayLike<number>, options: BootstrapOptions = {}): PairedEstimate {
-  const checked = checkOptions(options, "pairedBootstrap");
+  const checked = checkBootstrapOptions(options, "pairedBootstrap");
   checkValues(a, "pairedBootstrap", "a");
   checkValues(b, "pairedBootstrap", "b");
   if (a.length !== b.length) throw new RangeError(`pairedBootstrap: a has ${a.length} rows and b has ${b.length}; pairs need the same rows`);

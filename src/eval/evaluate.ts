@@ -18,7 +18,7 @@
 import type { PreferenceBatch } from "../data/batch";
 import type { PackedResponsesInput } from "../native";
 import { candidateScoringInput, repack, targetIndex } from "./batch-inputs";
-import type { BootstrapOptions } from "./bootstrap";
+import { checkBootstrapOptions, type BootstrapOptions } from "./bootstrap";
 import { constrainedGreedyChoice } from "./constrained";
 import { judgeGeneration } from "./matching";
 import { summarizeOutcomes, type MetricIntervals, type RowOutcomes } from "./outcomes";
@@ -150,6 +150,8 @@ export async function evaluate(
   if (!generation && !ranking && !constrained) throw new RangeError("evaluate: generation, ranking and constrained are all off; nothing to measure");
   if (generation && !options.tokenizer) throw new TypeError("evaluate: generation needs options.tokenizer to decode the outputs");
   const eos = generation ? eosOf(options) : -1;
+  // Checked before the (slow) evaluation rather than after it.
+  if (options.bootstrap !== undefined && options.bootstrap !== false) checkBootstrapOptions(options.bootstrap, "evaluate: bootstrap");
 
   const { batches, total } = await openData(data, batchSize);
   const totalRows = options.maxRows !== undefined && total !== undefined ? Math.min(total, options.maxRows) : (total ?? options.maxRows);
