@@ -79,6 +79,12 @@ export type { SeededRngState } from "./negatives/rng";
 // evaluation (paper protocol + ranking) and training reports (progress, JSONL, curves)
 export { evaluate, judgeGeneration, mentionedCandidates, pessimisticRank, hitAtK, ndcgAtK, rankingMetrics, formatMetricsTable } from "./eval";
 export type { EvalResult, EvaluateOptions, EvaluableModel, DecodingTokenizer, EvalData, GenerationJudgement } from "./eval";
+// bootstrap intervals over rows (bootstrapMean, pairedBootstrap: a - b on the same rows, P(diff > 0)),
+// per-row outcomes of evaluate() and constrained decoding over candidate titles
+export { bootstrapMean, bootstrapMeans, pairedBootstrap, pairedMetricBootstrap, perRowValues, summarizeOutcomes, METRIC_NAMES } from "./eval";
+export { constrainedGreedyChoice, formatMetricCell } from "./eval";
+export type { BootstrapOptions, Interval, MeanEstimate, PairedEstimate, RowOutcomes, MetricName, MetricValues, MetricIntervals } from "./eval";
+export type { ConstrainedChoice, TableResult } from "./eval";
 export { attachProgress, createProgress, attachJsonlLog, openJsonl, readJsonl, plotTrainingCurves, lineChartSvg } from "./report";
 export type { Progress, ProgressOptions, JsonlWriter, RunLog, Panel, Series, TrainerEventSource } from "./report";
 

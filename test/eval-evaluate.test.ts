@@ -27,9 +27,14 @@ interface Row {
   scores: number[];
   /** What greedy generation says. */
   answer: string;
+  /** The title greedy decoding restricted to the candidates spells (its tokens and EOS get log-prob -0.5, others -3). */
+  constrainedAnswer?: string;
 }
 
-function batchOf(rows: Row[], firstRow = 0): PreferenceBatch {
+const EOS = "\0";
+
+/** Candidate token lists are the titles' char codes, followed by EOS (0) when `eos`, as the data files store them. */
+function batchOf(rows: Row[], firstRow = 0, eos = false): PreferenceBatch {
   const itemId = (r: number, j: number): number => 100 * (firstRow + r) + j;
   const candidateOffsets = [0];
   for (const row of rows) candidateOffsets.push(candidateOffsets[candidateOffsets.length - 1] + row.titles.length);
@@ -42,7 +47,7 @@ function batchOf(rows: Row[], firstRow = 0): PreferenceBatch {
     rejected: pack([]),
     chosenItem: Int32Array.from(rows.map((row, r) => itemId(r, row.target))),
     rejectedItems: new Int32Array(0),
-    candidates: pack(rows.flatMap((r) => r.titles.map(encode)), 5),
+    candidates: pack(rows.flatMap((r) => r.titles.map((t) => encode(eos ? t + EOS : t))), 5),
     candidateOffsets: Int32Array.from(candidateOffsets),
     candidateItems: Int32Array.from(rows.flatMap((row, r) => row.titles.map((_, j) => itemId(r, j)))),
     text: { prompt: rows.map((r) => r.prompt), chosen: rows.map((r) => r.titles[r.target]), candidates: rows.map((r) => r.titles) },
@@ -54,19 +59,25 @@ function standInModel(rows: Row[]): EvaluableModel & { calls: { score: number; g
   const calls = { score: 0, generate: 0 };
   return {
     calls,
-    async score(input: PackedResponsesInput) {
+    async score(input: PackedResponsesInput, options?: { tokenLogps?: boolean }) {
       calls.score++;
       expect(input.promptOffsets[0]).toBe(0);
       expect(input.responseOffsets[0]).toBe(0);
       const logps = new Float64Array(input.responsePrompt.length);
+      const tokenLogps = new Float64Array(input.responseIds.length);
       for (let i = 0; i < logps.length; i++) {
         const p = input.responsePrompt[i];
         const prompt = decode(input.promptIds.subarray(input.promptOffsets[p], input.promptOffsets[p + 1]));
-        const title = decode(input.responseIds.subarray(input.responseOffsets[i], input.responseOffsets[i + 1]));
+        const response = decode(input.responseIds.subarray(input.responseOffsets[i], input.responseOffsets[i + 1]));
         const row = byPrompt.get(prompt)!;
-        logps[i] = row.scores[row.titles.indexOf(title)];
+        logps[i] = row.scores[row.titles.indexOf(response.replace(EOS, ""))];
+        // log p(token k | prompt, tokens before k) depends only on the prefix, like a real model's.
+        const spelled = (row.constrainedAnswer ?? "") + EOS;
+        for (let k = 0; k < response.length; k++) {
+          tokenLogps[input.responseOffsets[i] + k] = spelled.startsWith(response.slice(0, k + 1)) ? -0.5 : -3;
+        }
       }
-      return { logps };
+      return options?.tokenLogps ? { logps, tokenLogps } : { logps };
     },
     async generate(promptIds, promptOffsets, options) {
       calls.generate++;
@@ -132,6 +143,11 @@ test("bad options and a target missing from its candidates are clear errors", as
   expect((await rejectionOf(evaluate(model, [batchOf(rows)], {}))).message).toMatch(/needs options.tokenizer/);
   expect((await rejectionOf(evaluate(model, [batchOf(rows)], { batchSize: 0 }))).message).toMatch(/batchSize/);
   expect((await rejectionOf(evaluate(model, [], { generation: false, ranking: false }))).message).toMatch(/nothing to measure/);
+  const before = model.calls.score;
+  expect((await rejectionOf(evaluate(model, [batchOf(rows)], { generation: false, bootstrap: { resamples: -1 } }))).message).toMatch(
+    /evaluate: bootstrap: resamples must be a positive integer/
+  );
+  expect(model.calls.score).toBe(before); // refused before scoring anything
   const broken = batchOf(rows.slice(0, 1), 41);
   broken.chosenItem[0] = 999;
   expect((await rejectionOf(evaluate(model, [broken], { generation: false }))).message).toMatch(/row 41: the chosen item 999 is not among its 6 candidates/);
@@ -145,4 +161,58 @@ test("a Model wrapper is evaluated through its NativeModel (.native), whose sign
   expect(() => evaluableOf({})).toThrow(/expected a model with score\(\) and generate\(\)/);
   const result = await evaluate(wrapper as never, [batchOf(rows)], { tokenizer: { decode, eosTokenId: 0 } });
   expect(result.hr1).toBeCloseTo(2 / 5, 12);
+});
+
+test("per-row outcomes behind every metric, with bootstrap intervals around them", async () => {
+  const model = standInModel(rows);
+  const result = await evaluate(model, [batchOf(rows.slice(0, 2), 10), batchOf(rows.slice(2, 5), 12)], { tokenizer: { decode, eosTokenId: 0 } });
+  expect(result.perRow).toEqual({
+    rowIds: [10, 11, 12, 13, 14],
+    generationHit: [1, 0, 0, 0, 1],
+    generationValid: [1, 1, 0, 0, 1],
+    rank: [1, 2, 4, 6, 2],
+  });
+  for (const metric of ["hr1", "validRatio", "hr3", "hr5", "ndcg3", "ndcg5", "rankHr1"] as const) {
+    const [lo, hi] = result.intervals[metric];
+    expect(lo).toBeLessThanOrEqual(result[metric]);
+    expect(hi).toBeGreaterThanOrEqual(result[metric]);
+    expect(hi - lo).toBeGreaterThan(0); // 5 rows that disagree: a wide interval
+  }
+  expect(result.intervals.constrainedHr1).toEqual([NaN, NaN]);
+  expect(Number.isNaN(result.constrainedHr1)).toBe(true);
+
+  const again = await evaluate(model, [batchOf(rows.slice(0, 2), 10), batchOf(rows.slice(2, 5), 12)], { tokenizer: { decode, eosTokenId: 0 } });
+  expect(again.intervals).toEqual(result.intervals);
+  const unbootstrapped = await evaluate(model, [batchOf(rows)], { tokenizer: { decode, eosTokenId: 0 }, bootstrap: false });
+  expect(unbootstrapped.hr1).toBe(result.hr1);
+  expect(unbootstrapped.intervals.hr1).toEqual([NaN, NaN]);
+});
+
+test("constrained HR@1 from one scoring pass with per-token log-probs, beside the ranking", async () => {
+  const constrainedRows: Row[] = rows.map((r, i) => ({ ...r, constrainedAnswer: ["Abba", "Cher", "Cher", "Dido", "Queen"][i] }));
+  const model = standInModel(constrainedRows);
+  const batches = [batchOf(constrainedRows.slice(0, 3), 0, true), batchOf(constrainedRows.slice(3), 3, true)];
+  const result = await evaluate(model, batches, { generation: false, constrained: true });
+  // Targets: Abba (hit), Blur (miss: Cher), Cher (hit), Dido (hit), Queen Latifah (miss: Queen then EOS).
+  expect(result.perRow.constrainedHit).toEqual([1, 0, 1, 1, 0]);
+  expect(result.constrainedHr1).toBeCloseTo(3 / 5, 12);
+  expect(result.rankHr1).toBeCloseTo(1 / 5, 12);
+  expect(model.calls.score).toBe(2); // ranking and constrained share the pass
+
+  const latifah = constrainedRows.map((r, i) => (i === 4 ? { ...r, constrainedAnswer: "Queen Latifah" } : r));
+  const onlyConstrained = await evaluate(standInModel(latifah), [batchOf(latifah, 0, true)], { generation: false, ranking: false, constrained: true });
+  expect(onlyConstrained.perRow.constrainedHit).toEqual([1, 0, 1, 1, 1]);
+  expect(Number.isNaN(onlyConstrained.hr3)).toBe(true);
+  expect(onlyConstrained.perRow.rank).toBeUndefined();
+});
+
+test("constrained decoding names the row whose candidates it cannot decide between", async () => {
+  // Without EOS, "Queen" is a strict prefix of "Queen Latifah" (row 4).
+  const model = standInModel(rows);
+  const error = await rejectionOf(evaluate(model, [batchOf(rows)], { generation: false, constrained: true }));
+  expect(error.message).toMatch(/row 4: .*candidate 0's tokens are a strict prefix of candidate 1's/);
+  const noTokenLogps = { ...model, score: async (input: PackedResponsesInput) => ({ logps: new Float64Array(input.responsePrompt.length) }) };
+  expect((await rejectionOf(evaluate(noTokenLogps, [batchOf(rows, 0, true)], { generation: false, constrained: true }))).message).toMatch(
+    /needs per-token log-probs/
+  );
 });

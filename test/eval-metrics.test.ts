@@ -85,3 +85,23 @@ test("metrics table has one line per method and a dash for metrics not measured"
   expect(table[0]).toMatch(/^method\s*\|\s*HR@1\s*\|\s*ValidRatio/);
   expect(table[2]).toMatch(/^sdpo\s*\|\s*0\.5000\s*\|\s*0\.9000\s*\|\s*-/);
 });
+
+test("metrics table shows each interval compactly, and the constrained column only when measured", () => {
+  const nan: [number, number] = [NaN, NaN];
+  const result = {
+    hr1: 0.2434, validRatio: 0.9, hr3: 0.5, hr5: NaN, ndcg3: 0.4, ndcg5: NaN, rankHr1: 0.3, constrainedHr1: NaN, rows: 267,
+    intervals: { hr1: [0.1911, 0.2996] as [number, number], validRatio: [0.86, 0.94] as [number, number], hr3: nan, hr5: nan, ndcg3: [0.35, 0.45] as [number, number], ndcg5: nan, rankHr1: nan, constrainedHr1: nan },
+  };
+  const table = formatMetricsTable([{ method: "sdpo", result }]).split("\n");
+  expect(table[0]).not.toMatch(/constrained/);
+  const cells = table[2].split("|").map((c) => c.trim());
+  expect(cells).toEqual(["sdpo", "0.2434 [0.19, 0.30]", "0.9000 [0.86, 0.94]", "0.5000", "-", "0.4000 [0.35, 0.45]", "-", "0.3000", "267"]);
+  const withConstrained = formatMetricsTable([
+    { method: "a", result },
+    { method: "b", result: { ...result, constrainedHr1: 0.5, intervals: { ...result.intervals, constrainedHr1: [0.4, 0.6] as [number, number] } } },
+  ]).split("\n");
+  expect(withConstrained[0]).toMatch(/\|\s+constrained HR@1 \| rows$/);
+  expect(withConstrained[2]).toMatch(/\|\s+- \|\s+267$/);
+  expect(withConstrained[3]).toMatch(/\| 0\.5000 \[0\.40, 0\.60\] \|\s+267$/);
+  expect(new Set(withConstrained.map((l) => l.length)).size).toBe(1); // columns padded
+});

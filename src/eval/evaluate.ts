@@ -7,16 +7,27 @@
  *
  * Ranking: every candidate of a row is scored by its summed log-probability given the prompt (model.score);
  * HR@1/3/5 and NDCG@3/5 of the target's rank, ties broken pessimistically (see ranking.ts).
+ *
+ * Constrained (an extra column, off by default): greedy decoding restricted to the row's candidate titles,
+ * computed from the same scoring pass's per-token log-probs (see constrained.ts); constrainedHr1 = rows whose
+ * walk spells the target's title / rows. Always valid, so the gap to HR@1 is naming, not ranking.
+ *
+ * Every metric is a mean of per-row values; the result keeps them (perRow) and a percentile bootstrap
+ * interval over rows for each metric (intervals; see bootstrap.ts, outcomes.ts).
  */
 import type { PreferenceBatch } from "../data/batch";
 import type { PackedResponsesInput } from "../native";
 import { candidateScoringInput, repack, targetIndex } from "./batch-inputs";
+import { checkBootstrapOptions, type BootstrapOptions } from "./bootstrap";
+import { constrainedGreedyChoice } from "./constrained";
 import { judgeGeneration } from "./matching";
-import { pessimisticRank, rankingMetrics } from "./ranking";
+import { summarizeOutcomes, type MetricIntervals, type RowOutcomes } from "./outcomes";
+import { pessimisticRank } from "./ranking";
 
 /** What evaluate needs of a model: NativeModel's score and generate. */
 export interface EvaluableModel {
-  score(batch: PackedResponsesInput): Promise<{ logps: Float64Array }>;
+  /** With `tokenLogps` (asked for by constrained decoding), also the per-token log-probs packed like responseIds. */
+  score(batch: PackedResponsesInput, options?: { tokenLogps?: boolean }): Promise<{ logps: Float64Array; tokenLogps?: Float64Array }>;
   generate(
     promptIds: Int32Array,
     promptOffsets: Int32Array,
@@ -61,6 +72,10 @@ export interface EvaluateOptions {
   maxNewTokens?: number; // default 20, as in the paper
   generation?: boolean; // default true
   ranking?: boolean; // default true
+  /** Greedy decoding restricted to the candidates' titles (constrainedHr1); default false. */
+  constrained?: boolean;
+  /** Bootstrap of the intervals (default 1000 resamples, 95 %, seed 0); false: intervals are NaN. */
+  bootstrap?: BootstrapOptions | false;
   /** Called after each batch with rows done so far (and the total, when the data knows it). */
   onProgress?: (rowsDone: number, totalRows: number | undefined) => void;
   /** Stop reading more rows after this many (quick looks). */
@@ -79,7 +94,13 @@ export interface EvalResult {
   ndcg5: number;
   /** HR@1 of the ranking (top-scored candidate is the target). */
   rankHr1: number;
+  /** Greedy decoding restricted to the candidates' titles picks the target. NaN when constrained was off. */
+  constrainedHr1: number;
   rows: number;
+  /** 95 % (or options.bootstrap's) percentile bootstrap interval over rows of each metric; [NaN, NaN] when not measured. */
+  intervals: MetricIntervals;
+  /** Per-row outcomes behind the metrics (row ids in evaluation order), for other bootstraps and paired comparisons. */
+  perRow: RowOutcomes;
 }
 
 function isBatchSource(data: unknown): data is BatchSource {
@@ -123,30 +144,37 @@ export async function evaluate(
   const maxNewTokens = options.maxNewTokens ?? 20;
   const generation = options.generation ?? true;
   const ranking = options.ranking ?? true;
+  const constrained = options.constrained ?? false;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`evaluate: batchSize must be a positive integer, got ${batchSize}`);
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new RangeError(`evaluate: maxNewTokens must be a positive integer, got ${maxNewTokens}`);
-  if (!generation && !ranking) throw new RangeError("evaluate: both generation and ranking are off; nothing to measure");
+  if (!generation && !ranking && !constrained) throw new RangeError("evaluate: generation, ranking and constrained are all off; nothing to measure");
   if (generation && !options.tokenizer) throw new TypeError("evaluate: generation needs options.tokenizer to decode the outputs");
   const eos = generation ? eosOf(options) : -1;
+  // Checked before the (slow) evaluation rather than after it.
+  if (options.bootstrap !== undefined && options.bootstrap !== false) checkBootstrapOptions(options.bootstrap, "evaluate: bootstrap");
 
   const { batches, total } = await openData(data, batchSize);
   const totalRows = options.maxRows !== undefined && total !== undefined ? Math.min(total, options.maxRows) : (total ?? options.maxRows);
   let rows = 0;
-  let hits = 0;
-  let valid = 0;
+  const rowIds: number[] = [];
+  const generationHit: number[] = [];
+  const generationValid: number[] = [];
   const ranks: number[] = [];
+  const constrainedHit: number[] = [];
   for await (const full of batches as AsyncIterable<PreferenceBatch>) {
     if (options.maxRows !== undefined && rows >= options.maxRows) break;
     const batch = options.maxRows !== undefined ? truncateBatch(full, options.maxRows - rows) : full;
     if (batch.size === 0) continue;
     const targets = Array.from({ length: batch.size }, (_, b) => targetIndex(batch, b));
 
-    if (ranking) {
-      const { logps } = await model.score(candidateScoringInput(batch));
+    if (ranking || constrained) {
+      const input = candidateScoringInput(batch);
+      const scored = await model.score(input, constrained ? { tokenLogps: true } : undefined);
       for (let b = 0; b < batch.size; b++) {
         const first = batch.candidateOffsets[b] - batch.candidateOffsets[0];
         const last = batch.candidateOffsets[b + 1] - batch.candidateOffsets[0];
-        ranks.push(pessimisticRank(logps.subarray(first, last), targets[b]));
+        if (ranking) ranks.push(pessimisticRank(scored.logps.subarray(first, last), targets[b]));
+        if (constrained) constrainedHit.push(constrainedHitOf(input, scored.tokenLogps, first, last, targets[b], batch.rows[b]));
       }
     }
 
@@ -158,26 +186,56 @@ export async function evaluate(
         const text = await options.tokenizer!.decode(ids);
         const titles = batch.text.candidates[b];
         const judged = verdict(text, titles, targets[b]);
-        if (judged.hit) hits++;
-        if (judged.valid) valid++;
+        generationHit.push(judged.hit ? 1 : 0);
+        generationValid.push(judged.valid ? 1 : 0);
       }
     }
+    for (let b = 0; b < batch.size; b++) rowIds.push(batch.rows[b]);
     rows += batch.size;
     options.onProgress?.(rows, totalRows);
   }
 
-  const ranked = ranking ? rankingMetrics(ranks) : undefined;
-  const perRow = (n: number): number => (generation ? (rows === 0 ? 0 : n / rows) : NaN);
-  return {
-    hr1: perRow(hits),
-    validRatio: perRow(valid),
-    hr3: ranked ? ranked.hr3 : NaN,
-    hr5: ranked ? ranked.hr5 : NaN,
-    ndcg3: ranked ? ranked.ndcg3 : NaN,
-    ndcg5: ranked ? ranked.ndcg5 : NaN,
-    rankHr1: ranked ? ranked.hr1 : NaN,
-    rows,
+  const perRow: RowOutcomes = {
+    rowIds,
+    ...(generation ? { generationHit, generationValid } : {}),
+    ...(ranking ? { rank: ranks } : {}),
+    ...(constrained ? { constrainedHit } : {}),
   };
+  const { metrics, intervals } = summarizeOutcomes(perRow, options.bootstrap ?? {});
+  return { ...metrics, rows, intervals, perRow };
+}
+
+/**
+ * 1 when constrained greedy decoding over candidates first..last-1 of the scoring input (one row's) spells
+ * the target's token list, else 0.
+ */
+function constrainedHitOf(
+  input: PackedResponsesInput,
+  tokenLogps: Float64Array | undefined,
+  first: number,
+  last: number,
+  target: number,
+  row: number
+): number {
+  if (!tokenLogps || tokenLogps.length !== input.responseIds.length) {
+    throw new RangeError(
+      `evaluate: constrained decoding needs per-token log-probs for all ${input.responseIds.length} candidate tokens; ` +
+        `the model's score returned ${tokenLogps ? tokenLogps.length : "none"}`
+    );
+  }
+  const tokens: Int32Array[] = [];
+  const logps: Float64Array[] = [];
+  for (let j = first; j < last; j++) {
+    const start = input.responseOffsets[j];
+    const end = input.responseOffsets[j + 1];
+    tokens.push(input.responseIds.subarray(start, end));
+    logps.push(tokenLogps.subarray(start, end));
+  }
+  try {
+    return constrainedGreedyChoice(tokens, logps).matching.includes(target) ? 1 : 0;
+  } catch (err) {
+    throw new RangeError(`evaluate: row ${row}: ${(err as Error).message}`);
+  }
 }
 
 function verdict(text: string, titles: readonly string[] | undefined, target: number): { valid: boolean; hit: boolean } {

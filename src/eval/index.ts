@@ -1,7 +1,14 @@
-/** Evaluation: the paper's generation protocol (HR@1, ValidRatio) and ranking metrics. */
+/** Evaluation: the paper's generation protocol (HR@1, ValidRatio), ranking metrics, constrained decoding, bootstrap intervals. */
 export { evaluate, evaluableOf } from "./evaluate";
 export type { EvalResult, EvaluateOptions, EvaluableModel, DecodingTokenizer, EvalData, BatchSource } from "./evaluate";
 export { judgeGeneration, mentionedCandidates } from "./matching";
 export type { GenerationJudgement } from "./matching";
 export { pessimisticRank, hitAtK, ndcgAtK, rankingMetrics } from "./ranking";
-export { formatMetricsTable } from "./table";
+export { bootstrapMean, bootstrapMeans, pairedBootstrap } from "./bootstrap";
+export type { BootstrapOptions, Interval, MeanEstimate, PairedEstimate } from "./bootstrap";
+export { constrainedGreedyChoice } from "./constrained";
+export type { ConstrainedChoice } from "./constrained";
+export { METRIC_NAMES, perRowValues, summarizeOutcomes, pairedMetricBootstrap } from "./outcomes";
+export type { RowOutcomes, MetricName, MetricValues, MetricIntervals } from "./outcomes";
+export { formatMetricsTable, formatMetricCell } from "./table";
+export type { TableResult } from "./table";

@@ -1,7 +1,11 @@
-/** `sdpo eval`: HR@1 and ValidRatio by the paper's protocol, plus ranking metrics, for one model folder. */
+/**
+ * `sdpo eval`: HR@1 and ValidRatio by the paper's protocol, plus ranking metrics and (with --constrained)
+ * HR@1 of greedy decoding restricted to the candidates, each with a bootstrap interval over rows.
+ */
 import * as path from "path";
 import type { CommandModule } from "yargs";
 import { evaluate, type EvalResult } from "../../eval/evaluate";
+import { METRIC_NAMES, type MetricName } from "../../eval/outcomes";
 import { formatMetricsTable } from "../../eval/table";
 import { loadModel } from "../../model/checkpoint";
 import type { DeviceName } from "../../native";
@@ -22,15 +26,30 @@ export interface EvalArgs {
   batchSize?: number;
   generation?: boolean;
   ranking?: boolean;
+  constrained?: boolean;
+  resamples?: number;
+  bootstrapSeed?: number;
   maxNewTokens?: number;
   maxRows?: number;
   device?: string;
 }
 
-/** The keys `--json` prints (NaN, for a part that was off, becomes null). */
-export function evalJson(result: EvalResult): Record<string, number | null> {
-  const keys = ["hr1", "validRatio", "hr3", "hr5", "ndcg3", "ndcg5", "rows"] as const;
-  return Object.fromEntries(keys.map((k) => [k, Number.isFinite(result[k]) ? result[k] : null]));
+export type EvalJson = Record<MetricName, number | null> & { rows: number; intervals: Record<MetricName, [number, number] | null> };
+
+/**
+ * What `--json` prints: every metric (hr1, validRatio, hr3, hr5, ndcg3, ndcg5, rankHr1, constrainedHr1),
+ * rows, and intervals { metric: [lo, hi] }; NaN (a part that was off) becomes null.
+ */
+export function evalJson(result: EvalResult): EvalJson {
+  const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
+  const metrics = Object.fromEntries(METRIC_NAMES.map((k) => [k, finite(result[k])]));
+  const intervals = Object.fromEntries(
+    METRIC_NAMES.map((k) => {
+      const [lo, hi] = result.intervals[k];
+      return [k, Number.isFinite(lo) && Number.isFinite(hi) ? [lo, hi] : null];
+    })
+  );
+  return { ...(metrics as Record<MetricName, number | null>), rows: result.rows, intervals: intervals as EvalJson["intervals"] };
 }
 
 export async function runEval(args: EvalArgs, out: NodeJS.WritableStream = process.stdout): Promise<EvalResult> {
@@ -41,7 +60,11 @@ export async function runEval(args: EvalArgs, out: NodeJS.WritableStream = proce
   const maxRows = args.maxRows === undefined ? undefined : checkPositiveInteger(args.maxRows, "--max-rows");
   const generation = args.generation ?? true;
   const ranking = args.ranking ?? true;
-  if (!generation && !ranking) throw new UsageError("--no-generation and --no-ranking together leave nothing to measure");
+  const constrained = args.constrained ?? false;
+  const resamples = checkPositiveInteger(args.resamples ?? 1000, "--resamples");
+  const seed = args.bootstrapSeed ?? 0;
+  if (!Number.isInteger(seed)) throw new UsageError(`--bootstrap-seed must be an integer, got ${String(seed)}`);
+  if (!generation && !ranking && !constrained) throw new UsageError("--no-generation and --no-ranking together leave nothing to measure (add --constrained?)");
   const device = (args.device ?? "cpu") as DeviceName;
 
   const { dataset, tokenizer, rows } = await openEvalData(dataFile, modelFolder);
@@ -54,12 +77,17 @@ export async function runEval(args: EvalArgs, out: NodeJS.WritableStream = proce
       maxNewTokens,
       generation,
       ranking,
+      constrained,
+      bootstrap: { resamples, seed, confidence: 0.95 },
       maxRows,
       onProgress: (done) => progress.update(done),
     });
     progress.stop();
     if (args.json) out.write(JSON.stringify(evalJson(result)) + "\n");
-    else out.write(formatMetricsTable([{ method: path.basename(modelFolder), result }]) + "\n");
+    else {
+      out.write(formatMetricsTable([{ method: path.basename(modelFolder), result }]) + "\n");
+      out.write(`[lo, hi]: 95% percentile bootstrap intervals over the ${result.rows} rows (${resamples} resamples, seed ${seed})\n`);
+    }
     return result;
   } finally {
     progress.stop();
@@ -69,15 +97,25 @@ export async function runEval(args: EvalArgs, out: NodeJS.WritableStream = proce
 
 export const evalCommand: CommandModule<object, EvalArgs> = {
   command: "eval",
-  describe: "Evaluate a model folder on an .arrow split: HR@1 and ValidRatio (paper protocol), HR@3/5, NDCG@3/5",
+  describe: "Evaluate a model folder on an .arrow split: HR@1 and ValidRatio (paper protocol), HR@3/5, NDCG@3/5, with 95% intervals",
   builder: (y) =>
     y
       .option("model", { type: "string", demandOption: true, describe: "Hugging Face model folder (config.json, *.safetensors)" })
       .option("data", { type: "string", demandOption: true, describe: "evaluation split (.arrow)" })
-      .option("json", { type: "boolean", describe: "print one JSON object (hr1, validRatio, hr3, hr5, ndcg3, ndcg5, rows)" })
+      .option("json", {
+        type: "boolean",
+        describe: "print one JSON object (hr1, validRatio, hr3, hr5, ndcg3, ndcg5, rankHr1, constrainedHr1, rows, intervals)",
+      })
       .option("batch-size", { type: "number", default: 8, describe: "prompts per batch" })
       .option("generation", { type: "boolean", default: true, describe: "greedy generation for HR@1 / ValidRatio (--no-generation: ranking only)" })
       .option("ranking", { type: "boolean", default: true, describe: "score every candidate for HR@k / NDCG@k (--no-ranking: generation only)" })
+      .option("constrained", {
+        type: "boolean",
+        default: false,
+        describe: "also greedy decoding restricted to the candidates' titles (constrained HR@1, an extra column)",
+      })
+      .option("resamples", { type: "number", default: 1000, describe: "bootstrap resamples for the 95% intervals" })
+      .option("bootstrap-seed", { type: "number", default: 0, describe: "seed of the bootstrap's row draws" })
       .option("max-new-tokens", { type: "number", default: 20, describe: "generation length, 20 as in the paper" })
       .option("max-rows", { type: "number", describe: "evaluate only the first N rows" })
       .option("device", { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" }) as never,
