@@ -25,7 +25,7 @@ export const SASREC_SPECIALS = ["<bos>"] as const;
 export interface SasrecOptions {
   seed?: number; // default 0
   preset?: "tiny" | "small"; // default "tiny" (64 wide, 2 layers, 4 heads)
-  epochs?: number; // default 3
+  epochs?: number; // default 2
   learningRate?: number; // default 1e-3
   batchSize?: number; // examples per step, default 64
   weightDecay?: number; // default 0
@@ -52,7 +52,7 @@ function resolve(options: SasrecOptions): Omit<SasrecTraining, "examples" | "fin
   const o = {
     seed: options.seed ?? 0,
     preset: options.preset ?? "tiny",
-    epochs: options.epochs ?? 3,
+    epochs: options.epochs ?? 2,
     learningRate: options.learningRate ?? 1e-3,
     batchSize: options.batchSize ?? 64,
     weightDecay: options.weightDecay ?? 0,
