@@ -58,3 +58,16 @@ export function checkCounts(value: unknown, itemCount: number, what: string): Fl
   }
   return out;
 }
+
+/** Throws unless every history and candidate id of `rows` is an item id below itemCount (scores index by them). */
+export function checkRowItems(rows: readonly RecommendationRow[], itemCount: number, who: string): void {
+  for (const row of rows) {
+    for (const [column, ids] of [["history", row.history], ["candidates", row.candidates]] as const) {
+      for (const id of ids) {
+        if (!(Number.isInteger(id) && id >= 0 && id < itemCount)) {
+          throw new RangeError(`${who}: row ${row.row}: ${column} holds item id ${id}, outside the ${itemCount} items the baseline was fitted with`);
+        }
+      }
+    }
+  }
+}

@@ -5,7 +5,7 @@
  * A row's candidate c scores sum over the distinct items h of the row's history of count(h -> c); equal sums
  * are ordered by popularity (popularity.ts), and what is still equal ties (ties count against the target).
  */
-import { BASELINE_FORMAT, checkCounts, type Baseline, type BaselineSource } from "./baseline";
+import { BASELINE_FORMAT, checkCounts, checkRowItems, type Baseline, type BaselineSource } from "./baseline";
 import { countPopularity } from "./popularity";
 import type { RecommendationRow } from "./rows";
 import { writeBaselineFolder } from "./store";
@@ -67,6 +67,7 @@ export class CooccurrenceBaseline implements Baseline {
   }
 
   async scoreRows(rows: readonly RecommendationRow[]): Promise<Float64Array[]> {
+    checkRowItems(rows, this.source.itemCount, "cooccurrence baseline");
     return rows.map((row) => {
       const sums = this.followSums(row);
       return Float64Array.from(row.candidates, (c, j) => sums[j] * this.tieScale + this.popularity[c]);

@@ -3,7 +3,7 @@
  * target (chosen_item) and as an item of a history (every occurrence). Candidates with equal counts tie,
  * and ties count against the target (ranking.ts).
  */
-import { BASELINE_FORMAT, checkCounts, type Baseline, type BaselineSource } from "./baseline";
+import { BASELINE_FORMAT, checkCounts, checkRowItems, type Baseline, type BaselineSource } from "./baseline";
 import type { RecommendationRow } from "./rows";
 import { writeBaselineFolder } from "./store";
 
@@ -29,6 +29,7 @@ export class PopularityBaseline implements Baseline {
   }
 
   async scoreRows(rows: readonly RecommendationRow[]): Promise<Float64Array[]> {
+    checkRowItems(rows, this.source.itemCount, "popularity baseline");
     return rows.map((row) => Float64Array.from(row.candidates, (item) => this.popularity[item]));
   }
 

@@ -3,7 +3,7 @@
  * scores the same whatever batch it arrives in. Expected HR@1 with 20 candidates: 1/20.
  */
 import { mixSeed, Rng } from "../data/rng";
-import { BASELINE_FORMAT, type Baseline, type BaselineSource } from "./baseline";
+import { BASELINE_FORMAT, checkRowItems, type Baseline, type BaselineSource } from "./baseline";
 import type { RecommendationRow } from "./rows";
 import { writeBaselineFolder } from "./store";
 
@@ -15,6 +15,7 @@ export class RandomBaseline implements Baseline {
   }
 
   async scoreRows(rows: readonly RecommendationRow[]): Promise<Float64Array[]> {
+    checkRowItems(rows, this.source.itemCount, "random baseline");
     return rows.map((row) => {
       const rng = new Rng(mixSeed(this.seed, row.row, 0x7a11d0));
       return Float64Array.from(row.candidates, () => rng.nextUint32() / 4294967296);

@@ -14,7 +14,7 @@ import { presetConfig } from "../model/config";
 import type { Model } from "../model/model";
 import type { DeviceName } from "../native";
 import { createTrainer } from "../trainers/registry";
-import { BASELINE_FORMAT, type Baseline, type BaselineSource } from "./baseline";
+import { BASELINE_FORMAT, checkRowItems, type Baseline, type BaselineSource } from "./baseline";
 import { NextItemSource } from "./next-item-source";
 import type { RecommendationRow } from "./rows";
 import { writeBaselineFolder } from "./store";
@@ -25,9 +25,9 @@ export const SASREC_SPECIALS = ["<bos>"] as const;
 export interface SasrecOptions {
   seed?: number; // default 0
   preset?: "tiny" | "small"; // default "tiny" (64 wide, 2 layers, 4 heads)
-  epochs?: number; // default 2
-  learningRate?: number; // default 1e-3
-  batchSize?: number; // examples per step, default 64
+  epochs?: number; // default 3
+  learningRate?: number; // default 3e-3
+  batchSize?: number; // examples per step, default 256 (few, large steps: a step's fixed cost dominates at this size)
   weightDecay?: number; // default 0
   warmupRatio?: number; // default 0.05
   device?: DeviceName; // default "cpu"
@@ -52,9 +52,9 @@ function resolve(options: SasrecOptions): Omit<SasrecTraining, "examples" | "fin
   const o = {
     seed: options.seed ?? 0,
     preset: options.preset ?? "tiny",
-    epochs: options.epochs ?? 2,
-    learningRate: options.learningRate ?? 1e-3,
-    batchSize: options.batchSize ?? 64,
+    epochs: options.epochs ?? 3,
+    learningRate: options.learningRate ?? 3e-3,
+    batchSize: options.batchSize ?? 256,
     weightDecay: options.weightDecay ?? 0,
     warmupRatio: options.warmupRatio ?? 0.05,
   };
@@ -118,6 +118,7 @@ export class SasrecBaseline implements Baseline {
 
   /** log p(candidate | BOS, history) for every candidate of every row, `chunk` rows per native call. */
   async scoreRows(rows: readonly RecommendationRow[], chunk = 64): Promise<Float64Array[]> {
+    checkRowItems(rows, this.source.itemCount, "sasrec");
     const out: Float64Array[] = [];
     for (let start = 0; start < rows.length; start += chunk) {
       const part = rows.slice(start, start + chunk);
@@ -166,9 +167,13 @@ export class SasrecBaseline implements Baseline {
     if (JSON.stringify(specials) !== JSON.stringify(SASREC_SPECIALS)) {
       throw new Error(`${path.join(dir, "baseline.json")}: "specials" is ${JSON.stringify(specials)}, expected ${JSON.stringify(SASREC_SPECIALS)}`);
     }
+    const training = json.training as SasrecTraining | undefined;
+    if (training === null || typeof training !== "object" || !Number.isInteger(training.seed)) {
+      throw new Error(`${path.join(dir, "baseline.json")}: "training" must describe the training run (seed, epochs, ...)`);
+    }
     const model = await loadModel(dir, { device: options.device, tokenizer: false });
     try {
-      return new SasrecBaseline(source, model, json.training as SasrecTraining);
+      return new SasrecBaseline(source, model, training);
     } catch (err) {
       model.dispose();
       throw err;

@@ -167,3 +167,11 @@ describe("saving and loading", () => {
     await expect(loadBaseline(files.dir)).rejects.toThrow(/no baseline\.json; not a folder written by `sdpo baseline`/);
   });
 });
+
+test("scoring rows with item ids the baseline was not fitted with: an error naming the row", async () => {
+  const row = { row: 12, history: Int32Array.from([0]), candidates: Int32Array.from([1, 6]), target: 1, targetIndex: 0 };
+  for (const kind of ["random", "popularity", "cooccurrence"] as const) {
+    const baseline = await fitBaseline(kind, files.train);
+    await expect(baseline.scoreRows([row])).rejects.toThrow(/row 12: candidates holds item id 6, outside the 6 items/);
+  }
+});

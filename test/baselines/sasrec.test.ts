@@ -128,3 +128,13 @@ describe("SASRec", () => {
     await expect(fitBaseline("oracle" as never, files.train)).rejects.toThrow(/unknown kind "oracle"/);
   });
 });
+
+test("SASRec refuses rows with item ids beyond its vocabulary", async () => {
+  const baseline = await fitBaseline("sasrec", files.train, { sasrec: { epochs: 1 } });
+  try {
+    const row = { row: 3, history: Int32Array.from([6]), candidates: Int32Array.from([1, 2]), target: 1, targetIndex: 0 };
+    await expect(baseline.scoreRows([row])).rejects.toThrow(/sasrec: row 3: history holds item id 6, outside the 6 items/);
+  } finally {
+    baseline.dispose();
+  }
+});

@@ -128,7 +128,7 @@ export const baselineCommand: CommandModule<object, BaselineFitArgs> = {
       .option("data", { type: "string", describe: "training split (.arrow): counts and training use only this file" })
       .option("out", { type: "string", describe: "folder to write (baseline.json; the model files for sasrec)" })
       .option("seed", { type: "number", default: 0, describe: "random: the scores; sasrec: initialisation and example order" })
-      .option("epochs", { type: "number", describe: "sasrec: training epochs (default 2)" })
+      .option("epochs", { type: "number", describe: "sasrec: training epochs (default 3)" })
       .option("overwrite", { type: "boolean", describe: "replace an existing --out folder" })
       .option("eval", { type: "string", describe: "also score the fitted baseline on this split (.arrow)" })
       .option("json", { type: "boolean", describe: "with --eval: print the metrics as one JSON object" })
