@@ -106,3 +106,30 @@ export type {
   RewardMarginOptions,
 } from "./trainers";
 export type { NativeTrainer, TrainBatchInput, TrainStepStats, OptimizerState } from "./native";
+
+// Recommender baselines (random, popularity, co-occurrence, SASRec): fitted on a training file, ranked like the models.
+export {
+  fitBaseline,
+  loadBaseline,
+  evaluateBaseline,
+  baselineEvalResult,
+  readRecommendationRows,
+  BASELINE_KINDS,
+  RandomBaseline,
+  PopularityBaseline,
+  CooccurrenceBaseline,
+  SasrecBaseline,
+  NextItemSource,
+} from "./baselines";
+export type {
+  Baseline,
+  BaselineKind,
+  BaselineSource,
+  BaselineEvaluation,
+  EvaluateBaselineOptions,
+  FitBaselineOptions,
+  RecommendationRow,
+  RecommendationData,
+  SasrecOptions,
+  SasrecTraining,
+} from "./baselines";

@@ -1,5 +1,6 @@
 /** Every `sdpo` command, in the order `--help` lists them. */
 import type { CommandModule } from "yargs";
+import { baselineCommand } from "./baseline";
 import { benchCommand } from "./bench";
 import { convertCommand } from "./convert";
 import { demoCommand } from "./demo";
@@ -13,6 +14,7 @@ export const commands: CommandModule<any, any>[] = [
   demoCommand,
   trainCommand,
   evalCommand,
+  baselineCommand,
   convertCommand,
   tokenizerCommand,
   inspectCommand,

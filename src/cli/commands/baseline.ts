@@ -1,0 +1,139 @@
+/**
+ * `sdpo baseline`: fit a recommender baseline on a training split and save it to a folder;
+ * `sdpo baseline eval DIR`: score a saved baseline on a split with `sdpo eval`'s ranking metrics.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import type { Argv, CommandModule } from "yargs";
+import { BASELINE_KINDS, isBaselineKind, type Baseline } from "../../baselines/baseline";
+import { baselineEvalResult, evaluateBaseline, type BaselineEvaluation } from "../../baselines/evaluate";
+import { fitBaseline, loadBaseline } from "../../baselines/fit";
+import { formatMetricsTable } from "../../eval/table";
+import type { DeviceName } from "../../native";
+import { createProgress, type Progress } from "../../report/progress";
+import { checkDataFile, checkPositiveInteger, UsageError } from "../eval-setup";
+
+export interface BaselineFitArgs {
+  kind?: string;
+  data?: string;
+  out?: string;
+  seed?: number;
+  epochs?: number;
+  overwrite?: boolean;
+  /** Also evaluate on this split once fitted. */
+  eval?: string;
+  json?: boolean;
+  device?: string;
+}
+
+export interface BaselineEvalArgs {
+  dir: string;
+  data: string;
+  json?: boolean;
+  maxRows?: number;
+  device?: string;
+}
+
+function checkSeed(value: unknown): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw new UsageError(`--seed must be a non-negative integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** What `--json` prints: the ranking metrics and the per-row ranks. */
+export function baselineJson(kind: string, evaluation: BaselineEvaluation): Record<string, unknown> {
+  const { rows, hr1, hr3, hr5, ndcg3, ndcg5 } = evaluation.metrics;
+  return { kind, rows, hr1, hr3, hr5, ndcg3, ndcg5, ranks: evaluation.ranks };
+}
+
+async function report(baseline: Baseline, dataFile: string, args: { json?: boolean; maxRows?: number }, out: NodeJS.WritableStream): Promise<BaselineEvaluation> {
+  const evaluation = await evaluateBaseline(baseline, dataFile, { maxRows: args.maxRows });
+  if (args.json) out.write(JSON.stringify(baselineJson(baseline.kind, evaluation)) + "\n");
+  else out.write(formatMetricsTable([{ method: baseline.kind, result: baselineEvalResult(evaluation.metrics) }]) + "\n");
+  return evaluation;
+}
+
+export async function runBaselineFit(args: BaselineFitArgs, out: NodeJS.WritableStream = process.stdout): Promise<Baseline> {
+  if (args.kind === undefined || args.data === undefined || args.out === undefined) {
+    throw new UsageError("sdpo baseline needs --kind, --data and --out (or: sdpo baseline eval DIR --data FILE)");
+  }
+  if (!isBaselineKind(args.kind)) throw new UsageError(`--kind must be one of ${BASELINE_KINDS.join(", ")}, got ${JSON.stringify(args.kind)}`);
+  const dataFile = checkDataFile(args.data);
+  const evalFile = args.eval === undefined ? undefined : checkDataFile(args.eval, "--eval");
+  const seed = checkSeed(args.seed ?? 0);
+  const epochs = args.epochs === undefined ? undefined : checkPositiveInteger(args.epochs, "--epochs");
+  const outDir = path.resolve(args.out);
+  if (fs.existsSync(outDir) && !args.overwrite) throw new UsageError(`--out ${args.out} already exists; pass --overwrite to replace it`);
+
+  let progress: Progress | undefined;
+  let baseline: Baseline;
+  try {
+    baseline = await fitBaseline(args.kind, dataFile, {
+      seed,
+      sasrec: {
+        epochs,
+        device: (args.device ?? "cpu") as DeviceName,
+        onStep: (step, total, loss) => (progress ??= createProgress(total, { label: "sasrec", unit: "steps" })).update(step, `loss ${loss.toFixed(3)}`),
+      },
+    });
+  } finally {
+    progress?.stop();
+  }
+  try {
+    await baseline.save(outDir, { overwrite: args.overwrite === true });
+    if (!args.json) out.write(`${args.kind} baseline fitted on ${args.data}, saved to ${args.out}\n`);
+    if (evalFile) await report(baseline, evalFile, args, out);
+    return baseline;
+  } finally {
+    baseline.dispose();
+  }
+}
+
+export async function runBaselineEval(args: BaselineEvalArgs, out: NodeJS.WritableStream = process.stdout): Promise<BaselineEvaluation> {
+  const dir = path.resolve(args.dir);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`${args.dir}: no such folder (expected a folder written by \`sdpo baseline\`)`);
+  const dataFile = checkDataFile(args.data);
+  const maxRows = args.maxRows === undefined ? undefined : checkPositiveInteger(args.maxRows, "--max-rows");
+  const baseline = await loadBaseline(dir, { device: (args.device ?? "cpu") as DeviceName });
+  try {
+    return await report(baseline, dataFile, { json: args.json, maxRows }, out);
+  } finally {
+    baseline.dispose();
+  }
+}
+
+const evalSubcommand: CommandModule<object, BaselineEvalArgs> = {
+  command: "eval <dir>",
+  describe: "Score a saved baseline on a split: HR@1 over the candidates, HR@3/5, NDCG@3/5",
+  builder: (y) =>
+    y
+      .positional("dir", { type: "string", describe: "folder written by `sdpo baseline`" })
+      .option("data", { type: "string", demandOption: true, describe: "evaluation split (.arrow)" })
+      .option("json", { type: "boolean", describe: "print one JSON object (kind, rows, hr1, hr3, hr5, ndcg3, ndcg5, ranks)" })
+      .option("max-rows", { type: "number", describe: "evaluate only the first N rows" })
+      .option("device", { type: "string", default: "cpu", describe: "sasrec: cpu, cuda or cuda:N" }) as never,
+  handler: async (args) => {
+    await runBaselineEval(args);
+  },
+};
+
+export const baselineCommand: CommandModule<object, BaselineFitArgs> = {
+  command: "baseline",
+  describe: "Fit a recommender baseline (random, popularity, cooccurrence, sasrec) on a training split; `baseline eval DIR` scores one",
+  builder: (y: Argv) =>
+    y
+      .command(evalSubcommand)
+      .option("kind", { type: "string", choices: [...BASELINE_KINDS], describe: "which baseline" })
+      .option("data", { type: "string", describe: "training split (.arrow): counts and training use only this file" })
+      .option("out", { type: "string", describe: "folder to write (baseline.json; the model files for sasrec)" })
+      .option("seed", { type: "number", default: 0, describe: "random: the scores; sasrec: initialisation and example order" })
+      .option("epochs", { type: "number", describe: "sasrec: training epochs (default 3)" })
+      .option("overwrite", { type: "boolean", describe: "replace an existing --out folder" })
+      .option("eval", { type: "string", describe: "also score the fitted baseline on this split (.arrow)" })
+      .option("json", { type: "boolean", describe: "with --eval: print the metrics as one JSON object" })
+      .option("device", { type: "string", default: "cpu", describe: "sasrec: cpu, cuda or cuda:N" }) as never,
+  handler: async (args) => {
+    await runBaselineFit(args);
+  },
+};

@@ -1,0 +1,75 @@
+/** `sdpo baseline` and `sdpo baseline eval` through the CLI's main(argv), on the hand-made files. */
+import * as fs from "fs";
+import * as path from "path";
+import { main } from "../../src/cli/main";
+import { BaselineFiles } from "./fixtures";
+
+async function sdpo(argv: string[]): Promise<{ error?: string; stdout: string }> {
+  const out: string[] = [];
+  const stdout = jest.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true));
+  const stderr = jest.spyOn(process.stderr, "write").mockImplementation(() => true);
+  try {
+    await main(argv);
+    return { stdout: out.join("") };
+  } catch (e) {
+    return { error: (e as Error).message, stdout: out.join("") };
+  } finally {
+    stdout.mockRestore();
+    stderr.mockRestore();
+  }
+}
+
+let files: BaselineFiles;
+beforeAll(() => {
+  files = new BaselineFiles();
+});
+afterAll(() => files.remove());
+
+describe("sdpo baseline", () => {
+  test("fit, save, then eval the folder: the hand-worked ranks as JSON, and a table", async () => {
+    const out = files.path("cooc");
+    let r = await sdpo(["baseline", "--kind", "cooccurrence", "--data", files.train, "--out", out]);
+    expect(r.error).toBeUndefined();
+    expect(r.stdout).toMatch(/cooccurrence baseline fitted on .*train\.arrow, saved to/);
+    expect(JSON.parse(fs.readFileSync(path.join(out, "baseline.json"), "utf8")).kind).toBe("cooccurrence");
+
+    r = await sdpo(["baseline", "eval", out, "--data", files.eval, "--json"]);
+    expect(r.error).toBeUndefined();
+    const json = JSON.parse(r.stdout);
+    expect(json).toMatchObject({ kind: "cooccurrence", rows: 7, ranks: [2, 3, 2, 3, 4, 2, 1] });
+    expect(json.hr1).toBeCloseTo(1 / 7, 12);
+
+    r = await sdpo(["baseline", "eval", out, "--data", files.eval, "--max-rows", "3"]);
+    // Ranks 2, 3, 2: HR@1 0, HR@3 1, NDCG@3 = (2 / log2(3) + 1 / 2) / 3 = 0.5873.
+    expect(r.stdout).toMatch(/^method +\| +HR@1 \| ValidRatio \| +HR@3/);
+    expect(r.stdout).toMatch(/cooccurrence \| 0\.0000 \| +1\.0000 \| 1\.0000 \| 1\.0000 \| 0\.5873 \| 0\.5873 \| +0\.0000 \| +3\n$/);
+  });
+
+  test("sasrec with --eval: trains, saves a model folder and prints its metrics", async () => {
+    const out = files.path("sasrec");
+    const r = await sdpo(["baseline", "--kind", "sasrec", "--data", files.train, "--out", out, "--epochs", "2", "--seed", "1", "--eval", files.eval, "--json"]);
+    expect(r.error).toBeUndefined();
+    const json = JSON.parse(r.stdout);
+    expect(json.kind).toBe("sasrec");
+    expect(json.ranks).toHaveLength(7);
+    expect(fs.existsSync(path.join(out, "config.json"))).toBe(true);
+    const again = JSON.parse((await sdpo(["baseline", "eval", out, "--data", files.eval, "--json"])).stdout);
+    expect(again.ranks).toEqual(json.ranks);
+  });
+
+  test("usage errors: one clear message each", async () => {
+    expect((await sdpo(["baseline", "--kind", "popularity", "--data", files.train])).error).toMatch(/needs --kind, --data and --out/);
+    expect((await sdpo(["baseline", "--kind", "popularity", "--data", files.path("none.arrow"), "--out", files.path("x")])).error).toMatch(
+      /--data .*none\.arrow: no such file/
+    );
+    const out = files.path("twice");
+    expect((await sdpo(["baseline", "--kind", "random", "--data", files.train, "--out", out])).error).toBeUndefined();
+    expect((await sdpo(["baseline", "--kind", "random", "--data", files.train, "--out", out])).error).toMatch(/already exists; pass --overwrite/);
+    expect((await sdpo(["baseline", "--kind", "random", "--data", files.train, "--out", out, "--overwrite", "--seed", "2"])).error).toBeUndefined();
+    expect((await sdpo(["baseline", "--kind", "sasrec", "--data", files.train, "--out", files.path("y"), "--epochs", "0"])).error).toMatch(
+      /--epochs must be a positive integer, got 0/
+    );
+    expect((await sdpo(["baseline", "eval", files.path("nothing"), "--data", files.eval])).error).toMatch(/nothing: no such folder/);
+    expect((await sdpo(["baseline", "eval", files.dir, "--data", files.eval])).error).toMatch(/no baseline\.json/);
+  });
+});
