@@ -3,6 +3,8 @@
  * pessimistic rank among each row's candidates (ranking.ts), then HR@1/3/5 and NDCG@3/5 over the rows.
  */
 import type { EvalResult } from "../eval/evaluate";
+import type { BootstrapOptions } from "../eval/bootstrap";
+import { summarizeOutcomes, type RowOutcomes } from "../eval/outcomes";
 import { pessimisticRank, rankingMetrics, type RankingTotals } from "../eval/ranking";
 import type { Baseline } from "./baseline";
 import { readRecommendationRows, type RecommendationData } from "./rows";
@@ -58,19 +60,17 @@ export async function evaluateBaseline(
 }
 
 /**
- * The metrics in `sdpo eval`'s shape, for the same table as the models. A baseline answers with its
- * top-scored candidate, always one of the row's candidates: HR@1 is the ranking's HR@1 (a tie at the top
- * counts as a miss) and ValidRatio is 1.
+ * The evaluation in `sdpo eval`'s shape, for the same table as the models, with bootstrap intervals over rows.
+ * A baseline answers with its top-scored candidate, always one of the row's candidates: HR@1 is the ranking's
+ * HR@1 (a tie at the top counts as a miss) and ValidRatio is 1. Constrained decoding does not apply (NaN).
  */
-export function baselineEvalResult(metrics: RankingTotals): EvalResult {
-  return {
-    hr1: metrics.hr1,
-    validRatio: metrics.rows === 0 ? 0 : 1,
-    hr3: metrics.hr3,
-    hr5: metrics.hr5,
-    ndcg3: metrics.ndcg3,
-    ndcg5: metrics.ndcg5,
-    rankHr1: metrics.hr1,
-    rows: metrics.rows,
+export function baselineEvalResult(evaluation: Pick<BaselineEvaluation, "ranks" | "rows">, bootstrap: BootstrapOptions | false = {}): EvalResult {
+  const perRow: RowOutcomes = {
+    rowIds: evaluation.rows.slice(),
+    rank: evaluation.ranks.slice(),
+    generationHit: evaluation.ranks.map((r) => (r === 1 ? 1 : 0)),
+    generationValid: evaluation.ranks.map(() => 1),
   };
+  const { metrics, intervals } = summarizeOutcomes(perRow, bootstrap);
+  return { ...metrics, rows: perRow.rowIds.length, intervals, perRow };
 }

@@ -74,7 +74,7 @@ describe("popularity", () => {
     expect(metrics.hr1).toBeCloseTo(1 / 7, 12);
     expect(metrics.hr3).toBeCloseTo(6 / 7, 12);
     expect(metrics.ndcg3).toBeCloseTo((1 + 2 / Math.log2(3) + 3 / Math.log2(4)) / 7, 12);
-    expect(baselineEvalResult(metrics)).toMatchObject({ hr1: metrics.hr1, rankHr1: metrics.hr1, validRatio: 1, rows: 7 });
+    expect(baselineEvalResult({ ranks, rows })).toMatchObject({ hr1: metrics.hr1, rankHr1: metrics.hr1, validRatio: 1, rows: 7 });
   });
 });
 

@@ -50,7 +50,7 @@ export function baselineJson(kind: string, evaluation: BaselineEvaluation): Reco
 async function report(baseline: Baseline, dataFile: string, args: { json?: boolean; maxRows?: number }, out: NodeJS.WritableStream): Promise<BaselineEvaluation> {
   const evaluation = await evaluateBaseline(baseline, dataFile, { maxRows: args.maxRows });
   if (args.json) out.write(JSON.stringify(baselineJson(baseline.kind, evaluation)) + "\n");
-  else out.write(formatMetricsTable([{ method: baseline.kind, result: baselineEvalResult(evaluation.metrics) }]) + "\n");
+  else out.write(formatMetricsTable([{ method: baseline.kind, result: baselineEvalResult(evaluation) }]) + "\n");
   return evaluation;
 }
 
