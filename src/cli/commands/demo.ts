@@ -9,8 +9,16 @@ import * as path from "path";
 import type { CommandModule } from "yargs";
 import { PreferenceDataset } from "../../data/dataset";
 import { Tokenizer } from "../../data/tokenizer";
+import { baselineEvalResult, evaluateBaseline } from "../../baselines/evaluate";
+import type { BaselineKind } from "../../baselines/baseline";
+import { fitBaseline } from "../../baselines/fit";
+import type { PairedEstimate } from "../../eval/bootstrap";
 import { evaluate, type EvalResult } from "../../eval/evaluate";
-import { formatMetricsTable } from "../../eval/table";
+import type { MetricName } from "../../eval/outcomes";
+import { compareSeeds, formatComparison, poolSeeds } from "../../eval/seeds";
+import { formatMetricsTable, type TableResult } from "../../eval/table";
+import { ResampledDataset } from "../../data/resample";
+import { lineChartSvg, PALETTE } from "../../report/svg-chart";
 import { createModel, loadModel, saveModel } from "../../model/checkpoint";
 import { presetConfig } from "../../model/config";
 import type { Model } from "../../model/model";
@@ -29,15 +37,24 @@ export interface DemoArgs {
   quick?: boolean;
   overwrite?: boolean;
   device?: string;
+  /** Train and evaluate the recipe with this many seeds (recipe seed, +1, ...); default 1. */
+  seeds?: number;
+  /** Also train S-DPO with each K of the recipe's negatives figure from the first seed's SFT checkpoint. */
+  negativesFigure?: boolean;
 }
 
 /** Marks a folder as written by `sdpo demo`, so a re-run may replace it. */
 const MARKER = ".sdpo-demo.json";
 /** Everything the demo writes; with --overwrite only these are replaced, nothing else is deleted. */
-const OWNED = ["sft", "dpo", "sdpo", "logs", "plots", "results.json", "results.md", MARKER];
+const OWNED = ["sft", "dpo", "sdpo", "logs", "plots", "baselines", "negatives", "results.json", "results.md", MARKER];
+const OWNED_PATTERN = /^seed-\d+$/;
 /** The paper's ablation: the three losses the demo trains and compares. */
 type DemoMethod = Extract<LossName, "sft" | "dpo" | "sdpo">;
 const METHODS: DemoMethod[] = ["sft", "dpo", "sdpo"];
+const LABELS: Record<DemoMethod, string> = { sft: "SFT", dpo: "DPO", sdpo: "S-DPO" };
+/** The comparisons printed with paired bootstrap probabilities. */
+const COMPARISONS: [string, string][] = [["sdpo", "dpo"], ["dpo", "sft"], ["sdpo", "sft"], ["sdpo", "popularity"], ["sdpo", "cooccurrence"]];
+const COMPARED_METRICS: MetricName[] = ["hr1", "rankHr1", "ndcg5", "constrainedHr1"];
 
 /**
  * Missing or empty: used. An earlier demo's folder (marker file): its outputs are replaced. Anything else
@@ -53,7 +70,7 @@ export function prepareOutputFolder(dir: string, overwrite: boolean): string {
         `--out ${dir}: the folder is not empty and was not written by \`sdpo demo\` (${entries.slice(0, 3).join(", ")}${entries.length > 3 ? ", ..." : ""}); choose another --out or pass --overwrite`
       );
     }
-    for (const name of OWNED) fs.rmSync(path.join(out, name), { recursive: true, force: true });
+    for (const name of [...OWNED, ...entries.filter((e) => OWNED_PATTERN.test(e))]) fs.rmSync(path.join(out, name), { recursive: true, force: true });
   }
   fs.mkdirSync(out, { recursive: true });
   fs.writeFileSync(path.join(out, MARKER), JSON.stringify({ tool: "sdpo demo", started: new Date().toISOString() }) + "\n");
@@ -66,7 +83,14 @@ interface Io {
 }
 
 export interface DemoResult {
-  results: { method: DemoMethod; result: EvalResult }[];
+  /** One row per method and baseline: with several seeds, pooled over them (mean, interval over rows). */
+  results: { method: string; result: TableResult }[];
+  /** Every seed's evaluation of every method and baseline, in seed order. */
+  perSeed: Record<string, EvalResult[]>;
+  /** Paired bootstrap over rows, first method minus second. */
+  comparisons: { a: string; b: string; metric: MetricName; estimate: PairedEstimate }[];
+  /** S-DPO with each K of the negatives figure, from the first seed's SFT checkpoint. */
+  negatives?: { k: number; result: EvalResult }[];
   seconds: Record<string, number>;
   out: string;
 }
@@ -74,6 +98,8 @@ export interface DemoResult {
 export async function runDemo(args: DemoArgs, io: Io = { out: process.stdout, err: process.stderr }, recipeOverride?: DemoRecipe): Promise<DemoResult> {
   const recipe = recipeOverride ?? (args.quick ? QUICK_RECIPE : DEMO_RECIPE);
   const device = (args.device ?? "cpu") as DeviceName;
+  const seedCount = args.seeds ?? 1;
+  if (!Number.isInteger(seedCount) || seedCount < 1 || seedCount > 100) throw new UsageError(`--seeds must be an integer from 1 to 100, got ${String(args.seeds)}`);
   const data = shippedLastfm();
   const out = prepareOutputFolder(args.out ?? "sdpo-demo", args.overwrite ?? false);
   const say = (line: string): void => void io.err.write(line + "\n");
@@ -88,28 +114,40 @@ export async function runDemo(args: DemoArgs, io: Io = { out: process.stdout, er
 
   try {
     const tokenizer = Tokenizer.fromFile(data.tokenizer);
-    const train = await firstRows(PreferenceDataset.fromArrow(data.train), recipe.trainRows);
+    const resampled = await ResampledDataset.open(data.train, tokenizer, { subsequences: recipe.subsequences });
+    const sftTrain = await firstRows(resampled, recipe.trainRows);
+    const preferenceTrain = await firstRows(resampled, recipe.preferenceRows);
     const curveEval = await firstRows(PreferenceDataset.fromArrow(data.valid), recipe.curveEvalRows);
     const shape = demoModelConfig(recipe, presetConfig, tokenizer.vocabSize);
+    const test = PreferenceDataset.fromArrow(data.valid);
+    const testRows = Math.min(await test.countRows(), recipe.testRows ?? Infinity);
+    const seeds = Array.from({ length: seedCount }, (_, i) => recipe.seed + i);
     say(
-      `sdpo demo: a ${shape.num_hidden_layers}-layer, ${shape.hidden_size}-wide decoder from scratch, ${train.numRows} training rows, output in ${out}`
+      `sdpo demo: a ${shape.num_hidden_layers}-layer, ${shape.hidden_size}-wide decoder from scratch on ${sftTrain.numRows} re-drawn training examples ` +
+        `an epoch${recipe.subsequences ? " (sub-sequence rows included)" : ""}, ${seeds.length} seed${seeds.length > 1 ? "s" : ""}, output in ${out}`
     );
 
-    const trainRun = async (loss: DemoMethod, model: Model): Promise<FitReport> => {
+    const timed = async <T>(label: string, work: () => Promise<T>): Promise<T> => {
       const t0 = Date.now();
-      const trainer = createTrainer(loss, { ...recipe[loss], model });
-      const progress = attachProgress(trainer, { label: loss, stream: io.err });
-      const logFile = path.join(out, "logs", `${loss}.jsonl`);
+      try {
+        return await work();
+      } finally {
+        seconds[label] = (seconds[label] ?? 0) + (Date.now() - t0) / 1000;
+      }
+    };
+    const trainRun = async (label: string, loss: LossName, options: DemoRecipe["sft"], model: Model, train: typeof sftTrain, dir: string, logDir: string): Promise<FitReport> => {
+      const trainer = createTrainer(loss, { ...options, model });
+      const progress = attachProgress(trainer, { label, stream: io.err });
+      const logFile = path.join(logDir, "logs", `${label}.jsonl`);
       const log = attachJsonlLog(trainer, logFile);
       try {
         const report = await trainer.fit(train, { eval: curveEval, signal: abort.signal });
         progress.stop();
-        if (report.aborted) throw new Error(`interrupted during ${loss} training`);
-        await saveModel(model, path.join(out, loss), { overwrite: true });
-        copyTokenizer(data.tokenizer, path.join(out, loss));
-        plotTrainingCurves([{ label: loss, path: logFile }], path.join(out, "plots", `${loss}.svg`));
-        seconds[`train ${loss}`] = (Date.now() - t0) / 1000;
-        say(`${loss}: ${report.steps} steps in ${formatDuration(report.seconds)}, final loss ${report.finalLoss.toFixed(4)} -> ${path.join(out, loss)}`);
+        if (report.aborted) throw new Error(`interrupted during ${label} training`);
+        await saveModel(model, dir, { overwrite: true });
+        copyTokenizer(data.tokenizer, dir);
+        plotTrainingCurves([{ label, path: logFile }], path.join(logDir, "plots", `${label}.svg`));
+        say(`${label}: ${report.steps} steps in ${formatDuration(report.seconds)}, final loss ${report.finalLoss.toFixed(4)} -> ${dir}`);
         return report;
       } finally {
         progress.stop();
@@ -117,65 +155,145 @@ export async function runDemo(args: DemoArgs, io: Io = { out: process.stdout, er
         (trainer as { dispose?: () => void }).dispose?.();
       }
     };
-
-    const sft = createModel(shape, { device, seed: recipe.seed }) as unknown as Model;
-    try {
-      await trainRun("sft", sft);
-    } finally {
-      disposeModel(sft);
-    }
-    for (const loss of ["dpo", "sdpo"] as const) {
-      const model = (await loadModel(path.join(out, "sft"), { device })) as unknown as Model;
-      try {
-        await trainRun(loss, model);
-      } finally {
-        disposeModel(model);
-      }
-    }
-    plotTrainingCurves(
-      METHODS.filter((m) => m !== "sft").map((m) => ({ label: m, path: path.join(out, "logs", `${m}.jsonl`) })),
-      path.join(out, "plots", "dpo-vs-sdpo.svg"),
-      { title: "DPO vs S-DPO from the SFT checkpoint" }
-    );
-
-    const test = PreferenceDataset.fromArrow(data.valid);
-    const testRows = Math.min(await test.countRows(), recipe.testRows ?? Infinity);
-    const results: DemoResult["results"] = [];
-    for (const method of METHODS) {
+    const evaluateFolder = async (label: string, dir: string, seed: number): Promise<EvalResult> => {
       if (abort.signal.aborted) throw new Error("interrupted during evaluation");
-      const t0 = Date.now();
-      const model = await loadModel(path.join(out, method), { device });
-      const progress = createProgress(testRows, { label: `eval ${method}`, unit: "rows", stream: io.err });
+      const model = await loadModel(dir, { device });
+      const progress = createProgress(testRows, { label: `eval ${label}`, unit: "rows", stream: io.err });
       try {
-        const result = await evaluate(model, test, {
+        return await evaluate(model, test, {
           tokenizer,
           batchSize: recipe.evalBatchSize,
           maxNewTokens: recipe.maxNewTokens,
           maxRows: testRows,
+          constrained: true,
+          bootstrap: { seed },
           onProgress: (done) => progress.update(done),
         });
-        results.push({ method, result });
       } finally {
         progress.stop();
         disposeModel(model);
       }
-      seconds[`eval ${method}`] = (Date.now() - t0) / 1000;
+    };
+    /** Trains `loss` from the SFT folder `sftDir` into `dir`. */
+    const fromSft = async (label: string, loss: LossName, options: DemoRecipe["sft"], sftDir: string, dir: string, logDir: string): Promise<void> => {
+      const model = (await loadModel(sftDir, { device })) as unknown as Model;
+      try {
+        await trainRun(label, loss, options, model, preferenceTrain, dir, logDir);
+      } finally {
+        disposeModel(model);
+      }
+    };
+
+    const perSeed: Record<string, EvalResult[]> = {};
+    const record = (name: string, result: EvalResult) => (perSeed[name] ??= []).push(result);
+    for (const seed of seeds) {
+      const seedDir = seeds.length > 1 ? path.join(out, `seed-${seed}`) : out;
+      const withSeed = (o: DemoRecipe["sft"]) => ({ ...o, seed });
+      await timed("train sft", async () => {
+        const sft = createModel(shape, { device, seed }) as unknown as Model;
+        try {
+          await trainRun("sft", "sft", withSeed(recipe.sft), sft, sftTrain, path.join(seedDir, "sft"), seedDir);
+        } finally {
+          disposeModel(sft);
+        }
+      });
+      for (const loss of ["dpo", "sdpo"] as const) {
+        await timed(`train ${loss}`, () => fromSft(loss, loss, withSeed(recipe[loss]), path.join(seedDir, "sft"), path.join(seedDir, loss), seedDir));
+      }
+      plotTrainingCurves(
+        (["dpo", "sdpo"] as const).map((m) => ({ label: LABELS[m], path: path.join(seedDir, "logs", `${m}.jsonl`) })),
+        path.join(seedDir, "plots", "dpo-vs-sdpo.svg"),
+        { title: "DPO vs S-DPO from the SFT checkpoint" }
+      );
+      for (const method of METHODS) record(method, await timed(`eval ${method}`, () => evaluateFolder(method, path.join(seedDir, method), seed)));
+      for (const kind of recipe.baselines) {
+        // The counting baselines do not depend on the seed: fitted and scored once, reused for every seed.
+        if ((kind === "popularity" || kind === "cooccurrence") && perSeed[kind]) {
+          record(kind, perSeed[kind][0]);
+          continue;
+        }
+        record(kind, await timed(`baseline ${kind}`, () => runBaseline(kind, seed)));
+      }
+    }
+
+    async function runBaseline(kind: BaselineKind, seed: number): Promise<EvalResult> {
+      const baseline = await fitBaseline(kind, data.train, { seed, sasrec: { epochs: recipe.sasrecEpochs, device } });
+      try {
+        if (seeds.length > 1 || kind === "sasrec") await baseline.save(path.join(out, "baselines", seeds.length > 1 ? `${kind}-seed-${seed}` : kind));
+        const evaluation = await evaluateBaseline(baseline, data.valid, { maxRows: testRows });
+        return baselineEvalResult(evaluation, { seed });
+      } finally {
+        baseline.dispose?.();
+      }
+    }
+
+    let negatives: DemoResult["negatives"];
+    if (args.negativesFigure) {
+      negatives = [];
+      const sftDir = path.join(seeds.length > 1 ? path.join(out, `seed-${seeds[0]}`) : out, "sft");
+      for (const k of recipe.negativesFigure) {
+        const dir = path.join(out, "negatives", `k${k}`);
+        await timed("negatives figure", () => fromSft(`sdpo-k${k}`, "sdpo", { ...recipe.sdpo, negatives: k, seed: seeds[0] }, sftDir, dir, path.join(out, "negatives")));
+        negatives.push({ k, result: await timed("negatives figure", () => evaluateFolder(`K=${k}`, dir, seeds[0])) });
+      }
+      fs.mkdirSync(path.join(out, "plots"), { recursive: true });
+      fs.writeFileSync(path.join(out, "plots", "negatives.svg"), negativesFigureSvg(negatives));
     }
     seconds.total = (Date.now() - started) / 1000;
 
+    const names = [...METHODS, ...recipe.baselines];
+    const label = (name: string) => LABELS[name as DemoMethod] ?? name;
+    const results = names.map((name) => ({ method: label(name), result: seeds.length > 1 ? poolSeeds(perSeed[name]) : (perSeed[name][0] as TableResult) }));
+    const comparisons: DemoResult["comparisons"] = [];
+    for (const [a, b] of COMPARISONS) {
+      if (!perSeed[a] || !perSeed[b]) continue;
+      for (const metric of COMPARED_METRICS) {
+        if (!Number.isFinite(perSeed[a][0][metric]) || !Number.isFinite(perSeed[b][0][metric])) continue;
+        comparisons.push({ a, b, metric, estimate: compareSeeds(perSeed[a], perSeed[b], metric) });
+      }
+    }
+
     const table = formatMetricsTable(results);
-    io.out.write(`\n${table}\n\n`);
+    const lines = [
+      table,
+      "",
+      `${seeds.length > 1 ? `mean over seeds ${seeds.join(", ")}; ` : `seed ${seeds[0]}; `}[95% bootstrap interval over the ${testRows} rows]; baselines answer with their top-ranked candidate`,
+      "",
+      "paired bootstrap over rows (first minus second; P(>0) = share of resamples with a positive difference):",
+      ...comparisons.map((c) => formatComparison(`${label(c.a)} - ${label(c.b)}`.padEnd(24), c.metric, c.estimate)),
+    ];
+    if (negatives) {
+      lines.push("", "S-DPO with K negatives from the same SFT checkpoint (K = 1 is DPO):");
+      lines.push(formatMetricsTable(negatives.map((n) => ({ method: `K=${n.k}`, result: n.result }))));
+    }
+    io.out.write(`\n${lines.join("\n")}\n\n`);
     io.out.write(`held-out: ${testRows} rows of ${path.relative(process.cwd(), data.valid) || data.valid}; total ${formatDuration(seconds.total)}\n`);
-    io.out.write(`models: ${METHODS.map((m) => path.join(out, m)).join(", ")}; plots: ${path.join(out, "plots")}\n`);
-    fs.writeFileSync(path.join(out, "results.md"), table + "\n");
+    io.out.write(`models: ${path.join(out, seeds.length > 1 ? "seed-*" : "", "{sft,dpo,sdpo}")}; plots: ${path.join(out, seeds.length > 1 ? "seed-*" : "", "plots")}\n`);
+    fs.writeFileSync(path.join(out, "results.md"), lines.join("\n") + "\n");
     fs.writeFileSync(
       path.join(out, "results.json"),
-      JSON.stringify({ recipe: { ...recipe }, testRows, seconds, results: Object.fromEntries(results.map((r) => [r.method, r.result])) }, null, 2) + "\n"
+      JSON.stringify({ recipe: { ...recipe }, seeds, testRows, seconds, results, comparisons, negatives, perSeed }, null, 2) + "\n"
     );
-    return { results, seconds, out };
+    return { results, perSeed, comparisons, negatives, seconds, out };
   } finally {
     process.removeListener("SIGINT", onSigint);
   }
+}
+
+/** HR@1, rank HR@1 and NDCG@5 against K, each with its bootstrap interval as a dashed band. */
+function negativesFigureSvg(points: { k: number; result: EvalResult }[]): string {
+  const series = (metric: MetricName, name: string, color: string) => [
+    { name, color, points: points.map((p) => [p.k, p.result[metric]] as [number, number]) },
+    { name: `${name} 95%`, color, dashed: true, opacity: 0.5, legend: false, points: points.map((p) => [p.k, p.result.intervals[metric][0]] as [number, number]) },
+    { name: `${name} 95% hi`, color, dashed: true, opacity: 0.5, legend: false, points: points.map((p) => [p.k, p.result.intervals[metric][1]] as [number, number]) },
+  ];
+  return lineChartSvg(
+    [
+      { title: "HR@1 (free generation) and constrained HR@1", xLabel: "negatives K", yLabel: "HR@1", series: [...series("hr1", "HR@1", PALETTE[0]), ...series("constrainedHr1", "constrained HR@1", PALETTE[1])] },
+      { title: "Ranking", xLabel: "negatives K", yLabel: "metric", series: [...series("rankHr1", "rank HR@1", PALETTE[2]), ...series("ndcg5", "NDCG@5", PALETTE[3])] },
+    ],
+    { title: "S-DPO against the number of negatives (K = 1 is DPO), same SFT checkpoint" }
+  );
 }
 
 /** Model folders should open with `sdpo eval` and in Hugging Face tools: they need the tokenizer. */
@@ -192,7 +310,9 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .option("out", { type: "string", default: "sdpo-demo", describe: "output folder (model folders sft/, dpo/, sdpo/, logs/, plots/)" })
       .option("quick", { type: "boolean", describe: "a smoke run of under a minute (128 training rows, one epoch each, 32 test rows)" })
       .option("overwrite", { type: "boolean", describe: "write into a non-empty folder not made by the demo (only the demo's own entries are replaced)" })
-      .option("device", { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" }) as never,
+      .option("device", { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" })
+      .option("seeds", { type: "number", default: 1, describe: "train and evaluate the recipe with N seeds; the table pools them (mean, interval over rows)" })
+      .option("negatives-figure", { type: "boolean", describe: "also train S-DPO with K = 1, 3, 7, 15 from the first seed's SFT checkpoint (plots/negatives.svg)" }) as never,
   handler: async (args) => {
     await runDemo(args);
   },
