@@ -16,6 +16,7 @@ import { attachJsonlLog, attachProgress } from "../../report";
 import { createTrainer, LOSS_NAMES } from "../../trainers/registry";
 import { latestCheckpoint, otherRunIn } from "../../trainers/run_dir";
 import { readCheckpoint } from "../../trainers/checkpoint_io";
+import { recordResampleFlags, resolveResampleFlags, trainingRows } from "../train-resample";
 import type { NegativeSampling, RewardMarginMode, LossName, TrainerOptions } from "../../trainers/types";
 
 export interface TrainArgs {
@@ -58,6 +59,9 @@ export interface TrainArgs {
   poolSize?: number;
   poolRefreshSteps?: number;
   rewardMargin?: RewardMarginMode;
+  redrawCandidates?: boolean;
+  subsequenceRows?: boolean;
+  tokenizer?: string;
   marginGamma?: number;
   marginTau?: number;
   marginConfidence?: "reference" | "policy";
@@ -197,9 +201,21 @@ export async function runTrain(args: TrainArgs): Promise<void> {
     throw new TrainUsageError(`--out ${args.out} already holds another ${other}; use --resume to continue it, --overwrite to replace it, or another folder`);
   }
 
+  let resample;
+  try {
+    resample = resolveResampleFlags(args, out, args.resume ?? false);
+  } catch (err) {
+    throw new TrainUsageError((err as Error).message);
+  }
   const negatives = args.loss === "sft" ? 0 : args.negatives ?? (args.loss === "dpo" ? 1 : 3);
-  const train = await openChecked(dataFile, "--data", negatives, variants.negativeSampling === "random" ? "random" : "fixed");
+  const trainFile = await openChecked(dataFile, "--data", negatives, variants.negativeSampling === "random" ? "random" : "fixed");
   const evalData = evalFile ? await openChecked(evalFile, "--eval", negatives, "fixed") : undefined;
+  let train;
+  try {
+    train = await trainingRows(trainFile, dataFile, resample, args.model);
+  } catch (err) {
+    throw new TrainUsageError((err as Error).message);
+  }
 
   const device = (args.device ?? "cpu") as DeviceName;
   const dtype = (args.dtype ?? "float32") as ModelDType;
@@ -211,7 +227,7 @@ export async function runTrain(args: TrainArgs): Promise<void> {
     const name = args.config as string;
     let config;
     if (name === "tiny" || name === "small") {
-      const vocabSize = (await train.metadata()).tokenizer?.vocabSize;
+      const vocabSize = (await trainFile.metadata()).tokenizer?.vocabSize;
       if (!vocabSize) throw new TrainUsageError(`--config ${name}: ${args.data} records no tokenizer vocabulary size; use --config FILE`);
       config = presetConfig(name, vocabSize);
     } else {
@@ -237,6 +253,7 @@ export async function runTrain(args: TrainArgs): Promise<void> {
     const logFile = path.join(out, "train_log.jsonl");
     if (other && args.overwrite) fs.rmSync(logFile, { force: true });
     log = attachJsonlLog(trainer, logFile);
+    recordResampleFlags(out, resample);
     const report = await trainer.fit(train, { eval: evalData, signal: abort.signal, resumeFrom });
     progress?.stop();
     process.stdout.write(
@@ -292,6 +309,9 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option("log-steps", { type: "number", describe: "log every N steps (default 1)" })
       .option("reference-mode", { type: "string", choices: ["adapters-off", "frozen-copy", "precomputed"], describe: "reference policy" })
       .option("progress", { type: "boolean", describe: "progress bar (default: when stderr is a terminal)" })
+      .option("redraw-candidates", { type: "boolean", describe: "re-draw each example's candidate list every epoch (target at a random position) and re-render its prompt" })
+      .option("subsequence-rows", { type: "boolean", describe: "with --redraw-candidates: also train on every history prefix predicting its next item" })
+      .option("tokenizer", { type: "string", describe: "with --redraw-candidates: the data's tokenizer.json (default: the model folder's, else the one beside --data)" })
       .option("in-batch-negatives", { type: "boolean", describe: "sdpo/napo: each row also takes the other rows' chosen and rejected items as negatives (NAPO)" })
       .option("in-batch-cap", { type: "number", describe: "with --in-batch-negatives: most shared negatives per row (seeded choice per step; default no cap)" })
       .option("negative-sampling", {

@@ -1,0 +1,40 @@
+/** `sdpo train --redraw-candidates`: re-drawn rows from the shipped valid split, the record that --resume reads, and misuse refused. */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
+import { runTrain, type TrainArgs } from "../../src/cli/commands/train";
+import { RESAMPLE_RECORD } from "../../src/cli/train-resample";
+import { rejectionOf } from "../helpers";
+
+jest.setTimeout(120_000);
+
+const lastfm = join(__dirname, "..", "..", "datasets", "lastfm");
+let dir: string;
+beforeEach(() => (dir = mkdtempSync(join(tmpdir(), "sdpo-resample-cli-"))));
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const stdoutWrite = process.stdout.write;
+beforeAll(() => (process.stdout.write = (() => true) as typeof process.stdout.write));
+afterAll(() => (process.stdout.write = stdoutWrite));
+
+test("trains on re-drawn rows, records the choice, and --resume reads it back", async () => {
+  const out = join(dir, "run");
+  // 267 rows at batch 128: 3 steps; the tokenizer is found beside --data.
+  const base: TrainArgs = { progress: false, loss: "sdpo", data: join(lastfm, "valid.arrow"), config: "tiny", out, batchSize: 128, negatives: 3, referenceMode: "frozen-copy" };
+  await runTrain({ ...base, redrawCandidates: true });
+  expect(JSON.parse(readFileSync(join(out, RESAMPLE_RECORD), "utf8"))).toMatchObject({ redrawCandidates: true, subsequenceRows: false });
+  expect(existsSync(join(out, "checkpoint-3"))).toBe(true);
+  // Resuming with no data flag takes the run's own: the same 3 steps, nothing left to do and no mismatch.
+  await runTrain({ ...base, resume: true });
+  // Sub-sequence rows change the number of examples, which the checkpoint's step count catches.
+  expect((await rejectionOf(runTrain({ ...base, resume: true, redrawCandidates: true, subsequenceRows: true }))).message).toMatch(/steps/);
+});
+
+test("misuse of the resampling flags is a usage error before anything is written", async () => {
+  const out = join(dir, "run");
+  const base: TrainArgs = { progress: false, loss: "sft", data: join(lastfm, "valid.arrow"), config: "tiny", out, batchSize: 64 };
+  expect((await rejectionOf(runTrain({ ...base, subsequenceRows: true }))).message).toMatch(/need --redraw-candidates/);
+  const wrong = join(dir, "tokenizer.json");
+  require("fs").writeFileSync(wrong, readFileSync(join(lastfm, "tokenizer.json"), "utf8").replace("<|pad|>", "<|pad2|>"));
+  expect((await rejectionOf(runTrain({ ...base, redrawCandidates: true, tokenizer: wrong }))).message).toMatch(/is not the tokenizer .* was made with/);
+  expect(existsSync(out)).toBe(false);
+});
