@@ -5,6 +5,8 @@ export type { BuildInfo, FloatArray } from "./native";
 // Data: Arrow preference files, converter, tokenizer, streaming reader.
 export type { PackedTokens, PreferenceBatch } from "./data/batch";
 export { PreferenceDataset } from "./data/dataset";
+export { ResampledDataset } from "./data/resample";
+export type { ResampleOptions } from "./data/resample";
 export type { BatchOptions, DatasetOptions } from "./data/dataset";
 export { DataError } from "./data/errors";
 export { Tokenizer } from "./data/tokenizer";
@@ -85,6 +87,11 @@ export { bootstrapMean, bootstrapMeans, pairedBootstrap, pairedMetricBootstrap, 
 export { constrainedGreedyChoice, formatMetricCell } from "./eval";
 export type { BootstrapOptions, Interval, MeanEstimate, PairedEstimate, RowOutcomes, MetricName, MetricValues, MetricIntervals } from "./eval";
 export type { ConstrainedChoice, TableResult } from "./eval";
+// evaluations of one method over several seeds, pooled (mean; interval over rows of the seed-averaged per-row values), and paired
+export { poolSeeds, compareSeeds, seedAveragedRows } from "./eval";
+export type { PooledResult } from "./eval";
+export { runDemo } from "./cli/commands/demo";
+export type { DemoArgs, DemoResult } from "./cli/commands/demo";
 export { attachProgress, createProgress, attachJsonlLog, openJsonl, readJsonl, plotTrainingCurves, lineChartSvg } from "./report";
 export type { Progress, ProgressOptions, JsonlWriter, RunLog, Panel, Series, TrainerEventSource } from "./report";
 

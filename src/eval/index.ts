@@ -12,3 +12,5 @@ export { METRIC_NAMES, perRowValues, summarizeOutcomes, pairedMetricBootstrap } 
 export type { RowOutcomes, MetricName, MetricValues, MetricIntervals } from "./outcomes";
 export { formatMetricsTable, formatMetricCell } from "./table";
 export type { TableResult } from "./table";
+export { poolSeeds, compareSeeds, seedAveragedRows, formatComparison } from "./seeds";
+export type { PooledResult } from "./seeds";
