@@ -4,6 +4,9 @@
 //   dpoLoss(same, K = 1)
 //   napoLoss(same + chosenConfidence?/rejectedConfidence?, {beta, gamma, mode?, tau?, ...}): S-DPO + margins
 //   tokenLogProbs({hidden, weight, labels, n, d, v}, {grad?, ignoreIndex?, implementation?, device?, chunkRows?})
+//   tokenChunkRows({device, rows, vocab, freeBytes, elementSize, requested?}): the chunk rule tokenLogProbs uses
+//
+// On CUDA the ops' device-side input checks are read once per call, after the backward (ops/device_checks.h).
 //
 // Inputs are viewed in place (no copy on CPU); results come back as typed arrays of the input dtype.
 #include <napi.h>
