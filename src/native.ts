@@ -424,6 +424,31 @@ export interface MatmulBenchResult {
   device: string;
 }
 
+export interface TokenLogprobsBenchResult {
+  /** Seconds per forward + backward call (grad for hidden and weight), synchronized around the timed calls. */
+  seconds: number;
+  /** Rows per logits chunk actually used (chosen after the warm-up when chunkRows was 0). */
+  chunkRows: number;
+  n: number;
+  d: number;
+  v: number;
+  reps: number;
+  device: string;
+}
+
+/** The inputs of the rows-per-chunk rule of token log-probs (see tokenChunkRows). */
+export interface TokenChunkArguments {
+  device: "cpu" | "cuda";
+  rows: number;
+  vocab: number;
+  /** Device memory free for a new chunk (bytes); only read for "cuda". */
+  freeBytes: number;
+  /** Bytes per logit: 4 (float32) or 8 (float64). */
+  elementSize: 4 | 8;
+  /** Rows asked for (options.chunkRows); 0 or absent: chosen by the rule. */
+  requested?: number;
+}
+
 export interface NativeAddon {
   buildInfo(): BuildInfo;
   setNumThreads(n: number): void;
@@ -434,6 +459,8 @@ export interface NativeAddon {
   dpoLoss: NativeOps["dpoLoss"];
   napoLoss: NativeOps["napoLoss"];
   tokenLogProbs: NativeOps["tokenLogProbs"];
+  /** Rows per logits chunk token log-probs uses for these inputs when options.chunkRows is 0 (a pure function). */
+  tokenChunkRows(args: TokenChunkArguments): number;
 
   Trainer: NativeTrainerConstructor;
   /** One AdamW update of one parameter; returns new arrays (the inputs are not changed). */
@@ -450,6 +477,8 @@ export interface NativeAddon {
 
   /** Times `reps` float32 [n, n] x [n, n] products (after one warm-up) off the event loop; device default "cpu". */
   benchMatmul(n: number, reps: number, device?: DeviceName): Promise<MatmulBenchResult>;
+  /** Times token log-probs forward + backward on random float32 device tensors (one warm-up, then reps calls). */
+  benchTokenLogprobs(args: { n: number; d: number; v: number; chunkRows?: number; reps?: number; device?: DeviceName }): Promise<TokenLogprobsBenchResult>;
 }
 
 let cached: { addon: NativeAddon; report: NativeLoadReport } | undefined;

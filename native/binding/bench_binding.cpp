@@ -5,6 +5,12 @@
 //
 // Times `reps` products of two random [n, n] float32 matrices after one untimed warm-up product;
 // each counts 2 n^3 FLOPs. Runs off the event loop.
+//
+//   benchTokenLogprobs({n, d, v, chunkRows, reps, device}) -> Promise<{seconds, chunkRows, n, d, v, reps, device}>
+//
+// Token log-probs forward + backward (grad for hidden and weight) on random float32 tensors made on the
+// device (no host transfer in the timing), one untimed warm-up call, then `reps` timed calls with a
+// synchronize around them; `seconds` is per call, `chunkRows` the rows per chunk actually used.
 #include <napi.h>
 
 #include <torch/cuda.h>
@@ -16,6 +22,8 @@
 #include "binding/async.h"
 #include "binding/errors.h"
 #include "binding/registry.h"
+#include "binding/tensor_convert.h"
+#include "ops/losses.h"
 
 namespace sdpo {
 namespace {
@@ -88,7 +96,80 @@ Napi::Value benchMatmul(const Napi::CallbackInfo& info) {
   });
 }
 
+torch::Device benchDevice(const std::string& name, const std::string& where) {
+  c10::optional<torch::Device> parsed;
+  try {
+    parsed = torch::Device(name);
+  } catch (const std::exception&) {
+    throw RangeError(where + ": device must be 'cpu' or 'cuda[:i]' (got '" + name + "')");
+  }
+  if (parsed->is_cuda() && !torch::cuda::is_available()) {
+    throw RangeError(where + ": device '" + name + "' asked for, but CUDA is not available");
+  }
+  return *parsed;
+}
+
+struct TokenTiming {
+  double seconds = 0;
+  int64_t chunk_rows = 0;
+};
+
+Napi::Value benchTokenLogprobs(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    const std::string where = "benchTokenLogprobs";
+    Napi::Object args = requireObject(info, 0, where + " arguments");
+    auto integer = [&](const char* key, double low, double high, double fallback) {
+      const double value = getNumberOr(args, key, fallback, where);
+      if (!(value >= low && value <= high) || value != static_cast<double>(static_cast<int64_t>(value))) {
+        throw RangeError(where + ": " + key + " must be an integer in [" + std::to_string(int64_t(low)) + ", " +
+                         std::to_string(int64_t(high)) + "]");
+      }
+      return static_cast<int64_t>(value);
+    };
+    const int64_t n = integer("n", 1, 1 << 20, -1), d = integer("d", 1, 1 << 16, -1);
+    const int64_t v = integer("v", 1, 1 << 22, -1), reps = integer("reps", 1, 10000, 5);
+    const int64_t chunk_rows = integer("chunkRows", 0, 1 << 20, 0);
+    Napi::Value device_value = args.Get("device");
+    const std::string device_name = device_value.IsString() ? device_value.As<Napi::String>().Utf8Value() : "cpu";
+    const torch::Device device = benchDevice(device_name, where);
+    auto timing = std::make_shared<TokenTiming>();
+    return PromiseWorker::run(
+        info.Env(), "benchTokenLogprobs",
+        [n, d, v, reps, chunk_rows, timing, device] {
+          auto opts = torch::TensorOptions().device(device).dtype(torch::kFloat);
+          const torch::Tensor hidden = torch::randn({n, d}, opts).requires_grad_(true);
+          const torch::Tensor weight = (torch::randn({v, d}, opts) * 0.05).requires_grad_(true);
+          const torch::Tensor labels = torch::randint(v, {n}, opts.dtype(torch::kLong));
+          auto sync = [&] { if (device.is_cuda()) torch::cuda::synchronize(device.has_index() ? device.index() : -1); };
+          auto call = [&] {
+            hidden.mutable_grad() = torch::Tensor();
+            weight.mutable_grad() = torch::Tensor();
+            ops::token_logprobs(hidden, weight, labels, -100, chunk_rows).sum().backward();
+          };
+          call();  // warm-up: cuBLAS handles, allocator pools
+          sync();
+          timing->chunk_rows = ops::token_logprobs_chunk_rows(hidden, weight, chunk_rows);
+          const auto start = std::chrono::steady_clock::now();
+          for (int64_t i = 0; i < reps; ++i) call();
+          sync();
+          timing->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / reps;
+        },
+        [n, d, v, reps, timing, device_name](Napi::Env env) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(env);
+          out.Set("seconds", timing->seconds);
+          out.Set("chunkRows", static_cast<double>(timing->chunk_rows));
+          out.Set("n", static_cast<double>(n));
+          out.Set("d", static_cast<double>(d));
+          out.Set("v", static_cast<double>(v));
+          out.Set("reps", static_cast<double>(reps));
+          out.Set("device", device_name);
+          return out;
+        });
+  });
+}
+
 void initBench(Napi::Env env, Napi::Object exports) {
+  exports.Set("benchTokenLogprobs", Napi::Function::New(env, benchTokenLogprobs, "benchTokenLogprobs"));
   exports.Set("benchMatmul", Napi::Function::New(env, benchMatmul, "benchMatmul"));
 }
 

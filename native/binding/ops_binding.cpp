@@ -4,6 +4,9 @@
 //   dpoLoss(same, K = 1)
 //   napoLoss(same + chosenConfidence?/rejectedConfidence?, {beta, gamma, mode?, tau?, ...}): S-DPO + margins
 //   tokenLogProbs({hidden, weight, labels, n, d, v}, {grad?, ignoreIndex?, implementation?, device?, chunkRows?})
+//   tokenChunkRows({device, rows, vocab, freeBytes, elementSize, requested?}): the chunk rule tokenLogProbs uses
+//
+// On CUDA the ops' device-side input checks are read once per call, after the backward (ops/device_checks.h).
 //
 // Inputs are viewed in place (no copy on CPU); results come back as typed arrays of the input dtype.
 #include <napi.h>
@@ -16,6 +19,8 @@
 #include "binding/errors.h"
 #include "binding/registry.h"
 #include "binding/tensor_convert.h"
+#include "ops/checks.h"
+#include "ops/device_checks.h"
 #include "ops/losses.h"
 
 namespace sdpo {
@@ -171,10 +176,12 @@ Napi::Object runPreferenceLoss(Napi::Env env, const PreferenceTensors& in, const
                                LossFn loss) {
   torch::Tensor losses;
   {
+    ops::DeviceCheckScope input_checks;  // CUDA: the device-side input checks are read once, here
     torch::AutoGradMode grad_mode(op.grad);
     losses = loss();
     torch::Tensor mean = losses.mean();
     if (op.grad) mean.backward();
+    input_checks.flush();
   }
   Napi::Object out = Napi::Object::New(env);
   torch::NoGradGuard no_grad;
@@ -319,6 +326,7 @@ Napi::Value tokenLogProbs(const Napi::CallbackInfo& info) {
 
     torch::Tensor logps, sft_loss;
     {
+      ops::DeviceCheckScope input_checks;  // CUDA: the label check is read once, after the backward
       torch::AutoGradMode grad_mode(op.grad);
       logps = op.reference ? ops::token_logprobs_reference(hidden, weight, labels, ignore_index)
                            : ops::token_logprobs(hidden, weight, labels, ignore_index,
@@ -327,6 +335,7 @@ Napi::Value tokenLogProbs(const Napi::CallbackInfo& info) {
       const double counted = static_cast<double>(labels.ne(ignore_index).sum().item<int64_t>());
       sft_loss = -logps.sum() / std::max(counted, 1.0);
       if (op.grad) sft_loss.backward();
+      input_checks.flush();
     }
 
     Napi::Env env = info.Env();
@@ -343,7 +352,34 @@ Napi::Value tokenLogProbs(const Napi::CallbackInfo& info) {
   });
 }
 
+// tokenChunkRows({device: "cpu" | "cuda", rows, vocab, freeBytes, elementSize, requested?}): the rows per
+// logits chunk token log-probs would use (ops::chooseChunkRows), so the per-device choice is testable anywhere.
+Napi::Value tokenChunkRows(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Object args = requireObject(info, 0, "tokenChunkRows arguments");
+    const std::string device = stringOr(args, "device", "", "arguments");
+    if (device != "cpu" && device != "cuda") {
+      throw RangeError("arguments.device must be \"cpu\" or \"cuda\", got \"" + device + "\"");
+    }
+    auto count = [&](const char* key, double fallback) {
+      const double value = getNumberOr(args, key, fallback, "arguments");
+      if (!(value >= 0 && value <= 9007199254740991.0) || value != static_cast<double>(static_cast<int64_t>(value))) {
+        throw RangeError(std::string("arguments.") + key + " must be an integer >= 0");
+      }
+      return static_cast<int64_t>(value);
+    };
+    const int64_t rows = count("rows", -1), vocab = count("vocab", -1), free_bytes = count("freeBytes", -1);
+    const int64_t element_size = count("elementSize", -1), requested = count("requested", 0);
+    if (vocab < 1) throw RangeError("arguments.vocab must be >= 1");
+    if (element_size != 4 && element_size != 8) throw RangeError("arguments.elementSize must be 4 or 8");
+    const int64_t chosen = ops::chooseChunkRows(device == "cuda" ? ops::ChunkDevice::Cuda : ops::ChunkDevice::Cpu,
+                                                requested, rows, vocab, free_bytes, element_size);
+    return Napi::Number::New(info.Env(), static_cast<double>(chosen));
+  });
+}
+
 void initOps(Napi::Env env, Napi::Object exports) {
+  exports.Set("tokenChunkRows", Napi::Function::New(env, tokenChunkRows, "tokenChunkRows"));
   exports.Set("sdpoLoss", Napi::Function::New(env, sdpoLoss, "sdpoLoss"));
   exports.Set("dpoLoss", Napi::Function::New(env, dpoLoss, "dpoLoss"));
   exports.Set("napoLoss", Napi::Function::New(env, napoLoss, "napoLoss"));

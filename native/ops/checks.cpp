@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "binding/errors.h"
+#include "ops/device_checks.h"
 #include "ops/losses.h"
 
 namespace sdpo::ops {
@@ -112,12 +113,12 @@ PreferenceInputs checkPreferenceInputs(const torch::Tensor& policy_chosen, const
     }
     requireShape(mask, "mask", {rows, negatives});
     if (rows > 0) {
-      torch::Tensor empty_rows = mask.logical_not().all(1);
-      if (empty_rows.any().item<bool>()) {
-        int64_t row = torch::nonzero(empty_rows)[0][0].item<int64_t>();
-        throw RangeError("mask row " + std::to_string(row) +
-                         " has no real negative; every row needs at least one (mask[b, j] = true)");
-      }
+      // On CUDA the verdict may be read later (device_checks.h); the kernels give an empty row a loss of 0
+      // meanwhile, touching no memory outside the row.
+      runDeviceCheck({firstTrueIndex(mask.logical_not().all(1)), rows, [](int64_t row) {
+                        throw RangeError("mask row " + std::to_string(row) +
+                                         " has no real negative; every row needs at least one (mask[b, j] = true)");
+                      }});
     }
     in.mask = mask.contiguous();
   }
@@ -146,21 +147,31 @@ TokenInputs checkTokenInputs(const torch::Tensor& hidden, const torch::Tensor& w
   requireShape(labels, "labels", {hidden.size(0)});
   const int64_t vocab = weight.size(0);
   if (labels.numel() > 0) {
-    torch::Tensor bad = (labels.lt(0) | labels.ge(vocab)) & labels.ne(ignore_index);
-    if (bad.any().item<bool>()) {
-      int64_t row = torch::nonzero(bad)[0][0].item<int64_t>();
-      int64_t value = labels[row].item<int64_t>();
-      throw RangeError("labels[" + std::to_string(row) + "] = " + std::to_string(value) + " is outside [0, " +
-                       std::to_string(vocab) + ") and is not ignore_index (" + std::to_string(ignore_index) + ")");
-    }
+    // On CUDA the verdict may be read later (device_checks.h); the kernels never index with a label
+    // outside [0, V) meanwhile (its row gets a NaN log-prob and no gradient).
+    const torch::Tensor bad = (labels.lt(0) | labels.ge(vocab)) & labels.ne(ignore_index);
+    runDeviceCheck({firstTrueIndex(bad), labels.size(0), [labels, vocab, ignore_index](int64_t row) {
+                      const int64_t value = labels[row].item<int64_t>();
+                      throw RangeError("labels[" + std::to_string(row) + "] = " + std::to_string(value) +
+                                       " is outside [0, " + std::to_string(vocab) + ") and is not ignore_index (" +
+                                       std::to_string(ignore_index) + ")");
+                    }});
   }
   return {hidden.contiguous(), weight.contiguous(), labels.contiguous()};
 }
 
-int64_t chooseChunkRows(int64_t requested, int64_t rows, int64_t vocab) {
+int64_t chooseChunkRows(ChunkDevice device, int64_t requested, int64_t rows, int64_t vocab, int64_t free_bytes,
+                        int64_t element_size) {
   if (requested > 0) return requested;
-  const int64_t target_logits = int64_t(1) << 21;
-  return std::max<int64_t>(1, std::min<int64_t>(std::max<int64_t>(rows, 1), target_logits / std::max<int64_t>(vocab, 1)));
+  const int64_t all_rows = std::max<int64_t>(rows, 1);
+  const int64_t row_logits = std::max<int64_t>(vocab, 1);
+  if (device == ChunkDevice::Cpu) return std::max<int64_t>(1, std::min(all_rows, kCpuChunkLogits / row_logits));
+  const int64_t budget_bytes = std::min(kCudaChunkMaxBytes, std::max<int64_t>(free_bytes, 0) / 4);
+  const int64_t row_bytes = row_logits * std::max<int64_t>(element_size, 1);
+  const int64_t budget_rows = budget_bytes / row_bytes;
+  // The row floor gives way when it would take more than half of the free memory.
+  const int64_t floor_rows = kCudaChunkMinRows * row_bytes <= std::max<int64_t>(free_bytes, 0) / 2 ? kCudaChunkMinRows : 1;
+  return std::max<int64_t>(1, std::min(all_rows, std::max(budget_rows, floor_rows)));
 }
 
 NapoMargin checkNapoMargin(const NapoMargin& margin, const torch::Tensor& policy_rejected) {

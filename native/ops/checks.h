@@ -37,9 +37,18 @@ struct TokenInputs {
 TokenInputs checkTokenInputs(const torch::Tensor& hidden, const torch::Tensor& weight, const torch::Tensor& labels,
                              int64_t ignore_index);
 
-// Rows per logits chunk for the chunked token log-probs: `requested` if > 0, else about
-// 2^21 logits per chunk (8 MiB in float32), at least 1 row.
-int64_t chooseChunkRows(int64_t requested, int64_t rows, int64_t vocab);
+// Rows per logits chunk for the chunked token log-probs, a pure function of its arguments:
+// `requested` if > 0; else on CPU about 2^21 logits per chunk (8 MiB in float32: a chunk stays in cache);
+// on CUDA a logits buffer of a quarter of `free_bytes` (the device memory free now, including what the
+// caching allocator holds unused), at most kCudaChunkMaxBytes, and at least kCudaChunkMinRows rows while
+// those fit in half of `free_bytes` (fewer rows leave most of the device's SMs idle and re-read the [V, D]
+// weight once per chunk). Never more than `rows`, never fewer than 1. `element_size`: bytes per logit.
+enum class ChunkDevice { Cpu, Cuda };
+constexpr int64_t kCpuChunkLogits = int64_t(1) << 21;
+constexpr int64_t kCudaChunkMinRows = 1024;
+constexpr int64_t kCudaChunkMaxBytes = int64_t(2) << 30;
+int64_t chooseChunkRows(ChunkDevice device, int64_t requested, int64_t rows, int64_t vocab, int64_t free_bytes,
+                        int64_t element_size);
 
 // NAPO margin settings for policy_rejected [B, K]: gamma finite and >= 0; in dynamic mode both confidences
 // present, tau finite and > 0, chosen_confidence [B] and rejected_confidence [B, K] with the dtype and

@@ -1,5 +1,5 @@
-// DPO (sigmoid), fused: loss[b] = softplus(r_l - r_w) = -log sigmoid(r_w - r_l), elementwise.
-// On CUDA it runs the S-DPO kernels with K = 1, which compute exactly this.
+// DPO (sigmoid), fused: loss[b] = softplus(r_l - r_w) = -log sigmoid(r_w - r_l), elementwise, one CPU loop
+// or one CUDA thread per row (native/ops/cuda/dpo_kernels.cu); the gap is recomputed in the backward.
 #include <ATen/Parallel.h>
 
 #include "ops/checks.h"
@@ -31,15 +31,12 @@ struct DpoLossFunction : torch::autograd::Function<DpoLossFunction> {
     torch::Tensor loss = torch::empty({rows}, pc.options());
     if (pc.is_cuda()) {
 #ifdef SDPO_WITH_CUDA
-      torch::Tensor lse = torch::empty({rows}, pc.options());
       const c10::cuda::CUDAGuard device_guard(pc.device());
       void* stream = at::cuda::getCurrentCUDAStream().stream();
       AT_DISPATCH_FLOATING_TYPES(pc.scalar_type(), "dpo_loss_cuda", [&] {
-        cuda::launchSdpoForward(pc.data_ptr<scalar_t>(), pl.data_ptr<scalar_t>(), rc.data_ptr<scalar_t>(),
-                                rl.data_ptr<scalar_t>(), nullptr, rows, 1, beta, loss.data_ptr<scalar_t>(),
-                                lse.data_ptr<scalar_t>(), stream);
+        cuda::launchDpoForward(pc.data_ptr<scalar_t>(), pl.data_ptr<scalar_t>(), rc.data_ptr<scalar_t>(),
+                               rl.data_ptr<scalar_t>(), rows, beta, loss.data_ptr<scalar_t>(), stream);
       });
-      ctx->saved_data["lse"] = lse;  // with K = 1 the lse is the gap r_l - r_w; the backward kernel reads it
 #else
       throw std::runtime_error("dpo_loss: this build has no CUDA kernels (built against a CPU-only libtorch)");
 #endif
@@ -69,13 +66,12 @@ struct DpoLossFunction : torch::autograd::Function<DpoLossFunction> {
     torch::Tensor grad_pl = torch::empty_like(pl);
     if (pc.is_cuda()) {
 #ifdef SDPO_WITH_CUDA
-      const torch::Tensor lse = ctx->saved_data["lse"].toTensor();
       const c10::cuda::CUDAGuard device_guard(pc.device());
       void* stream = at::cuda::getCurrentCUDAStream().stream();
       AT_DISPATCH_FLOATING_TYPES(pc.scalar_type(), "dpo_loss_backward_cuda", [&] {
-        cuda::launchSdpoBackward(grad_loss.data_ptr<scalar_t>(), pc.data_ptr<scalar_t>(), pl.data_ptr<scalar_t>(),
-                                 rc.data_ptr<scalar_t>(), rl.data_ptr<scalar_t>(), nullptr, lse.data_ptr<scalar_t>(),
-                                 rows, 1, beta, grad_pc.data_ptr<scalar_t>(), grad_pl.data_ptr<scalar_t>(), stream);
+        cuda::launchDpoBackward(grad_loss.data_ptr<scalar_t>(), pc.data_ptr<scalar_t>(), pl.data_ptr<scalar_t>(),
+                                rc.data_ptr<scalar_t>(), rl.data_ptr<scalar_t>(), rows, beta,
+                                grad_pc.data_ptr<scalar_t>(), grad_pl.data_ptr<scalar_t>(), stream);
       });
 #else
       throw std::runtime_error("dpo_loss: this build has no CUDA kernels (built against a CPU-only libtorch)");

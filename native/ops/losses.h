@@ -40,6 +40,9 @@ torch::Tensor dpo_loss_reference(const torch::Tensor& policy_chosen, const torch
 torch::Tensor token_logprobs(const torch::Tensor& hidden, const torch::Tensor& weight,
                              const torch::Tensor& labels, int64_t ignore_index = -100,
                              int64_t chunk_rows = 0 /* 0: chosen from V */);
+// The rows per logits chunk token_logprobs uses for these inputs: `chunk_rows` if > 0, else chosen for the
+// device (ops/checks.h chooseChunkRows; on CUDA from the device memory free now).
+int64_t token_logprobs_chunk_rows(const torch::Tensor& hidden, const torch::Tensor& weight, int64_t chunk_rows);
 torch::Tensor token_logprobs_reference(const torch::Tensor& hidden, const torch::Tensor& weight,
                                        const torch::Tensor& labels, int64_t ignore_index = -100);
 

@@ -4,6 +4,7 @@
 
 #include "binding/errors.h"
 #include "ops/checks.h"
+#include "ops/device_checks.h"
 #include "ops/losses.h"
 
 namespace sdpo::ops {
@@ -36,7 +37,10 @@ torch::Tensor dpo_loss_reference(const torch::Tensor& policy_chosen, const torch
 
 torch::Tensor token_logprobs_reference(const torch::Tensor& hidden, const torch::Tensor& weight,
                                        const torch::Tensor& labels, int64_t ignore_index) {
-  auto in = checkTokenInputs(hidden, weight, labels, ignore_index);
+  const auto in = [&] {
+    const DeviceChecksNow checks_now;  // the gather below indexes with the labels
+    return checkTokenInputs(hidden, weight, labels, ignore_index);
+  }();
   torch::Tensor logits = torch::matmul(in.hidden, in.weight.t());  // [N, V], all of it
   torch::Tensor log_probs = torch::log_softmax(logits, 1);
   torch::Tensor ignored = in.labels.eq(ignore_index);

@@ -13,7 +13,9 @@
 
 #ifdef SDPO_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <cuda_runtime_api.h>
 
 #include "ops/cuda/loss_kernels.h"
 #endif
@@ -23,6 +25,26 @@ namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
+
+// Bytes a new chunk could take on `device`: what the driver reports free plus what the caching allocator
+// holds without using it (freed tensors it keeps for reuse). 0 without CUDA kernels (the caller throws).
+int64_t freeDeviceBytes(const torch::Device& device) {
+#ifdef SDPO_WITH_CUDA
+  const c10::cuda::CUDAGuard device_guard(device);
+  size_t free_bytes = 0, total_bytes = 0;
+  if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) {
+    (void)cudaGetLastError();  // not sticky: clear it so later launches don't report it
+    return 0;
+  }
+  // Index 0 of each stat array is the aggregate over pools (StatType::AGGREGATE).
+  const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+  const int64_t cached_unused = stats.reserved_bytes[0].current - stats.allocated_bytes[0].current;
+  return static_cast<int64_t>(free_bytes) + std::max<int64_t>(cached_unused, 0);
+#else
+  (void)device;
+  return 0;
+#endif
+}
 
 // Rows per parallel task: about 32k logits of work each.
 int64_t rowGrain(int64_t vocab) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(vocab, 1)); }
@@ -197,11 +219,17 @@ struct TokenLogprobsFunction : torch::autograd::Function<TokenLogprobsFunction> 
 
 }  // namespace
 
+int64_t token_logprobs_chunk_rows(const torch::Tensor& hidden, const torch::Tensor& weight, int64_t chunk_rows) {
+  const bool on_cuda = hidden.is_cuda();
+  return chooseChunkRows(on_cuda ? ChunkDevice::Cuda : ChunkDevice::Cpu, chunk_rows, hidden.size(0), weight.size(0),
+                         on_cuda ? freeDeviceBytes(hidden.device()) : 0, hidden.element_size());
+}
+
 torch::Tensor token_logprobs(const torch::Tensor& hidden, const torch::Tensor& weight, const torch::Tensor& labels,
                              int64_t ignore_index, int64_t chunk_rows) {
   auto in = checkTokenInputs(hidden, weight, labels, ignore_index);
   if (chunk_rows < 0) throw RangeError("chunk_rows must be >= 0 (0: chosen from V), got " + std::to_string(chunk_rows));
-  const int64_t rows_per_chunk = chooseChunkRows(chunk_rows, in.hidden.size(0), in.weight.size(0));
+  const int64_t rows_per_chunk = token_logprobs_chunk_rows(in.hidden, in.weight, chunk_rows);
   return TokenLogprobsFunction::apply(in.hidden, in.weight, in.labels, ignore_index, rows_per_chunk);
 }
 

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "binding/errors.h"
+#include "ops/device_checks.h"
 #include "ops/losses.h"
 
 namespace sdpo::train {
@@ -120,6 +121,8 @@ TrainStep::Forward TrainStep::forward(const StepBatch& batch, bool with_grad) {
   const int64_t K = batch.rejected_index.size(1);
   const int64_t R = responses.response_offsets.size(0) - 1;
 
+  // CUDA: the ops' device-side input checks are read once per step, with the loss (device_checks.h).
+  ops::DeviceCheckScope input_checks;
   Forward out;
   out.stats.examples = B;
   out.stats.responses = R;
@@ -146,6 +149,7 @@ TrainStep::Forward TrainStep::forward(const StepBatch& batch, bool with_grad) {
     auto index = torch::tensor(positions, torch::kLong).to(token_logps.device());
     torch::Tensor chosen_tokens = lossPrecision(token_logps).index_select(0, index);
     out.loss = -chosen_tokens.mean();
+    input_checks.flush();
     out.stats.loss = out.loss.item<double>();
     out.stats.loss_tokens = static_cast<int64_t>(positions.size());
     out.stats.chosen_reward = out.stats.rejected_reward = kNaN;
@@ -199,6 +203,7 @@ TrainStep::Forward TrainStep::forward(const StepBatch& batch, bool with_grad) {
   out.loss = per_example.mean();
   out.stats.loss_tokens = out.stats.tokens;
 
+  input_checks.flush();
   torch::NoGradGuard stats_no_grad;
   torch::Tensor chosen_reward = (options_.beta * (pc - rc)).detach().to(torch::kDouble).cpu();
   torch::Tensor rejected_reward = (options_.beta * (pr - rr)).detach().to(torch::kDouble).cpu();

@@ -70,3 +70,14 @@ describe("benchMatmul devices", () => {
     expect((await native().benchMatmul(8, 1, "cpu")).device).toBe("cpu");
   });
 });
+
+describe("benchTokenLogprobs", () => {
+  it("times a small call, reports the chunk rows used, and rejects bad arguments", async () => {
+    const ruled = await native().benchTokenLogprobs({ n: 40, d: 8, v: 100000, reps: 1 });
+    expect(ruled.seconds).toBeGreaterThan(0);
+    expect(ruled.chunkRows).toBe(native().tokenChunkRows({ device: "cpu", rows: 40, vocab: 100000, freeBytes: 0, elementSize: 4 }));
+    expect((await native().benchTokenLogprobs({ n: 40, d: 8, v: 64, chunkRows: 7, reps: 1 })).chunkRows).toBe(7);
+    expectThrows(() => native().benchTokenLogprobs({ n: 0, d: 8, v: 64 }), "RangeError", /n must be an integer/);
+    expectThrows(() => native().benchTokenLogprobs({ n: 4, d: 8, v: 64, device: "tpu" as never }), "RangeError", /device must be 'cpu' or 'cuda/);
+  });
+});

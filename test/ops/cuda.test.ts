@@ -84,6 +84,32 @@ describeCuda("S-DPO and DPO on CUDA", () => {
   test("a mask row with no real negative is a RangeError", () => {
     const fx = preferenceFixture(Float64Array, 2, 2, 1);
     expectThrows(() => native().sdpoLoss({ ...fx, mask: Uint8Array.from([1, 0, 0, 0]) }, { beta: 1, device: "cuda" }), "RangeError", /mask row 1 has no real negative/);
+    // The check is read after the kernels (one sync per call): with a backward too, and for NAPO, and the
+    // device still works afterwards.
+    const mask = Uint8Array.from([0, 0, 1, 1]);
+    expectThrows(() => native().sdpoLoss({ ...fx, mask }, { beta: 1, grad: true, device: "cuda" }), "RangeError", /mask row 0 has no real negative/);
+    expectThrows(() => native().napoLoss({ ...fx, mask }, { beta: 1, gamma: 0.5, grad: true, device: "cuda" }), "RangeError", /mask row 0 has no real negative/);
+    expect(allFinite(sdpoLoss(fx, { beta: 1, grad: true, device: "cuda" }).losses)).toBe(true);
+  });
+
+  test("DPO at reward gaps of +-inf matches the CPU (inf / 0 and their gradients, no NaN)", () => {
+    // Finite float32 inputs whose reward difference overflows: gap = +inf in row 0, -inf in row 1.
+    const pair = {
+      policyChosen: Float32Array.from([0, 0, -1]),
+      referenceChosen: Float32Array.from([0, 0, -2]),
+      policyRejected: Float32Array.from([3e38, -3e38, -3]),
+      referenceRejected: Float32Array.from([-3e38, 3e38, -1]),
+    };
+    const cuda = dpoLoss(pair, { beta: 1, grad: true, device: "cuda" });
+    const cpu = dpoLoss(pair, { beta: 1, grad: true });
+    const infiniteRows = (a: Float32Array | Float64Array) => Array.from(a).slice(0, 2);
+    const finiteRow = (a: Float32Array | Float64Array) => a.subarray(2);
+    expect(infiniteRows(cpu.losses)).toEqual([Infinity, 0]);
+    expect(infiniteRows(cpu.grad!.policyRejected)).toEqual([1 / 3, 0].map(Math.fround)); // the mean's 1/3 x sigmoid(+-inf)
+    for (const pick of [(r: typeof cpu) => r.losses, (r: typeof cpu) => r.grad!.policyChosen, (r: typeof cpu) => r.grad!.policyRejected]) {
+      expect(infiniteRows(pick(cuda))).toEqual(infiniteRows(pick(cpu)));
+      expectClose(finiteRow(pick(cuda)), finiteRow(pick(cpu)), 1e-6, 1e-6);
+    }
   });
 });
 
@@ -129,5 +155,22 @@ describeCuda("token log-probs on CUDA", () => {
     const fx = fixture(Float32Array, 1);
     fx.labels[5] = V;
     expectThrows(() => native().tokenLogProbs(fx, { device: "cuda" }), "RangeError", new RegExp(`labels\\[5\\] = ${V} is outside`));
+  });
+
+  test("an out-of-range label is reported after the kernels ran, which never index with it", () => {
+    const fx = fixture(Float32Array, 2);
+    fx.labels[7] = -5;
+    fx.labels[30] = V + 1000;
+    for (const implementation of ["fused", "reference"] as const) {
+      for (const chunkRows of [0, 10]) {
+        expectThrows(() => native().tokenLogProbs(fx, { device: "cuda", grad: true, implementation, chunkRows }), "RangeError", /labels\[7\] = -5 is outside/);
+      }
+    }
+    // No device-side assert or stray write: the device still gives the CPU's answer.
+    fx.labels[7] = 1;
+    fx.labels[30] = 2;
+    const cuda = tokenLogProbs(fx, { grad: true, device: "cuda" });
+    const cpu = tokenLogProbs(fx, { grad: true });
+    expectClose(cuda.logps, cpu.logps, 5e-5, 5e-5);
   });
 });

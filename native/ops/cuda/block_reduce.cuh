@@ -1,5 +1,7 @@
 // Block-wide max and sum reductions (warp shuffles, then one warp over the warp results).
-// Every thread of the block must call them; all threads get the result.
+// Every thread of the block must call them; all threads get the result. The block must be a whole number of
+// warps, at most 1024 threads: the shuffles use the full warp mask, so a partial last warp would wait on
+// lanes that do not exist (undefined behaviour). Launchers check it on the host with requireWholeWarps().
 #pragma once
 #include <cuda_runtime.h>
 
@@ -8,8 +10,21 @@
 
 namespace sdpo::ops::cuda {
 
-constexpr int kBlockThreads = 256;  // a multiple of 32, at most 1024
+constexpr int kWarpThreads = 32;
+constexpr int kMaxBlockThreads = 1024;
+constexpr int kBlockThreads = 256;
+static_assert(kBlockThreads % kWarpThreads == 0 && kBlockThreads <= kMaxBlockThreads,
+              "blockMax / blockSum need whole warps");
 constexpr unsigned kFullMask = 0xffffffffu;
+
+// Host side, before a launch whose kernel calls blockMax / blockSum: `threads` per block must be a positive
+// multiple of 32, at most 1024 (32 warp results fit the 32-entry scratch).
+inline void requireWholeWarps(int threads, const char* kernel) {
+  if (threads <= 0 || threads % kWarpThreads != 0 || threads > kMaxBlockThreads) {
+    throw std::runtime_error(std::string(kernel) + ": " + std::to_string(threads) +
+                             " threads per block; the block reductions need a multiple of 32, at most 1024");
+  }
+}
 
 template <typename T>
 __device__ __forceinline__ T warpMax(T v) {

@@ -102,7 +102,9 @@ template <typename T>
 void forward(const T* pc, const T* pr, const T* rc, const T* rr, const NapoMarginArgs<T>& margin, const bool* mask,
              int64_t rows, int64_t negatives, double beta, T* loss, T* lse, void* stream) {
   if (rows == 0) return;
-  napoForwardKernel<T><<<static_cast<unsigned>(rows), threadsFor(negatives), 0, static_cast<cudaStream_t>(stream)>>>(
+  const int threads = threadsFor(negatives);
+  requireWholeWarps(threads, "napoForwardKernel");
+  napoForwardKernel<T><<<static_cast<unsigned>(rows), threads, 0, static_cast<cudaStream_t>(stream)>>>(
       pc, pr, rc, rr, kernelMargin(margin), mask, negatives, static_cast<T>(beta), loss, lse);
   checkLaunch("napoForwardKernel");
 }

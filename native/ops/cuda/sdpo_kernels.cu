@@ -76,7 +76,9 @@ template <typename T>
 void forward(const T* pc, const T* pr, const T* rc, const T* rr, const bool* mask, int64_t rows, int64_t negatives,
              double beta, T* loss, T* lse, void* stream) {
   if (rows == 0) return;
-  sdpoForwardKernel<T><<<static_cast<unsigned>(rows), threadsFor(negatives), 0, static_cast<cudaStream_t>(stream)>>>(
+  const int threads = threadsFor(negatives);
+  requireWholeWarps(threads, "sdpoForwardKernel");
+  sdpoForwardKernel<T><<<static_cast<unsigned>(rows), threads, 0, static_cast<cudaStream_t>(stream)>>>(
       pc, pr, rc, rr, mask, negatives, static_cast<T>(beta), loss, lse);
   checkLaunch("sdpoForwardKernel");
 }

@@ -25,7 +25,10 @@ __global__ void tokenLseForwardKernel(const T* __restrict__ logits, const int64_
     const T row_lse = row_max + log(row_sum);
     lse[row] = row_lse;
     const int64_t label = labels[row];
-    logp[row] = label == ignore_index ? T(0) : row_logits[label] - row_lse;
+    // A label outside [0, vocab) is reported by the caller's check, which may be read after this kernel
+    // ran (device_checks.h): give it NaN rather than read outside the row.
+    const bool in_vocab = label >= 0 && label < vocab;
+    logp[row] = label == ignore_index ? T(0) : in_vocab ? row_logits[label] - row_lse : T(NAN);
   }
 }
 
@@ -52,6 +55,7 @@ template <typename T>
 void forward(const T* logits, const int64_t* labels, int64_t rows, int64_t vocab, int64_t ignore_index, T* logp, T* lse,
              void* stream) {
   if (rows == 0) return;
+  requireWholeWarps(kBlockThreads, "tokenLseForwardKernel");
   tokenLseForwardKernel<T><<<static_cast<unsigned>(rows), kBlockThreads, 0, static_cast<cudaStream_t>(stream)>>>(
       logits, labels, vocab, ignore_index, logp, lse);
   checkLaunch("tokenLseForwardKernel");
