@@ -163,6 +163,17 @@ export function readPrebuilts(packageRoot: string): PrebuiltEntry[] {
   return entries;
 }
 
+/** native/tools/sources-hash.js over the package's native sources, or null when they are not there. */
+function nativeSourcesOf(packageRoot: string): string | null {
+  const tool = path.join(packageRoot, "native", "tools", "sources-hash.js");
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require(tool) as { nativeSourcesHash(root: string): string }).nativeSourcesHash(packageRoot);
+  } catch {
+    return null;
+  }
+}
+
 export function gatherLoaderFacts(packageRoot: string, env: NodeJS.ProcessEnv = process.env): LoaderFacts {
   const prebuilts = readPrebuilts(packageRoot);
   const sourcePath = path.join(packageRoot, "build", "Release", "softmax_dpo.node");
@@ -179,6 +190,7 @@ export function gatherLoaderFacts(packageRoot: string, env: NodeJS.ProcessEnv = 
     libtorchInstalls: prebuilts.length ? findLibtorchInstalls(env) : [],
     sourceBuild: { path: sourcePath, mtimeMs },
     napiVersion: Number(process.versions.napi),
+    nativeSourcesSha256: prebuilts.length ? nativeSourcesOf(packageRoot) : null,
     fileExists: (f) => fs.existsSync(f),
   };
 }

@@ -43,6 +43,8 @@ export interface PrebuiltManifest {
   torchSource: string;
   napiVersion: number;
   builtAt: string;
+  /** native/tools/sources-hash.js of the sources it was built from (absent in older manifests). */
+  nativeSourcesSha256?: string;
 }
 
 /** A libtorch found on this machine, without loading it. */
@@ -71,6 +73,8 @@ export interface LoaderFacts {
   libtorchInstalls: LibtorchInstall[];
   sourceBuild: { path: string; mtimeMs: number | null };
   napiVersion: number;
+  /** The same hash of this package's native sources; null when they are not there to hash. */
+  nativeSourcesSha256: string | null;
   fileExists(file: string): boolean;
 }
 
@@ -169,6 +173,10 @@ export function rankCandidates(facts: LoaderFacts): { candidates: Candidate[]; r
     }
     if (m.napiVersion > facts.napiVersion) {
       rejected.push({ path: entry.path, why: `needs Node-API ${m.napiVersion}; this Node has ${facts.napiVersion}` });
+      continue;
+    }
+    if (m.nativeSourcesSha256 && facts.nativeSourcesSha256 && m.nativeSourcesSha256 !== facts.nativeSourcesSha256) {
+      rejected.push({ path: entry.path, why: "built from other native sources than this package's (a stale prebuilt: rebuild it with `npm run prebuild`)" });
       continue;
     }
     const match = matchLibtorch(m, facts.libtorchInstalls);

@@ -63,7 +63,7 @@ const pipCudaTorch: LibtorchInstall = {
   cxx11Abi: true,
 };
 
-function facts(over: Partial<LoaderFacts> & { existing?: string[] }): LoaderFacts {
+function facts(over: Omit<Partial<LoaderFacts>, "nativeSourcesSha256"> & { existing?: string[]; nativeSourcesSha256?: string | null }): LoaderFacts {
   const existing = new Set(over.existing ?? [cudaPath, cpuPath, sourcePath]);
   return {
     prebuilts: [
@@ -73,6 +73,7 @@ function facts(over: Partial<LoaderFacts> & { existing?: string[] }): LoaderFact
     libtorchInstalls: [debianTorch],
     sourceBuild: { path: sourcePath, mtimeMs: 500 },
     napiVersion: 9,
+    nativeSourcesSha256: "this-package",
     fileExists: (f) => existing.has(f),
     ...over,
   };
@@ -115,6 +116,19 @@ describe("rankCandidates", () => {
     expect(r.why).toMatch(/_GLIBCXX_USE_CXX11_ABI=0/);
     const oldNode = rankCandidates(facts({ napiVersion: 7 })).rejected;
     expect(oldNode.map((x) => x.why)).toEqual([expect.stringMatching(/Node-API 8.*has 7/), expect.stringMatching(/Node-API 8.*has 7/)]);
+  });
+
+  test("a prebuilt built from other native sources is passed over as stale; one without the record is not", () => {
+    const stale = { ...cudaManifest, nativeSourcesSha256: "other-sources" };
+    const current = { ...cpuManifest, nativeSourcesSha256: "this-package" };
+    const { candidates, rejected } = rankCandidates(
+      facts({ libtorchInstalls: [debianTorch, pipCudaTorch], prebuilts: [{ path: cudaPath, manifest: stale, mtimeMs: 1000 }, { path: cpuPath, manifest: current, mtimeMs: 1000 }] })
+    );
+    expect(rejected.find((r) => r.path === cudaPath)!.why).toMatch(/other native sources .*npm run prebuild/);
+    expect(paths(candidates)).toEqual([cpuPath, sourcePath]);
+    // Sources not there to hash (null): the record cannot be checked, the prebuilt stays.
+    const unknown = rankCandidates(facts({ libtorchInstalls: [pipCudaTorch], nativeSourcesSha256: null, prebuilts: [{ path: cudaPath, manifest: stale, mtimeMs: 1000 }] }));
+    expect(paths(unknown.candidates)).toEqual([cudaPath, sourcePath]);
   });
 
   test("no libtorch at all: both prebuilts rejected, build/Release still a candidate", () => {

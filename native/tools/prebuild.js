@@ -9,6 +9,7 @@
 const { spawnSync } = require("child_process");
 const fs = require("fs");
 const path = require("path");
+const { nativeSourcesHash } = require("./sources-hash");
 
 const root = path.resolve(__dirname, "..", "..");
 const built = path.join(root, "build", "Release", "softmax_dpo.node");
@@ -132,6 +133,7 @@ const manifest = {
   torchSource: info.torchSource,
   napiVersion: info.napiVersion,
   builtAt: new Date().toISOString(),
+  nativeSourcesSha256: nativeSourcesHash(root),
 };
 fs.writeFileSync(path.join(outDir, `${name}.json`), JSON.stringify(manifest, null, 2) + "\n");
 console.log(`prebuild: wrote ${path.relative(root, outNode)} (${(fs.statSync(outNode).size / 1024).toFixed(0)} KiB)`);
