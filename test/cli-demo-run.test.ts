@@ -1,0 +1,43 @@
+/**
+ * `sdpo demo --quick --seeds 2 --negatives-figure` end to end on the shipped data (seconds): the table holds the
+ * three methods and the baselines with intervals, the pooled results keep both seeds, the paired comparisons and
+ * the negatives figure are written.
+ */
+import * as fs from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { PassThrough } from "stream";
+import { runDemo } from "../src/cli/commands/demo";
+import { QUICK_RECIPE } from "../src/cli/demo-recipe";
+
+jest.setTimeout(300_000);
+
+test("quick demo over two seeds with the negatives figure", async () => {
+  const out = fs.mkdtempSync(path.join(tmpdir(), "sdpo-demo-run-"));
+  const stdout = new PassThrough();
+  let printed = "";
+  stdout.on("data", (d) => (printed += String(d)));
+  try {
+    const result = await runDemo({ out, seeds: 2, negativesFigure: true }, { out: stdout, err: new PassThrough() }, QUICK_RECIPE);
+    expect(result.results.map((r) => r.method)).toEqual(["SFT", "DPO", "S-DPO", "random", "popularity", "cooccurrence"]);
+    for (const name of ["sft", "dpo", "sdpo", "random", "popularity", "cooccurrence"]) expect(result.perSeed[name]).toHaveLength(2);
+    const sdpo = result.results[2].result as { seeds: number; perSeed: { hr3: number[] }; hr3: number; intervals: { hr3: [number, number] } };
+    expect(sdpo.seeds).toBe(2);
+    expect(sdpo.hr3).toBeCloseTo((sdpo.perSeed.hr3[0] + sdpo.perSeed.hr3[1]) / 2, 12);
+    expect(sdpo.intervals.hr3[0]).toBeLessThanOrEqual(sdpo.hr3);
+    expect(sdpo.intervals.hr3[1]).toBeGreaterThanOrEqual(sdpo.hr3);
+    // The popularity baseline does not depend on the seed; random does.
+    expect(result.perSeed.popularity[0].perRow.rank).toEqual(result.perSeed.popularity[1].perRow.rank);
+    expect(result.comparisons.map((c) => `${c.a}-${c.b}`)).toEqual(expect.arrayContaining(["sdpo-dpo", "dpo-sft", "sdpo-cooccurrence"]));
+    for (const c of result.comparisons) expect(c.estimate.probabilityPositive).toBeGreaterThanOrEqual(0);
+    expect(result.negatives!.map((n) => n.k)).toEqual(QUICK_RECIPE.negativesFigure);
+    expect(fs.readFileSync(path.join(out, "plots", "negatives.svg"), "utf8")).toMatch(/^<svg[\s\S]*negatives K[\s\S]*<\/svg>\s*$/);
+    expect(printed).toMatch(/S-DPO - DPO +hr1 +[+-]\d\.\d{4} \[-?\d\.\d\d, -?\d\.\d\d\] +P\(>0\) \d\.\d\d/);
+    expect(printed).toMatch(/cooccurrence \| \d\.\d{4} \[/);
+    const saved = JSON.parse(fs.readFileSync(path.join(out, "results.json"), "utf8"));
+    expect(saved.seeds).toEqual([42, 43]);
+    expect(fs.existsSync(path.join(out, "seed-43", "sdpo", "config.json"))).toBe(true);
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+});
