@@ -39,7 +39,7 @@ export function makeRecords(rows: number, options: { rejected?: number; candidat
 
 /** tokenizer null: a text-only file. */
 export function recordsTable(records: PreferenceRecord[], batchRows = 4, tokenizer: TokenizerIdentity | null = identity): Table {
-  const schema = preferenceSchema({ tokenizer: tokenizer ?? undefined, templates: ["t"], items: [], rows: records.length });
+  const schema = preferenceSchema({ tokenizer: tokenizer ?? undefined, templates: ["t"], items: itemVocabulary(records), rows: records.length });
   return recordsToTable(records, schema, batchRows);
 }
 
@@ -62,4 +62,11 @@ export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const x of iterable) out.push(x);
   return out;
+}
+
+/** Titles "item 0" .. "item N" covering every item id the records use (the reader checks ids against them). */
+export function itemVocabulary(records: PreferenceRecord[]): string[] {
+  let top = -1;
+  for (const r of records) for (const id of [r.chosenItem, ...r.rejectedItems, ...r.candidateItems]) top = Math.max(top, id);
+  return Array.from({ length: top + 1 }, (_, i) => `item ${i}`);
 }

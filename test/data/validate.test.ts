@@ -104,9 +104,8 @@ describe("preference file validation", () => {
       "null.arrow",
       withColumn(recordsTable(records, 10), "chosen_item", (old) => vectorFromArray([...Array.from({ length: old.length - 1 }, () => 1), null]).data[0]),
     );
-    // vectorFromArray of numbers gives float64; the type check comes first, so build int32 with a null by hand.
-    const err = await errorOf(p);
-    expect(err.message).toMatch(/column "chosen_item": has type float64, expected int32/);
+    // vectorFromArray of numbers gives float64; the null is found (structure) before the type (schema); int32 by hand too.
+    expect((await errorOf(p)).message).toBe(`${p}: row 9, column "chosen_item": is null`);
     const values = Int32Array.from(records.map((r) => r.chosenItem));
     const nullBitmap = Uint8Array.from([0xff, 0b01]); // row 9 null
     const q = dir.writeTable(
@@ -126,11 +125,11 @@ describe("preference file validation", () => {
       const err = await errorOf(p);
       expect(err.name).toBe("DataError");
       expect(err.message).toContain(p);
-      expect(err.message).toMatch(/not a readable Arrow IPC file, or truncated\/corrupt/);
+      expect(err.message).toMatch(/(not an Arrow IPC file|not a complete Arrow IPC file|corrupt file\?)/);
     }
     const garbage = dir.file("garbage.arrow");
     writeFileSync(garbage, Buffer.from("ARROW1\0\0 this is not arrow at all, just words".repeat(20)));
-    expect((await errorOf(garbage)).message).toMatch(/garbage\.arrow: not a readable Arrow IPC file/);
+    expect((await errorOf(garbage)).message).toMatch(/garbage\.arrow: not a complete Arrow IPC file/);
     expect((await errorOf(dir.file("absent.arrow"))).message).toMatch(/absent\.arrow: cannot open/);
   });
 
