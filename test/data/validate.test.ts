@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from "fs";
-import { Data, Field, Float32, makeData, RecordBatch, Schema, Struct, Table, vectorFromArray } from "apache-arrow";
+import { Float32, makeData, vectorFromArray } from "apache-arrow";
 import { PreferenceDataset } from "../../src/data/dataset";
 import { rejectionOf } from "../helpers";
-import { collect, EOS, makeRecords, recordsTable, TempDir } from "./fixtures";
+import { collect, EOS, makeRecords, recordsTable, TempDir, withColumn } from "./fixtures";
 
 const dir = new TempDir();
 afterAll(() => dir.remove());
@@ -10,27 +10,6 @@ afterAll(() => dir.remove());
 /** The first error reading every batch of `path` with `options`. */
 async function errorOf(path: string, options: object = {}, datasetOptions: object = {}): Promise<Error> {
   return rejectionOf(collect(PreferenceDataset.fromArrow(path, datasetOptions).batches({ batchSize: 4, negatives: 2, ...options })));
-}
-
-/** `table` with column `name` replaced by `data` (and its field retyped), or dropped when data is undefined. */
-function withColumn(table: Table, name: string, make?: (old: Data) => Data): Table {
-  const batches = table.batches.map((batch) => {
-    const fields: Field[] = [];
-    const children: Data[] = [];
-    batch.schema.fields.forEach((f, i) => {
-      if (f.name !== name) {
-        fields.push(f);
-        children.push(batch.data.children[i]);
-      } else if (make) {
-        const data = make(batch.data.children[i]);
-        fields.push(new Field(f.name, data.type, data.nullCount > 0));
-        children.push(data);
-      }
-    });
-    const schema = new Schema(fields, table.schema.metadata);
-    return new RecordBatch(schema, makeData({ type: new Struct(fields), length: batch.numRows, nullCount: 0, children }));
-  });
-  return new Table(batches[0].schema, batches);
 }
 
 describe("preference file validation", () => {
