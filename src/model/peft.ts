@@ -3,8 +3,8 @@
  * tensor names "base_model.model.<module>.lora_A.weight" / ".lora_B.weight" (no adapter name),
  * lora_A [r, in], lora_B [out, r], scaling alpha / r.
  */
-import { promises as fsp } from "fs";
 import type { NativeLoraConfig } from "../native";
+import { readRegularFile } from "./regular-file";
 
 export const ADAPTER_CONFIG_FILE = "adapter_config.json";
 export const ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors";
@@ -73,7 +73,7 @@ export async function readAdapterConfig(file: string): Promise<{ lora: NativeLor
   };
   let raw: Record<string, unknown>;
   try {
-    raw = JSON.parse(await fsp.readFile(file, "utf8"));
+    raw = JSON.parse(await readRegularFile(file));
   } catch (err) {
     return fail(`cannot read as JSON (${(err as Error).message})`);
   }

@@ -10,18 +10,8 @@
 "use strict";
 const fs = require("fs");
 const path = require("path");
-const swc = require("@swc/core");
-
 // The TypeScript sources, compiled on require (as jest does), so the test needs no build.
-require.extensions[".ts"] = (module, filename) => {
-  const source = fs.readFileSync(filename, "utf8");
-  const { code } = swc.transformSync(source, {
-    filename,
-    jsc: { target: "es2022", parser: { syntax: "typescript" } },
-    module: { type: "commonjs" },
-  });
-  module._compile(code, filename);
-};
+require("../ts-register.js");
 
 const { tableFromIPC, Type } = require("apache-arrow");
 const { PreferenceDataset } = require("../../src/data/dataset.ts");

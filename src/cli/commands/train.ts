@@ -28,6 +28,7 @@ export interface TrainArgs {
   out: string;
   resume?: boolean;
   overwrite?: boolean;
+  allowNonFiniteWeights?: boolean;
   device?: string;
   dtype?: string;
   lora?: boolean;
@@ -207,7 +208,7 @@ export async function runTrain(args: TrainArgs): Promise<void> {
   const lora = args.lora || args.loraRank !== undefined ? { rank: args.loraRank, alpha: args.loraAlpha, dropout: args.loraDropout } : undefined;
   let loaded;
   if (args.model !== undefined) {
-    loaded = await loadModel(args.model, { device, dtype, lora });
+    loaded = await loadModel(args.model, { device, dtype, lora, allowNonFinite: args.allowNonFiniteWeights });
   } else {
     const name = args.config as string;
     let config;
@@ -271,6 +272,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option("out", outputPath("out", "output folder (checkpoints, trainer_state.json, train_log.jsonl)", "folder"))
       .option("resume", { type: "boolean", describe: "continue from the latest checkpoint in --out" })
       .option("overwrite", { type: "boolean", describe: "replace another run held in --out" })
+      .option("allow-non-finite-weights", { type: "boolean", describe: "load --model weights holding NaN or infinities (refused by default)" })
       .option("device", { type: "string", describe: "cpu, cuda or cuda:N (default cpu)" })
       .option("dtype", { type: "string", choices: ["float32", "float64", "bfloat16", "float16"], describe: "parameter dtype (default float32)" })
       .option("lora", { type: "boolean", describe: "train LoRA adapters instead of all weights" })
