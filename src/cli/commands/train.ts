@@ -14,7 +14,7 @@ import { Model } from "../../model/model";
 import type { DeviceName, ModelDType } from "../../native";
 import { attachJsonlLog, attachProgress } from "../../report";
 import { createTrainer, LOSS_NAMES } from "../../trainers/registry";
-import { latestCheckpoint, otherRunIn } from "../../trainers/run_dir";
+import { latestCheckpoint, otherRunIn, readMarker } from "../../trainers/run_dir";
 import { readCheckpoint } from "../../trainers/checkpoint_io";
 import { integer, outputPath, real, SEED_RANGE } from "../flags";
 import type { NegativeSampling, RewardMarginMode, LossName, TrainerOptions } from "../../trainers/types";
@@ -181,9 +181,16 @@ export async function runTrain(args: TrainArgs): Promise<void> {
   // Where to resume from, and whether --out is free for this run.
   let resumeFrom: string | undefined;
   let resumeRunId: string | undefined;
+  let restartRunId: string | undefined;
   if (args.resume) {
     resumeFrom = await latestCheckpoint(out);
-    if (!resumeFrom) throw new TrainUsageError(`--resume: ${args.out} holds no checkpoint-N folder to resume from`);
+    const marker = resumeFrom ? undefined : await readMarker(out);
+    if (!resumeFrom && !marker) throw new TrainUsageError(`--resume: ${args.out} holds no checkpoint-N folder to resume from`);
+    if (marker && marker.loss !== args.loss) throw new TrainUsageError(`--resume: ${args.out} holds a ${marker.loss} run, not ${args.loss}`);
+    // A run stopped before its first checkpoint (killed while writing it): it restarts from step 0 as itself.
+    if (marker) restartRunId = resumeRunId = marker.runId;
+  }
+  if (resumeFrom) {
     const { state } = await readCheckpoint(resumeFrom);
     if (state.loss !== args.loss) throw new TrainUsageError(`--resume: ${args.out} was trained with --loss ${state.loss}, not ${args.loss}`);
     resumeRunId = state.runId;
@@ -237,9 +244,11 @@ export async function runTrain(args: TrainArgs): Promise<void> {
   try {
     // --out was checked above: free, this run's own (--resume), or to be replaced (--overwrite).
     const logFile = path.join(out, "train_log.jsonl");
-    if (other && args.overwrite) fs.rmSync(logFile, { force: true });
+    // Another run's log, or the log of steps a restarted run is about to redo.
+    if ((other && args.overwrite) || restartRunId) fs.rmSync(logFile, { force: true });
     log = attachJsonlLog(trainer, logFile);
-    const report = await trainer.fit(train, { eval: evalData, signal: abort.signal, resumeFrom });
+    if (restartRunId) process.stderr.write(`sdpo train: ${args.out} holds run ${restartRunId} with no checkpoint yet; restarting it from step 0\n`);
+    const report = await trainer.fit(train, { eval: evalData, signal: abort.signal, resumeFrom, runId: restartRunId });
     progress?.stop();
     process.stdout.write(
       `${args.loss}: ${report.steps} steps, final loss ${report.finalLoss.toFixed(4)}, ` +
