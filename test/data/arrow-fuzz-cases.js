@@ -1,5 +1,5 @@
 /**
- * Seeded mutations of an Arrow IPC file for arrow-fuzz.test.ts: case specs (plain JSON, so they travel to
+ * Seeded mutations of a file (an Arrow IPC file by default) for the fuzz tests: case specs (plain JSON, so they travel to
  * the child processes on the command line) and the function that applies one to the file's bytes.
  */
 "use strict";
@@ -34,10 +34,9 @@ function structuralRanges(bytes) {
 
 const INTERESTING = [0, 1, -1, 2, 7, 8, 0x7fffffff, -0x80000000, 0x10000, 0x7ffffff8];
 
-/** `count` seeded cases for `bytes`, ids from `firstId`. */
-function randomCases(bytes, seed, count, firstId = 0) {
+/** `count` seeded cases for `bytes`, ids from `firstId`; half the positions fall in `ranges` (default: an Arrow file's). */
+function randomCases(bytes, seed, count, firstId = 0, ranges = structuralRanges(bytes)) {
   const r = rng(seed);
-  const ranges = structuralRanges(bytes);
   const position = () => {
     if (r.next() < 0.5) return r.below(bytes.length);
     const [from, to] = ranges[r.below(ranges.length)];
@@ -90,4 +89,4 @@ function mutate(bytes, spec) {
   return out;
 }
 
-module.exports = { randomCases, reproducerCases, mutate };
+module.exports = { randomCases, reproducerCases, mutate, rng };

@@ -5,10 +5,10 @@
  * slow reference check finds consistent (a value change no format can see): no signal, no hang, no other
  * error, no accepted structural corruption. SDPO_FUZZ_SEED picks another seed (default 12).
  */
-import { spawn } from "child_process";
 import { mkdtempSync, readFileSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
+import { runFuzz } from "../fuzz-runner";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { randomCases, reproducerCases } = require("./arrow-fuzz-cases.js") as {
@@ -20,49 +20,6 @@ const SOURCE = "datasets/lastfm/valid.arrow";
 const RANDOM_CASES = 330;
 const CHILDREN = 2;
 const CHILD_TIME_LIMIT_MS = 50_000;
-const ADDRESS_SPACE_KB = 3_000_000;
-
-interface CaseLine {
-  id: number;
-  start?: boolean;
-  outcome?: "refused" | "accepted" | "unclear" | "inconsistent";
-  message?: string;
-}
-
-interface ChildResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  timedOut: boolean;
-  lines: CaseLine[];
-  stderr: string;
-}
-
-function runChild(cases: object[], scratch: string): Promise<ChildResult> {
-  return new Promise((resolve) => {
-    const child = spawn(
-      "sh",
-      ["-c", `ulimit -v ${ADDRESS_SPACE_KB} && exec "$0" "$@"`, process.execPath, join(__dirname, "arrow-fuzz-child.js"), SOURCE, scratch, JSON.stringify(cases)],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stdout = "";
-    let stderr = "";
-    let timedOut = false;
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, CHILD_TIME_LIMIT_MS);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      const lines = stdout
-        .split("\n")
-        .filter((l) => l.trim().length > 0)
-        .map((l) => JSON.parse(l) as CaseLine);
-      resolve({ code, signal: timedOut ? null : signal, timedOut, lines, stderr });
-    });
-  });
-}
 
 describe("Arrow fuzz", () => {
   const scratch = mkdtempSync(join(tmpdir(), "sdpo-arrow-fuzz-"));
@@ -72,19 +29,8 @@ describe("Arrow fuzz", () => {
     const seed = Number(process.env.SDPO_FUZZ_SEED ?? 12);
     const bytes = readFileSync(SOURCE);
     const cases = [...reproducerCases(0), ...randomCases(bytes, seed, RANDOM_CASES, 100)];
-    const shares = Array.from({ length: CHILDREN }, (_, c) => cases.filter((_, i) => i % CHILDREN === c));
-    const results = await Promise.all(shares.map((share) => runChild(share, scratch)));
-
-    const outcomes = new Map<number, CaseLine>();
-    const problems: string[] = [];
-    for (const result of results) {
-      for (const line of result.lines) if (line.outcome) outcomes.set(line.id, line);
-      const started = result.lines.filter((l) => l.start).map((l) => l.id);
-      const stuck = started.find((id) => !outcomes.has(id));
-      if (result.timedOut) problems.push(`hang: a child ran past ${CHILD_TIME_LIMIT_MS} ms in case ${stuck}`);
-      else if (result.signal) problems.push(`signal ${result.signal} in case ${stuck}: ${result.stderr.slice(-500)}`);
-      else if (result.code !== 0) problems.push(`exit ${result.code} in case ${stuck}: ${result.stderr.slice(-500)}`);
-    }
+    const { outcomes, failures } = await runFuzz(join(__dirname, "arrow-fuzz-child.js"), [SOURCE, scratch], cases, CHILDREN, CHILD_TIME_LIMIT_MS);
+    const problems = [...failures];
     for (const spec of cases) {
       const line = outcomes.get(spec.id);
       if (!line) continue; // counted above as the hang or crash that stopped its child
