@@ -26,6 +26,21 @@ afterAll(() => {
 });
 
 describe("sdpo train", () => {
+  test("a corrupt --data (issue 12's reproducers: a hang and a 4.5 GB allocation before) is refused in milliseconds", async () => {
+    const out = tmp.file("run");
+    for (const [offset, value] of [[702593, 58], [702635, 29]]) {
+      const bytes = readFileSync("datasets/lastfm/valid.arrow");
+      bytes[offset] = value;
+      const file = tmp.file(`corrupt-${offset}.arrow`);
+      writeFileSync(file, bytes);
+      const started = Date.now();
+      const err = await rejectionOf(runTrain({ ...quiet, loss: "sdpo", data: file, config: "tiny", out }));
+      expect(err.message).toMatch(new RegExp(`^--data .*corrupt-${offset}\\.arrow: .*footer: field children: vector of \\d+ elements runs past the metadata \\(corrupt file\\?\\)$`));
+      expect(Date.now() - started).toBeLessThan(5000);
+    }
+    expect(existsSync(out)).toBe(false);
+  });
+
   test("a run stopped during its first checkpoint write restarts from step 0 as itself with --resume", async () => {
     const out = tmp.file("run");
     const base: TrainArgs = { ...quiet, loss: "sdpo", data, config: "tiny", out, negatives: 2, batchSize: 4, referenceMode: "frozen-copy" };
