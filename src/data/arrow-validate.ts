@@ -21,7 +21,7 @@ const HEAD_BYTES = 8;
 /** int32 footer length + "ARROW1". */
 const TAIL_BYTES = 10;
 /** MetadataVersion.V4: older files lay buffers out differently. */
-const MIN_METADATA_VERSION = 3;
+export const MIN_METADATA_VERSION = 3;
 /** Schema trees deeper or wider than this are refused (a preference file has depth 3 and ~20 fields). */
 const MAX_DEPTH = 32;
 const MAX_FIELDS = 10000;
@@ -175,7 +175,7 @@ function decodeKeyValues(table: FlatTable, index: number): Map<string, string> {
   return out;
 }
 
-function decodeSchema(schema: FlatTable): { fields: ArrowFieldShape[]; metadata: Map<string, string> } {
+export function decodeSchema(schema: FlatTable): { fields: ArrowFieldShape[]; metadata: Map<string, string> } {
   const endianness = schema.i16(0, 0);
   if (endianness !== 0) throw new FlatBufferError("the file is big-endian, which is not supported");
   const counter = new FieldCounter();
@@ -215,7 +215,7 @@ async function readMessage(
   }
 }
 
-function asDataError(err: unknown, file: string, what: string): Error {
+export function asDataError(err: unknown, file: string, what: string): Error {
   if (err instanceof FlatBufferError) return new DataError(file, `${what}: ${err.message} (corrupt file?)`);
   return err as Error;
 }
@@ -226,13 +226,12 @@ class BatchChecker {
   private buffer = 0;
 
   constructor(
-    private readonly handle: FileHandle,
+    /** `length` bytes at `offset` of the body (the caller knows the range lies inside it). */
+    private readonly readBody: (offset: number, length: number, what: string) => Promise<Uint8Array>,
     private readonly file: string,
     private readonly nodes: FieldNode[],
     private readonly buffers: BufferRegion[],
-    private readonly bodyStart: number,
     private readonly rowStart: number,
-    private readonly noNulls: ReadonlySet<string>,
   ) {}
 
   get nodesUsed(): number {
@@ -259,7 +258,7 @@ class BatchChecker {
 
   private async read(region: BufferRegion, bytes: number, column: string): Promise<Uint8Array> {
     if (region.length < bytes) this.fail(`a buffer of ${region.length} bytes where ${bytes} are needed`, column, this.rowStart);
-    return readExactly(this.handle, this.file, this.bodyStart + region.offset, bytes, `column "${column}"`);
+    return this.readBody(region.offset, bytes, `column "${column}"`);
   }
 
   /** Offsets (int32 or int64) of `length` lists: from >= 0, never backwards, ending at most at `limit` (values held). */
@@ -348,7 +347,7 @@ class BatchChecker {
   }
 }
 
-function decodeRecordBatch(message: FlatTable): { length: number; nodes: FieldNode[]; buffers: BufferRegion[]; bodyLength: number } {
+export function decodeRecordBatch(message: FlatTable): { length: number; nodes: FieldNode[]; buffers: BufferRegion[]; bodyLength: number } {
   if (message.u8(1, 0) !== HEADER_RECORD_BATCH) throw new FlatBufferError(`is not a record batch message (header type ${message.u8(1, 0)})`);
   const bodyLength = message.i64(3, 0, "body length");
   const batch = message.table(2, "record batch");
@@ -370,6 +369,40 @@ function decodeRecordBatch(message: FlatTable): { length: number; nodes: FieldNo
     buffers.push({ offset: fb.i64(at, "buffer offset"), length: fb.i64(at + 8, "buffer length") });
   }
   return { length, nodes, buffers, bodyLength };
+}
+
+/** A record batch message, decoded: rows, field nodes, buffer regions and body length as the file claims them. */
+export type RecordBatchHeader = ReturnType<typeof decodeRecordBatch>;
+
+/**
+ * Checks one record batch against the schema: row count, every buffer inside the body, every field node and
+ * offsets array (read through `readBody`), and nothing left over. `rowStart`: its first row in the file.
+ */
+export async function checkRecordBatch(
+  header: RecordBatchHeader,
+  fields: ArrowFieldShape[],
+  readBody: (offset: number, length: number, what: string) => Promise<Uint8Array>,
+  file: string,
+  rowStart: number,
+  noNulls: ReadonlySet<string>,
+  what: string,
+): Promise<void> {
+  const { length, nodes, buffers, bodyLength } = header;
+  if (length < 0 || length > 2147483647) throw new DataError(file, `${what}: row count ${length} is invalid (corrupt file?)`, rowStart);
+  for (const region of buffers) {
+    if (region.offset < 0 || region.length < 0 || region.offset + region.length > bodyLength) {
+      throw new DataError(file, `${what}: buffer [${region.offset}, +${region.length}) lies outside its ${bodyLength}-byte body (corrupt file?)`, rowStart);
+    }
+  }
+  const checker = new BatchChecker(readBody, file, nodes, buffers, rowStart);
+  for (const shape of fields) await checker.field(shape, shape.name, length, true, noNulls.has(shape.name));
+  if (checker.nodesUsed !== nodes.length || checker.buffersUsed !== buffers.length) {
+    throw new DataError(
+      file,
+      `${what}: ${nodes.length} field nodes and ${buffers.length} buffers where the schema has ${checker.nodesUsed} and ${checker.buffersUsed} (corrupt file?)`,
+      rowStart,
+    );
+  }
 }
 
 /**
@@ -433,25 +466,12 @@ export async function validateArrowFile(handle: FileHandle, size: number, file: 
     } catch (err) {
       throw asDataError(err, file, what);
     }
-    const { length, nodes, buffers, bodyLength } = decoded;
+    const { length, bodyLength } = decoded;
     if (bodyLength < 0 || bodyStart + bodyLength > footerStart) {
       throw new DataError(file, `${what}: a ${bodyLength}-byte body at byte ${bodyStart} runs past the data (corrupt file?)`, rowStart);
     }
-    if (length < 0 || length > 2147483647) throw new DataError(file, `${what}: row count ${length} is invalid (corrupt file?)`, rowStart);
-    for (const region of buffers) {
-      if (region.offset < 0 || region.length < 0 || region.offset + region.length > bodyLength) {
-        throw new DataError(file, `${what}: buffer [${region.offset}, +${region.length}) lies outside its ${bodyLength}-byte body (corrupt file?)`, rowStart);
-      }
-    }
-    const checker = new BatchChecker(handle, file, nodes, buffers, bodyStart, rowStart, noNulls);
-    for (const shape of fields) await checker.field(shape, shape.name, length, true, noNulls.has(shape.name));
-    if (checker.nodesUsed !== nodes.length || checker.buffersUsed !== buffers.length) {
-      throw new DataError(
-        file,
-        `${what}: ${nodes.length} field nodes and ${buffers.length} buffers where the schema has ${checker.nodesUsed} and ${checker.buffersUsed} (corrupt file?)`,
-        rowStart,
-      );
-    }
+    const readBody = (offset: number, bytes: number, part: string) => readExactly(handle, file, bodyStart + offset, bytes, part);
+    await checkRecordBatch(decoded, fields, readBody, file, rowStart, noNulls, what);
     batchRows.push(length);
     rowStart += length;
   }

@@ -10,6 +10,7 @@ import { constants as fsConstants, promises as fsp } from "fs";
 import { RecordBatch, RecordBatchReader, Schema } from "apache-arrow";
 import type { PackedTokens, PreferenceBatch } from "./batch";
 import { Chunk, checkSchema, chunkOf } from "./columns";
+import { validatedArrowStream } from "./arrow-stream-validate";
 import { ArrowFileShape, validateArrowFile } from "./arrow-validate";
 import { DataError } from "./errors";
 import { ListGather } from "./pack";
@@ -84,7 +85,8 @@ export class PreferenceDataset {
       if (this.streamUsed) throw new DataError(this.name, "a stream can be read once; open a path to read epochs");
       this.streamUsed = true;
       try {
-        const reader = await RecordBatchReader.from(this.source as AsyncIterable<Uint8Array>);
+        const checked = validatedArrowStream(this.source as AsyncIterable<Uint8Array>, this.name, { noNulls: NO_NULL_COLUMNS });
+        const reader = await RecordBatchReader.from(checked);
         await reader.open();
         if (!reader.schema) throw new DataError(this.name, "not a readable Arrow IPC stream, or truncated/corrupt (no schema found)");
         return { schema: reader.schema, batches: reader as AsyncIterable<RecordBatch>, close: async () => reader.cancel() };

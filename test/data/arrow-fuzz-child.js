@@ -3,7 +3,7 @@
  * JSON line per case. Run in its own process under a time and address-space limit, so a hang or a signal
  * is seen by the parent (and names the case that was in progress: the last "start" line).
  *
- * argv: <source.arrow> <scratch dir> <case spec JSON: [{ id, kind, ... }]>
+ * argv: <source.arrow> <scratch dir> <case spec JSON: [{ id, kind, stream?, ... }]>
  * Outcomes: "refused" (a DataError), "accepted" (read, and the decoded data is consistent), "unclear" (an
  * error that is not a DataError), "inconsistent" (accepted, but the decoded data breaks the layout).
  */
@@ -13,7 +13,7 @@ const path = require("path");
 // The TypeScript sources, compiled on require (as jest does), so the test needs no build.
 require("../ts-register.js");
 
-const { tableFromIPC, Type } = require("apache-arrow");
+const { tableFromIPC, tableToIPC, Type } = require("apache-arrow");
 const { PreferenceDataset } = require("../../src/data/dataset.ts");
 const { DataError } = require("../../src/data/errors.ts");
 const { mutate } = require("./arrow-fuzz-cases.js");
@@ -69,17 +69,27 @@ function checkDecoded(bytes, rows) {
 async function main() {
   const [source, scratch, specText] = process.argv.slice(2);
   const original = fs.readFileSync(source);
+  // Cases with `stream: true` mutate the same table in the IPC stream format, read as a byte stream.
+  const stream = Buffer.from(tableToIPC(tableFromIPC(original), "stream"));
   const cases = JSON.parse(specText);
   for (const spec of cases) {
     process.stdout.write(JSON.stringify({ id: spec.id, start: true }) + "\n");
-    const bytes = mutate(original, spec);
+    const bytes = mutate(spec.stream ? stream : original, spec);
     const file = path.join(scratch, `case-${spec.id}.arrow`);
     fs.writeFileSync(file, bytes);
     let result;
     try {
-      const data = PreferenceDataset.fromArrow(file);
-      const { rows } = await data.validate({ negatives: 0 });
-      await data.metadata();
+      let rows;
+      if (spec.stream) {
+        const chunks = async function* () {
+          for (let i = 0; i < bytes.length; i += 65536) yield bytes.subarray(i, i + 65536);
+        };
+        ({ rows } = await PreferenceDataset.fromArrow(chunks(), { name: file }).validate({ negatives: 0 }));
+      } else {
+        const data = PreferenceDataset.fromArrow(file);
+        ({ rows } = await data.validate({ negatives: 0 }));
+        await data.metadata();
+      }
       try {
         checkDecoded(bytes, rows);
         result = { outcome: "accepted" };

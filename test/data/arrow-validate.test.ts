@@ -3,7 +3,7 @@
  * each must be refused with a DataError naming the file and, where one is at fault, the row and column.
  */
 import { readFileSync, writeFileSync } from "fs";
-import { makeData, Utf8, vectorFromArray } from "apache-arrow";
+import { makeData, tableToIPC, Utf8, vectorFromArray } from "apache-arrow";
 import { PreferenceDataset } from "../../src/data/dataset";
 import { META } from "../../src/data/schema";
 import { rejectionOf } from "../helpers";
@@ -129,5 +129,20 @@ describe("Arrow structure checks", () => {
     text[text.indexOf("sorted-vocabulary")] = 0xff;
     writeFileSync(q, text);
     expect((await errorOf(q)).message).toBe(`${q}: footer: metadata value is not valid UTF-8 (corrupt file?)`);
+  });
+
+  it("checks IPC streams message by message: a file, a truncated stream, a wrong row count", async () => {
+    const chunks = (bytes: Uint8Array) =>
+      (async function* () {
+        for (let i = 0; i < bytes.length; i += 100) yield bytes.subarray(i, i + 100);
+      })();
+    const read = (bytes: Uint8Array) => PreferenceDataset.fromArrow(chunks(bytes), { name: "s" }).validate({ negatives: 2 });
+    const stream = tableToIPC(table(), "stream");
+    await expect(read(stream)).resolves.toEqual({ rows: 10 });
+    await expect(read(tableToIPC(table(), "file"))).rejects.toThrow("s: is an Arrow IPC file, not a stream: open it by path");
+    await expect(read(stream.subarray(0, stream.length - 100))).rejects.toThrow(/^s: row 0: message 1: the stream ends \d+ bytes into its \d+-byte body \(truncated\?\)$/);
+    await expect(read(tableToIPC(withMetadata(table(), META.rows, "5"), "stream"))).rejects.toThrow('s: schema metadata "sdpo.rows" says 5 rows, the record batches hold 10');
+    const backwards = tableToIPC(withColumn(table(), "chosen", textWithOffsets((o) => (o[4] = o[2]))), "stream");
+    await expect(read(backwards)).rejects.toThrow(/^s: row 3, column "chosen": list offsets go backwards/);
   });
 });
