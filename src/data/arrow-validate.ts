@@ -220,6 +220,22 @@ export function asDataError(err: unknown, file: string, what: string): Error {
   return err as Error;
 }
 
+/** Maps an index into a (possibly nested) column's values to the batch row that holds it. */
+type RowOf = (index: number) => number;
+const topLevel: RowOf = (index) => index;
+
+/** The list (of `starts.length - 1`) whose values include index `j`: the last one starting at or before it. */
+function listHolding(starts: Float64Array, j: number): number {
+  let lo = 0;
+  let hi = starts.length - 2;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid] <= j) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
 /** Walks one record batch's field nodes and buffers in schema order, checking each against the body. */
 class BatchChecker {
   private node = 0;
@@ -261,23 +277,27 @@ class BatchChecker {
     return this.readBody(region.offset, bytes, `column "${column}"`);
   }
 
-  /** Offsets (int32 or int64) of `length` lists: from >= 0, never backwards, ending at most at `limit` (values held). */
-  private async offsets(region: BufferRegion, length: number, large: boolean, limit: number, column: string, top: boolean): Promise<number> {
-    if (length === 0) return 0;
+  /**
+   * Offsets (int32 or int64) of `length` lists: from >= 0, never backwards, ending at most at `limit` (values
+   * held). Returns them as numbers, to map a child's index back to its row.
+   */
+  private async offsets(region: BufferRegion, length: number, large: boolean, limit: number, column: string, rowOf: RowOf): Promise<Float64Array> {
+    const out = new Float64Array(length + 1);
+    if (length === 0) return out;
     const width = large ? 8 : 4;
     const bytes = await this.read(region, (length + 1) * width, column);
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const at = (i: number) => (large ? Number(view.getBigInt64(i * 8, true)) : view.getInt32(i * 4, true));
-    const rowOf = (i: number) => (top ? this.rowStart + i : undefined);
     let previous = at(0);
-    if (previous < 0) this.fail(`negative offset ${previous}`, column, rowOf(0));
+    if (previous < 0) this.fail(`negative offset ${previous}`, column, this.rowStart + rowOf(0));
+    out[0] = previous;
     for (let i = 1; i <= length; i++) {
       const value = at(i);
-      if (value < previous) this.fail(`list offsets go backwards (${previous} then ${value})`, column, rowOf(i - 1));
-      if (value > limit) this.fail(`list offsets run past the ${limit} stored values`, column, rowOf(i - 1));
-      previous = value;
+      if (value < previous) this.fail(`list offsets go backwards (${previous} then ${value})`, column, this.rowStart + rowOf(i - 1));
+      if (value > limit) this.fail(`list offsets run past the ${limit} stored values`, column, this.rowStart + rowOf(i - 1));
+      out[i] = previous = value;
     }
-    return previous;
+    return out;
   }
 
   private async firstNull(region: BufferRegion, length: number, column: string): Promise<number> {
@@ -296,10 +316,11 @@ class BatchChecker {
   }
 
   /** One field (and its children): node, validity, then the type's buffers. */
-  async field(shape: ArrowFieldShape, column: string, expectedLength: number, top: boolean, noNulls: boolean): Promise<void> {
+  async field(shape: ArrowFieldShape, column: string, expectedLength: number, rowOf: RowOf, noNulls: boolean): Promise<void> {
+    const top = rowOf === topLevel;
     const node = this.nextNode(column);
     const { length, nullCount } = node;
-    const row = top ? this.rowStart : undefined;
+    const row = this.rowStart;
     if (length < 0 || length > 2147483647) this.fail(`field node length ${length} is invalid`, column, row);
     if (top ? length !== expectedLength : length < expectedLength) {
       this.fail(`${length} values where the record batch needs ${expectedLength}`, column, row);
@@ -309,7 +330,7 @@ class BatchChecker {
     if (nullCount > 0) {
       if (noNulls) {
         const first = await this.firstNull(validity, length, column);
-        throw new DataError(this.file, "is null", top && first >= 0 ? this.rowStart + first : row, column);
+        throw new DataError(this.file, top ? "is null" : "holds a null", first >= 0 ? this.rowStart + rowOf(first) : row, column);
       }
       await this.read(validity, Math.ceil(length / 8), column);
     }
@@ -329,19 +350,21 @@ class BatchChecker {
         const large = shape.typeId === ArrowType.LargeBinary || shape.typeId === ArrowType.LargeUtf8;
         const offsets = this.nextBuffer(column);
         const values = this.nextBuffer(column);
-        await this.offsets(offsets, length, large, values.length, column, top);
+        await this.offsets(offsets, length, large, values.length, column, rowOf);
         return;
       }
       case ArrowType.List:
       case ArrowType.LargeList: {
         const offsets = this.nextBuffer(column);
-        const end = await this.offsets(offsets, length, shape.typeId === ArrowType.LargeList, this.childCapacity(shape.children[0]), column, top);
-        return this.field(shape.children[0], column, end, false, noNulls);
+        const starts = await this.offsets(offsets, length, shape.typeId === ArrowType.LargeList, this.childCapacity(shape.children[0]), column, rowOf);
+        return this.field(shape.children[0], column, length === 0 ? 0 : starts[length], (j) => rowOf(listHolding(starts, j)), noNulls);
       }
-      case ArrowType.FixedSizeList:
-        return this.field(shape.children[0], column, length * (shape.listSize ?? 1), false, noNulls);
+      case ArrowType.FixedSizeList: {
+        const size = shape.listSize ?? 1;
+        return this.field(shape.children[0], column, length * size, (j) => rowOf(Math.floor(j / size)), noNulls);
+      }
       case ArrowType.Struct:
-        for (const child of shape.children) await this.field(child, column, length, false, noNulls);
+        for (const child of shape.children) await this.field(child, column, length, rowOf, noNulls);
         return;
     }
   }
@@ -395,7 +418,7 @@ export async function checkRecordBatch(
     }
   }
   const checker = new BatchChecker(readBody, file, nodes, buffers, rowStart);
-  for (const shape of fields) await checker.field(shape, shape.name, length, true, noNulls.has(shape.name));
+  for (const shape of fields) await checker.field(shape, shape.name, length, topLevel, noNulls.has(shape.name));
   if (checker.nodesUsed !== nodes.length || checker.buffersUsed !== buffers.length) {
     throw new DataError(
       file,

@@ -48,6 +48,31 @@ describe("Arrow structure checks", () => {
     expect((await errorOf(far)).message).toMatch(/far\.arrow: row 5, column "chosen": list offsets run past the \d+ stored values \(corrupt file\?\)/);
   });
 
+  it("names the row of a problem inside a nested list (offsets, nulls)", async () => {
+    const p = dir.writeTable(
+      "nested.arrow",
+      withColumn(table(), "candidate_ids", (old) => {
+        const inner = old.children[0];
+        const offsets = Int32Array.from(inner.valueOffsets);
+        offsets[27] = offsets[25]; // inner list 26 (row 4: 6 candidates a row) ends before it starts
+        const edited = makeData({ type: inner.type, length: inner.length, nullCount: 0, valueOffsets: offsets, child: inner.children[0] } as never);
+        return makeData({ type: old.type, length: old.length, nullCount: 0, valueOffsets: old.valueOffsets, child: edited } as never);
+      }),
+    );
+    expect((await errorOf(p)).message).toMatch(/nested\.arrow: row 4, column "candidate_ids": list offsets go backwards \(\d+ then \d+\) \(corrupt file\?\)/);
+    const q = dir.writeTable(
+      "nested-null.arrow",
+      withColumn(table(), "candidates", (old) => {
+        const inner = old.children[0];
+        const bitmap = new Uint8Array(Math.ceil(inner.length / 8)).fill(0xff);
+        bitmap[2] &= ~(1 << 3); // candidate text 19: row 3
+        const edited = makeData({ type: inner.type, length: inner.length, nullCount: 1, nullBitmap: bitmap, valueOffsets: inner.valueOffsets, data: inner.values } as never);
+        return makeData({ type: old.type, length: old.length, nullCount: 0, valueOffsets: old.valueOffsets, child: edited } as never);
+      }),
+    );
+    expect((await errorOf(q)).message).toBe(`${q}: row 3, column "candidates": holds a null`);
+  });
+
   it("refuses a missing offsets buffer", async () => {
     const p = dir.writeTable(
       "nooffsets.arrow",
