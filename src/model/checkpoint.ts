@@ -20,6 +20,7 @@ import {
   ADAPTER_CONFIG_FILE,
   ADAPTER_WEIGHTS_FILE,
   adapterConfigJson,
+  checkAdapterRanks,
   fromPeftName,
   LoraOptions,
   readAdapterConfig,
@@ -233,6 +234,9 @@ async function loadAdapterFolder(folder: string, options: LoadOptions): Promise<
   const { lora, baseModelNameOrPath } = await readAdapterConfig(path.join(folder, ADAPTER_CONFIG_FILE));
   const weightsPath = path.join(folder, ADAPTER_WEIGHTS_FILE);
   if (!(await exists(weightsPath))) throw new Error(`loadModel ${folder}: ${ADAPTER_WEIGHTS_FILE} is missing`);
+  const adapterFile = await openSafetensors(weightsPath);
+  const adapterShapes = new Map(adapterFile.names().map((n) => [n, adapterFile.info(n).shape]));
+  checkAdapterRanks(adapterShapes, lora.rank, path.join(folder, ADAPTER_CONFIG_FILE), weightsPath);
   const baseDir = await findBaseFolder(folder, options.baseModel, baseModelNameOrPath);
   const model = await loadBaseWeights(baseDir, options);
   try {
@@ -240,7 +244,6 @@ async function loadAdapterFolder(folder: string, options: LoadOptions): Promise<
     const record = records.get(model)!;
     record.baseModelNameOrPath = baseModelNameOrPath ?? baseDir;
     record.adapterDir = folder;
-    const adapterFile = await openSafetensors(weightsPath);
     const sources = new Map(adapterFile.names().map((n) => [n, adapterFile]));
     const adapters = model.parameterInfo().filter((p) => p.isAdapter);
     await loadTensors(model, adapters, sources, `loadModel ${weightsPath}`, fromPeftName, () => false, options.allowNonFinite === true);

@@ -124,3 +124,22 @@ export function fromPeftName(peftName: string): string | null {
   // Some PEFT versions keep the adapter name: "...lora_A.default.weight".
   return peftName.slice(PEFT_PREFIX.length).replace(/\.(lora_[AB])\.default\.weight$/, ".$1.weight");
 }
+
+/**
+ * The adapter file's tensors hold the rank adapter_config.json claims (lora_A [r, in], lora_B [out, r]), checked
+ * from the safetensors header before any adapter is allocated: a hostile "r" cannot size the model.
+ */
+export function checkAdapterRanks(shapes: Map<string, readonly number[]>, rank: number, configFile: string, weightsFile: string): void {
+  let seen = 0;
+  for (const [name, shape] of shapes) {
+    const native = fromPeftName(name);
+    const side = native && /\.lora_([AB])\.weight$/.exec(native)?.[1];
+    if (!side) continue;
+    seen++;
+    const r = shape.length === 2 ? (side === "A" ? shape[0] : shape[1]) : undefined;
+    if (r !== rank) {
+      throw new Error(`${weightsFile}: tensor "${name}" has shape [${shape}], not the rank ${rank} ("r") of ${configFile}`);
+    }
+  }
+  if (seen === 0) throw new Error(`${weightsFile}: holds no LoRA tensors (lora_A / lora_B)`);
+}

@@ -109,6 +109,22 @@ describe("hostile model folders", () => {
     for (const line of lines) expect(line).toMatch(/^REFUSED .*(config\.json|model\.safetensors)/);
   });
 
+  test("an adapter_config.json rank the adapter tensors do not hold is refused before adapters are allocated", async () => {
+    const dir = path.join(root, "adapter");
+    const model = await loadModel(saved, { lora: { rank: 2 } });
+    await saveModel(model, dir, { adapterOnly: true });
+    model.native.dispose();
+    const again = await loadModel(dir, { baseModel: saved });
+    again.native.dispose();
+    const configFile = path.join(dir, "adapter_config.json");
+    const config = JSON.parse(await fsp.readFile(configFile, "utf8"));
+    await fsp.writeFile(configFile, JSON.stringify({ ...config, r: 1e9 }));
+    const started = Date.now();
+    const err = await rejectionOf(loadModel(dir, { baseModel: saved }));
+    expect(err.message).toMatch(/adapter_model\.safetensors: tensor "base_model\.model\..*\.lora_[AB]\.weight" has shape \[\d+,\d+\], not the rank 1000000000 \("r"\) of .*adapter_config\.json/);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
   test("non-finite weights are refused by default, naming tensor and element, and load with allowNonFinite", async () => {
     const dir = path.join(root, "nan");
     await fsp.cp(saved, dir, { recursive: true });
