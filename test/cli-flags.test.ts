@@ -84,3 +84,14 @@ describe("output paths", () => {
     expect(existsSync("train_log.jsonl")).toBe(false);
   });
 });
+
+describe("input files", () => {
+  it("a FIFO given as --input, --template or --tokenizer is refused at once, not waited on", async () => {
+    const fifo = join(dir, "input.fifo");
+    require("child_process").execFileSync("mkfifo", [fifo]);
+    const started = Date.now();
+    expect(await cliError(["convert", "--input", fifo, "--output", join(dir, "x.arrow")])).toBe(`cannot read input ${fifo}: ${fifo}: is a FIFO, not a regular file`);
+    expect(await cliError(["tokenizer", "train", "--input", fifo, "--output", join(dir, "t.json")])).toBe(`${fifo}: is a FIFO, not a regular file`);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+});

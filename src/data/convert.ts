@@ -8,7 +8,7 @@
  * Item ids: the title's index in the code-unit-sorted vocabulary of every title in the input (stored in
  * the schema metadata), or in a vocabulary the caller passes so several files share ids.
  */
-import { readFileSync } from "fs";
+import { readRegularFileSync } from "../regular-file";
 import { PreferenceRecord, recordsToTable, writeArrowFile } from "./arrow_write";
 import { mixSeed, Rng } from "./rng";
 import { preferenceSchema } from "./schema";
@@ -53,7 +53,7 @@ export function parseLlaraJson(text: string, source: string): LlaraRow[] {
 
 function readText(path: string, what: string): string {
   try {
-    return readFileSync(path, "utf8");
+    return readRegularFileSync(path);
   } catch (err) {
     throw new Error(`cannot read ${what} ${path}: ${(err as Error).message}`);
   }

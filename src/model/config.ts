@@ -5,7 +5,7 @@
  * for the fields a checkpoint may leave out; the size fields every real checkpoint carries are required,
  * so a typo never silently builds a 7B-sized model. Anything the decoder cannot run is refused by name.
  */
-import { NotRegularFileError, readRegularFile } from "./regular-file";
+import { NotRegularFileError, readRegularFile } from "../regular-file";
 import type { ModelDType, NativeModelConfig } from "../native";
 
 export type ModelType = NativeModelConfig["model_type"];

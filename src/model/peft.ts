@@ -4,7 +4,7 @@
  * lora_A [r, in], lora_B [out, r], scaling alpha / r.
  */
 import type { NativeLoraConfig } from "../native";
-import { readRegularFile } from "./regular-file";
+import { readRegularFile } from "../regular-file";
 
 export const ADAPTER_CONFIG_FILE = "adapter_config.json";
 export const ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors";

@@ -11,7 +11,7 @@ import { promises as fsp } from "fs";
 import * as os from "os";
 import type { SafetensorsDType } from "../native";
 import { writeFileAtomicWith } from "./atomic";
-import { openRegularFile } from "./regular-file";
+import { openRegularFile } from "../regular-file";
 
 /** Bytes per element of each safetensors dtype. */
 export const SAFETENSORS_DTYPE_SIZE: Readonly<Record<SafetensorsDType, number>> = {

@@ -7,7 +7,7 @@
 import { promises as fsp } from "fs";
 import * as path from "path";
 import { writeFileAtomic } from "./atomic";
-import { readRegularFile } from "./regular-file";
+import { readRegularFile } from "../regular-file";
 import { byteSizeOf, openSafetensors, SafetensorsFile, TensorToWrite, writeSafetensors } from "./safetensors";
 
 export const SINGLE_FILE = "model.safetensors";

@@ -1,4 +1,4 @@
-import { readFileSync } from "fs";
+import { readRegularFileSync } from "../../regular-file";
 import type { CommandModule } from "yargs";
 import { DEFAULT_TEMPLATE, llaraRecords, parseLlaraJson, readTemplates, responseText } from "../../data/convert";
 import { DEFAULT_SPECIAL_TOKENS, trainByteLevelBpe, writeFileAtomic } from "../../data/train_tokenizer";
@@ -15,7 +15,7 @@ interface TrainArgs {
 
 /** The texts a model sees from a file: JSON rows give their prompts and answers, other files their lines. */
 export function corpusOf(path: string, templates: string[], seed: number): string[] {
-  const text = readFileSync(path, "utf8");
+  const text = readRegularFileSync(path);
   if (!path.endsWith(".json")) return text.split(/\r?\n/).filter((l) => l.length > 0);
   const records = llaraRecords(parseLlaraJson(text, path), { templates, seed });
   return records.flatMap((r) => [r.prompt + responseText(r.chosen)]);

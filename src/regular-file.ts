@@ -1,9 +1,9 @@
 /**
- * Opening the files of a model folder: regular files only. A FIFO, socket or device in a file's place would
+ * Opening input files (model folders, tokenizers, JSON and templates): regular files only. A FIFO, socket or device in a file's place would
  * block a read forever (a FIFO waits for a writer) or stream without end, so each file is opened without
  * blocking and refused unless fstat says it is a regular file; the check and the read use one descriptor.
  */
-import { constants as fsConstants, promises as fsp, statSync } from "fs";
+import { closeSync, constants as fsConstants, fstatSync, openSync, promises as fsp, readFileSync } from "fs";
 
 export class NotRegularFileError extends Error {
   override name = "NotRegularFileError";
@@ -44,8 +44,14 @@ export async function readRegularFile(file: string): Promise<string> {
   }
 }
 
-/** Throws unless `file` is a regular file (for readers that open by path themselves, synchronously). */
-export function requireRegularFile(file: string): void {
-  const stat = statSync(file);
-  if (!stat.isFile()) refuse(file, kindOf(stat));
+/** The text of `file`, which must be a regular file (synchronous readers: JSON inputs, templates, tokenizers). */
+export function readRegularFileSync(file: string): string {
+  const fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) refuse(file, kindOf(stat));
+    return readFileSync(fd, "utf8");
+  } finally {
+    closeSync(fd);
+  }
 }
