@@ -21,7 +21,7 @@ test("quick demo over two seeds with the negatives figure", async () => {
     const result = await runDemo({ out, seeds: 2, negativesFigure: true }, { out: stdout, err: new PassThrough() }, QUICK_RECIPE);
     expect(result.results.map((r) => r.method)).toEqual(["SFT", "DPO", "S-DPO", "random", "popularity", "cooccurrence"]);
     for (const name of ["sft", "dpo", "sdpo", "random", "popularity", "cooccurrence"]) expect(result.perSeed[name]).toHaveLength(2);
-    const sdpo = result.results[2].result as { seeds: number; perSeed: { hr3: number[] }; hr3: number; intervals: { hr3: [number, number] } };
+    const sdpo = result.results[2].result as unknown as { seeds: number; perSeed: { hr3: number[] }; hr3: number; intervals: { hr3: [number, number] } };
     expect(sdpo.seeds).toBe(2);
     expect(sdpo.hr3).toBeCloseTo((sdpo.perSeed.hr3[0] + sdpo.perSeed.hr3[1]) / 2, 12);
     expect(sdpo.intervals.hr3[0]).toBeLessThanOrEqual(sdpo.hr3);

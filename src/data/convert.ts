@@ -8,7 +8,7 @@
  * Item ids: the title's index in the code-unit-sorted vocabulary of every title in the input (stored in
  * the schema metadata), or in a vocabulary the caller passes so several files share ids.
  */
-import { readFileSync } from "fs";
+import { readRegularFileSync } from "../regular-file";
 import { PreferenceRecord, recordsToTable, writeArrowFile } from "./arrow_write";
 import { mixSeed, Rng } from "./rng";
 import { preferenceSchema } from "./schema";
@@ -53,7 +53,7 @@ export function parseLlaraJson(text: string, source: string): LlaraRow[] {
 
 function readText(path: string, what: string): string {
   try {
-    return readFileSync(path, "utf8");
+    return readRegularFileSync(path);
   } catch (err) {
     throw new Error(`cannot read ${what} ${path}: ${(err as Error).message}`);
   }
@@ -176,8 +176,21 @@ export interface ConvertOptions {
   source?: Record<string, unknown>;
 }
 
+/** Counts and seeds are whole numbers in range: a batch of 0 rows would never end, -1 negatives lie in the metadata. */
+function checkConvertOptions(options: ConvertOptions): void {
+  const whole = (name: string, value: number | undefined, min: number, max: number) => {
+    if (value !== undefined && !(Number.isSafeInteger(value) && value >= min && value <= max)) {
+      throw new RangeError(`${name} must be a whole number in [${min}, ${max}], got ${value}`);
+    }
+  };
+  whole("batchRows", options.batchRows, 1, 1 << 20);
+  whole("negatives", options.negatives, 0, 4096);
+  whole("seed", options.seed, 0, 4294967295);
+}
+
 /** Rows -> Arrow IPC file at options.output (atomic). Returns the row count. */
 export async function writeLlaraArrow(rows: LlaraRow[], options: ConvertOptions): Promise<{ rows: number }> {
+  checkConvertOptions(options);
   const templates = options.templates ?? [DEFAULT_TEMPLATE];
   const seed = options.seed ?? 0;
   const items = options.items ?? itemVocabulary(rows);

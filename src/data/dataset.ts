@@ -6,14 +6,16 @@
  * (Node Readable / AsyncIterable of bytes) can be read once, and in the IPC *file* format apache-arrow
  * buffers it whole (the footer is at the end), so pass streams in the IPC *stream* format.
  */
-import { promises as fsp } from "fs";
+import { constants as fsConstants, promises as fsp } from "fs";
 import { RecordBatch, RecordBatchReader, Schema } from "apache-arrow";
 import type { PackedTokens, PreferenceBatch } from "./batch";
 import { Chunk, checkSchema, chunkOf } from "./columns";
+import { validatedArrowStream } from "./arrow-stream-validate";
+import { ArrowFileShape, validateArrowFile } from "./arrow-validate";
 import { DataError } from "./errors";
 import { ListGather } from "./pack";
 import { mixSeed, Rng } from "./rng";
-import { DatasetMetadata, parseMetadata } from "./schema";
+import { ALL_COLUMNS, DatasetMetadata, parseMetadata } from "./schema";
 import { checkChunk, NegativeSampling } from "./validate";
 
 export interface BatchOptions {
@@ -42,16 +44,23 @@ export interface DatasetOptions {
   name?: string;
 }
 
+/** The README promises no nulls in any column of the preference layout. */
+const NO_NULL_COLUMNS: ReadonlySet<string> = new Set(ALL_COLUMNS.map((c) => c.name));
+
 type ByteSource = AsyncIterable<Uint8Array> | NodeJS.ReadableStream;
 
 interface OpenedReader {
   schema: Schema;
+  /** The structure checked before decoding (files only). */
+  shape?: ArrowFileShape;
   batches: AsyncIterable<RecordBatch>;
   close(): Promise<void>;
 }
 
 export class PreferenceDataset {
   private streamUsed = false;
+  /** The last structure check, keyed by the file's identity, so epochs do not repeat it. */
+  private checked?: { key: string; shape: ArrowFileShape };
   private cachedHead?: Promise<{ schema: Schema; metadata: DatasetMetadata }>;
 
   private constructor(
@@ -76,7 +85,8 @@ export class PreferenceDataset {
       if (this.streamUsed) throw new DataError(this.name, "a stream can be read once; open a path to read epochs");
       this.streamUsed = true;
       try {
-        const reader = await RecordBatchReader.from(this.source as AsyncIterable<Uint8Array>);
+        const checked = validatedArrowStream(this.source as AsyncIterable<Uint8Array>, this.name, { noNulls: NO_NULL_COLUMNS });
+        const reader = await RecordBatchReader.from(checked);
         await reader.open();
         if (!reader.schema) throw new DataError(this.name, "not a readable Arrow IPC stream, or truncated/corrupt (no schema found)");
         return { schema: reader.schema, batches: reader as AsyncIterable<RecordBatch>, close: async () => reader.cancel() };
@@ -86,19 +96,45 @@ export class PreferenceDataset {
     }
     let handle: fsp.FileHandle;
     try {
-      handle = await fsp.open(this.source, "r");
+      // Non-blocking, so a FIFO in the file's place is refused below instead of waiting for a writer.
+      handle = await fsp.open(this.source, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
     } catch (err) {
       throw new DataError(this.name, `cannot open (${(err as Error).message})`);
     }
     try {
+      const shape = await this.checkStructure(handle);
       const reader = await RecordBatchReader.from(handle);
       await reader.open();
       if (!reader.schema) throw new DataError(this.name, "not a readable Arrow IPC file, or truncated/corrupt (no schema found)");
-      return { schema: reader.schema, batches: reader as AsyncIterable<RecordBatch>, close: () => handle.close() };
+      const names = reader.schema.fields.map((f) => f.name).join("\0");
+      if (names !== shape.fields.map((f) => f.name).join("\0")) {
+        throw new DataError(this.name, "apache-arrow decoded a different schema than the file's footer holds (corrupt file?)");
+      }
+      return { schema: reader.schema, shape, batches: reader as AsyncIterable<RecordBatch>, close: () => handle.close() };
     } catch (err) {
       await handle.close();
       throw this.wrap(err);
     }
+  }
+
+  /** Structure checks (arrow-validate.ts) before apache-arrow reads a byte; once per file version. */
+  private async checkStructure(handle: fsp.FileHandle): Promise<ArrowFileShape> {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new DataError(this.name, "is not a regular file");
+    const key = `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+    if (this.checked?.key === key) return this.checked.shape;
+    const shape = await validateArrowFile(handle, stat.size, this.name, { noNulls: NO_NULL_COLUMNS });
+    this.checked = { key, shape };
+    return shape;
+  }
+
+  /** The schema metadata, parsed, with its row count held to the record batches' (files). */
+  private metadataOf(reader: OpenedReader): DatasetMetadata {
+    const metadata = parseMetadata(reader.schema.metadata, this.name);
+    if (metadata.rows !== undefined && reader.shape && metadata.rows !== reader.shape.rows) {
+      throw new DataError(this.name, `schema metadata "sdpo.rows" says ${metadata.rows} rows, the record batches hold ${reader.shape.rows}`);
+    }
+    return metadata;
   }
 
   private head(): Promise<{ schema: Schema; metadata: DatasetMetadata }> {
@@ -109,7 +145,7 @@ export class PreferenceDataset {
       this.cachedHead = (async () => {
         const reader = await this.open();
         await reader.close();
-        return { schema: reader.schema, metadata: parseMetadata(reader.schema.metadata, this.name) };
+        return { schema: reader.schema, metadata: this.metadataOf(reader) };
       })();
     }
     return this.cachedHead;
@@ -144,7 +180,7 @@ export class PreferenceDataset {
   private async *chunks(check: Pick<BatchOptions, "negatives" | "negativeSampling"> | undefined): AsyncGenerator<Chunk> {
     const reader = await this.open();
     try {
-      const metadata = parseMetadata(reader.schema.metadata, this.name);
+      const metadata = this.metadataOf(reader);
       checkSchema(reader.schema, this.name, true);
       const vocabSize = this.options.vocabSize ?? metadata.tokenizer?.vocabSize;
       let rowStart = 0;
@@ -162,6 +198,7 @@ export class PreferenceDataset {
           checkChunk(chunk, this.name, {
             vocabSize,
             eosId: metadata.tokenizer?.eosId,
+            itemCount: metadata.items?.length,
             negatives: check.negatives ?? 0,
             negativeSampling: check.negativeSampling ?? "fixed",
           });

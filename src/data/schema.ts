@@ -3,9 +3,12 @@
  * rejected responses and its candidate pool), and the schema metadata that travels with it.
  */
 import { DataType, Field, Int32, List, Schema, Type, Utf8 } from "apache-arrow";
+import { DataError } from "./errors";
 
 /** Bumped whenever a column or a metadata key changes meaning. */
 export const FORMAT_VERSION = "sdpo-preference/1";
+/** Files of another major version are refused: their columns or keys mean something else. */
+const FORMAT_MAJOR = "1";
 
 /** Schema metadata keys. Values are UTF-8 strings; JSON where structured. */
 export const META = {
@@ -151,34 +154,55 @@ export interface DatasetMetadata {
   raw: Record<string, string>;
 }
 
+/** Schema metadata -> DatasetMetadata; a key that is present must be well-formed (DataError naming it). */
 export function parseMetadata(metadata: Map<string, string>, file: string): DatasetMetadata {
   const raw = Object.fromEntries(metadata);
+  const fail = (key: string, problem: string): never => {
+    throw new DataError(file, `schema metadata "${key}" ${problem}`);
+  };
   const json = <T>(key: string): T | undefined => {
     const text = metadata.get(key);
     if (text === undefined) return undefined;
     try {
       return JSON.parse(text) as T;
     } catch (err) {
-      throw new Error(`${file}: schema metadata "${key}" is not valid JSON (${(err as Error).message})`);
+      return fail(key, `is not valid JSON (${(err as Error).message})`);
     }
   };
+  const stringList = (key: string): string[] | undefined => {
+    const list = json<unknown>(key);
+    if (list !== undefined && !(Array.isArray(list) && list.every((s) => typeof s === "string"))) fail(key, "must be a JSON list of strings");
+    return list as string[] | undefined;
+  };
+  const format = metadata.get(META.format);
+  if (format !== undefined) {
+    const major = /^sdpo-preference\/(\d+)(\.\d+)*$/.exec(format)?.[1];
+    if (major !== FORMAT_MAJOR) fail(META.format, `is "${format}"; this reader reads ${FORMAT_VERSION} (major ${FORMAT_MAJOR})`);
+  }
   const rowsText = metadata.get(META.rows);
-  const rows = rowsText === undefined ? undefined : Number(rowsText);
-  if (rows !== undefined && !(Number.isInteger(rows) && rows >= 0)) {
-    throw new Error(`${file}: schema metadata "${META.rows}" must be a row count, got "${rowsText}"`);
-  }
+  const rows = rowsText === undefined ? undefined : /^\d+$/.test(rowsText) ? Number(rowsText) : NaN;
+  if (rows !== undefined && !(Number.isSafeInteger(rows) && rows >= 0)) fail(META.rows, `must be a row count, got "${rowsText}"`);
   const tokenizer = json<TokenizerIdentity>(META.tokenizer);
-  if (tokenizer !== undefined && !(Number.isInteger(tokenizer.vocabSize) && tokenizer.vocabSize > 0)) {
-    throw new Error(`${file}: schema metadata "${META.tokenizer}" has no valid vocabSize`);
+  if (tokenizer !== undefined) {
+    if (typeof tokenizer !== "object" || tokenizer === null) fail(META.tokenizer, "must be a JSON object");
+    const { vocabSize, eosId, padId } = tokenizer;
+    if (!(Number.isInteger(vocabSize) && vocabSize > 0)) fail(META.tokenizer, `has no valid vocabSize (${String(vocabSize)})`);
+    for (const [name, id] of [["eosId", eosId], ["padId", padId]] as const) {
+      if (id !== undefined && !(Number.isInteger(id) && id >= 0 && id < vocabSize)) {
+        fail(META.tokenizer, `has ${name} ${String(id)}, outside the vocabulary [0, ${vocabSize})`);
+      }
+    }
   }
+  const source = json<Record<string, unknown>>(META.source);
+  if (source !== undefined && (typeof source !== "object" || source === null || Array.isArray(source))) fail(META.source, "must be a JSON object");
   return {
-    format: metadata.get(META.format),
+    format,
     tokenizer,
-    templates: json<string[]>(META.templates),
-    items: json<string[]>(META.items),
+    templates: stringList(META.templates),
+    items: stringList(META.items),
     itemIds: metadata.get(META.itemIds),
     rows,
-    source: json<Record<string, unknown>>(META.source),
+    source,
     raw,
   };
 }

@@ -3,7 +3,7 @@
  * ids and its identity (hash + vocab size), so data files can name the tokenizer that made them.
  */
 import { createHash } from "crypto";
-import { readFileSync } from "fs";
+import { readRegularFileSync } from "../regular-file";
 import { Tokenizer as HfTokenizer } from "tokenizers";
 import type { TokenizerIdentity } from "./schema";
 
@@ -49,7 +49,7 @@ export class Tokenizer {
   static fromFile(path: string, options: TokenizerOptions = {}): Tokenizer {
     let json: string;
     try {
-      json = readFileSync(path, "utf8");
+      json = readRegularFileSync(path);
     } catch (err) {
       throw new Error(`cannot read tokenizer ${path}: ${(err as Error).message}`);
     }

@@ -10,8 +10,10 @@ export type NegativeSampling = "fixed" | "random";
 export interface RowCheckOptions {
   /** Token ids must be in [0, vocabSize); undefined: only checked non-negative. */
   vocabSize?: number;
-  /** A chosen response that is only this id is empty. */
+  /** Every response (chosen, rejected, candidate) must end with this id, and hold more than it. */
   eosId?: number;
+  /** Item ids must be in [0, itemCount) (the metadata's item vocabulary); undefined: only non-negative. */
+  itemCount?: number;
   /** K negatives per example will be asked for. */
   negatives: number;
   negativeSampling: NegativeSampling;
@@ -67,6 +69,65 @@ function checkListList(view: ListListView, vocabSize: number | undefined, file: 
   checkIds(view.lists, vocabSize, file, rowStart, column, view.outer);
 }
 
+/** Each response is non-empty (more than an EOS) and, when the EOS id is known, ends with it. */
+function checkResponses(list: ListView, outer: Int32Array | undefined, eosId: number | undefined, file: string, rowStart: number, column: string): void {
+  const { offsets, values } = list;
+  const first = outer ? outer[0] : 0;
+  const end = outer ? outer[outer.length - 1] : offsets.length - 1;
+  for (let i = first; i < end; i++) {
+    const length = offsets[i + 1] - offsets[i];
+    const last = values[offsets[i + 1] - 1];
+    if (length === 0 || (length === 1 && last === eosId)) {
+      const row = outer ? rowOfValue(outer, i) : i;
+      throw new DataError(file, `${outer ? `response ${i - outer[row]}` : "the chosen response"} is empty`, rowStart + row, column);
+    }
+    if (eosId !== undefined && last !== eosId) {
+      const row = outer ? rowOfValue(outer, i) : i;
+      throw new DataError(file, `${outer ? `response ${i - outer[row]}` : "the chosen response"} does not end with EOS (id ${eosId})`, rowStart + row, column);
+    }
+  }
+}
+
+/** Item ids index the metadata's item vocabulary. */
+function checkItems(chunk: Chunk, itemCount: number | undefined, file: string): void {
+  const limit = itemCount ?? 2147483647;
+  const range = itemCount === undefined ? "negative" : `outside the item vocabulary [0, ${itemCount})`;
+  for (let r = 0; r < chunk.numRows; r++) {
+    const id = chunk.chosenItem[r];
+    if (id < 0 || id >= limit) throw new DataError(file, `item id ${id} is ${range}`, chunk.rowStart + r, "chosen_item");
+  }
+  for (const [column, view] of [["rejected_items", chunk.rejectedItems], ["candidate_items", chunk.candidateItems]] as const) {
+    const end = view.offsets[view.offsets.length - 1];
+    for (let i = view.offsets[0]; i < end; i++) {
+      const id = view.values[i];
+      if (id < 0 || id >= limit) throw new DataError(file, `item id ${id} is ${range}`, chunk.rowStart + rowOfValue(view.offsets, i), column);
+    }
+  }
+}
+
+/** Per-row list lengths of a list<utf8> column (list or large_list), or undefined when the file lacks it. */
+function textListLengths(chunk: Chunk, column: string): ((r: number) => number) | undefined {
+  const index = chunk.batch.schema.fields.findIndex((f) => f.name === column);
+  const offsets = chunk.batch.data.children[index]?.valueOffsets as Int32Array | BigInt64Array | undefined;
+  if (index < 0 || !offsets) return undefined;
+  return (r) => Number(offsets[r + 1]) - Number(offsets[r]);
+}
+
+/** The text columns hold as many responses as their token and item columns. */
+function checkTextCounts(chunk: Chunk, file: string): void {
+  for (const [textColumn, tokens] of [["rejected", chunk.rejected], ["candidates", chunk.candidates]] as const) {
+    const textLength = textListLengths(chunk, textColumn);
+    if (!textLength) continue;
+    for (let r = 0; r < chunk.numRows; r++) {
+      const texts = textLength(r);
+      const lists = tokens.outer[r + 1] - tokens.outer[r];
+      if (texts !== lists) {
+        throw new DataError(file, `${texts} texts but ${lists} token lists in "${textColumn === "rejected" ? "rejected_ids" : "candidate_ids"}"`, chunk.rowStart + r, textColumn);
+      }
+    }
+  }
+}
+
 /** Checks every row of `chunk` and fills chunk.chosenIndex. */
 export function checkChunk(chunk: Chunk, file: string, options: RowCheckOptions): void {
   const { rowStart, numRows } = chunk;
@@ -84,13 +145,15 @@ export function checkChunk(chunk: Chunk, file: string, options: RowCheckOptions)
   checkListList(chunk.rejected, vocabSize, file, rowStart, "rejected_ids");
   checkListList(chunk.candidates, vocabSize, file, rowStart, "candidate_ids");
 
-  const { chosen, rejected, candidates, candidateItems, rejectedItems, chosenItem } = chunk;
+  checkResponses(chunk.chosen, undefined, options.eosId, file, rowStart, "chosen_ids");
+  checkResponses(chunk.rejected.lists, chunk.rejected.outer, options.eosId, file, rowStart, "rejected_ids");
+  checkResponses(chunk.candidates.lists, chunk.candidates.outer, options.eosId, file, rowStart, "candidate_ids");
+  checkItems(chunk, options.itemCount, file);
+  checkTextCounts(chunk, file);
+
+  const { rejected, candidates, candidateItems, rejectedItems, chosenItem } = chunk;
   for (let r = 0; r < numRows; r++) {
     const row = rowStart + r;
-    const chosenLength = chosen.offsets[r + 1] - chosen.offsets[r];
-    if (chosenLength === 0 || (chosenLength === 1 && chosen.values[chosen.offsets[r]] === options.eosId)) {
-      throw new DataError(file, "the chosen response is empty", row, "chosen_ids");
-    }
     const candidateCount = candidates.outer[r + 1] - candidates.outer[r];
     const itemStart = candidateItems.offsets[r];
     const itemCount = candidateItems.offsets[r + 1] - itemStart;

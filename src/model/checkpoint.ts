@@ -20,6 +20,7 @@ import {
   ADAPTER_CONFIG_FILE,
   ADAPTER_WEIGHTS_FILE,
   adapterConfigJson,
+  checkAdapterRanks,
   fromPeftName,
   LoraOptions,
   readAdapterConfig,
@@ -29,6 +30,8 @@ import {
 import { LazySafetensorsTensor, openSafetensors, SafetensorsFile, writeSafetensors } from "./safetensors";
 import { openCheckpointTensors, writeShardedSafetensors } from "./sharded";
 import { loadTokenizerFile, TOKENIZER_FILES } from "./tokenizer-file";
+import { firstNonFinite } from "./finite";
+import { checkConfigAgainstCheckpoint } from "./parameter-shapes";
 
 /** What saveModel accepts: a Model, or anything holding a native decoder (tests use stand-ins). */
 export interface LoadedModel {
@@ -49,6 +52,8 @@ export interface ModelOptions {
 }
 
 export interface LoadOptions extends ModelOptions {
+  /** Load weights holding NaN or infinities (refused by default: every score would be NaN). */
+  allowNonFinite?: boolean;
   /** For an adapter folder: the base checkpoint, instead of adapter_config.json's base_model_name_or_path. */
   baseModel?: string;
   /** Load tokenizer.json when present (default true). */
@@ -83,6 +88,8 @@ const records = new WeakMap<NativeModel, ModelRecord>();
 const IGNORABLE_TENSORS = [/(^|\.)rotary_emb\.inv_freq$/];
 
 const FLOAT_DTYPES: readonly SafetensorsDType[] = ["F32", "F16", "BF16", "F64"];
+
+const DTYPE_BYTES: Record<ModelDType, number> = { float32: 4, float64: 8, bfloat16: 2, float16: 2 };
 
 const SAFETENSORS_DTYPE_OF: Record<ModelDType, SafetensorsDType> = { float32: "F32", float64: "F64", bfloat16: "BF16", float16: "F16" };
 
@@ -123,7 +130,8 @@ async function loadTensors(
   sources: Map<string, SafetensorsFile>,
   where: string,
   nameOf: (fileName: string) => string | null,
-  ignorable: (fileName: string) => boolean
+  ignorable: (fileName: string) => boolean,
+  allowNonFinite: boolean
 ): Promise<void> {
   const wanted = new Map(expected.map((p) => [p.name, p]));
   const found = new Map<string, string>(); // parameter name -> file tensor name
@@ -153,6 +161,15 @@ async function loadTensors(
       throw new Error(`${file.path}: tensor "${fileName}" has shape [${info.shape}] but the model expects [${param.shape}]`);
     }
     const tensor = await file.read(fileName);
+    if (!allowNonFinite) {
+      const at = firstNonFinite(tensor.dtype, tensor.data as Uint8Array);
+      if (at >= 0) {
+        throw new Error(
+          `${file.path}: tensor "${fileName}" holds a non-finite value (NaN or infinity) at element ${at}; ` +
+            "a model with it scores NaN. Pass allowNonFinite: true (sdpo train --allow-non-finite-weights) to load it anyway"
+        );
+      }
+    }
     model.setTensor(name, tensor.dtype, tensor.shape, tensor.data as Uint8Array);
   }
 }
@@ -177,23 +194,28 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
 }
 
 /** config.json + model weights of `folder` into a new native model (adapter files, if any, are left alone). */
-async function loadBaseWeights(folder: string, options: ModelOptions): Promise<NativeModel> {
+async function loadBaseWeights(folder: string, options: LoadOptions): Promise<NativeModel> {
   const configPath = path.join(folder, "config.json");
   if (!(await exists(configPath))) throw new Error(`loadModel: ${folder} has no config.json (nor ${ADAPTER_CONFIG_FILE})`);
   const { config, extras } = await readConfigFile(configPath);
   const checkpoint = await openCheckpointTensors(folder);
-  const model = construct(config, { ...options, dtype: options.dtype ?? "float32" });
+  // A tied head has no parameter of its own; some exports still store a copy, which is ignored.
+  const tiedHead = (name: string) => config.tie_word_embeddings && name === "lm_head.weight";
+  const ignorable = (name: string) => IGNORABLE_TENSORS.some((re) => re.test(name)) || tiedHead(name);
+  const dtype = options.dtype ?? "float32";
+  const shapes = new Map([...checkpoint.sources].map(([name, file]) => [name, file.info(name).shape]));
+  checkConfigAgainstCheckpoint(config, configPath, { shapes, ignorable, fileOf: (name) => checkpoint.sources.get(name)?.path ?? folder }, DTYPE_BYTES[dtype] ?? 4, `loadModel ${folder}`);
+  const model = construct(config, { ...options, dtype });
   try {
     records.set(model, { sourceDir: folder, extras, baseModelNameOrPath: folder });
-    // A tied head has no parameter of its own; some exports still store a copy, which is ignored.
-    const tiedHead = (name: string) => config.tie_word_embeddings && name === "lm_head.weight";
     await loadTensors(
       model,
       model.parameterInfo().filter((p) => !p.isAdapter),
       checkpoint.sources,
       `loadModel ${folder}`,
       (name) => name,
-      (name) => IGNORABLE_TENSORS.some((re) => re.test(name)) || tiedHead(name)
+      ignorable,
+      options.allowNonFinite === true
     );
     return model;
   } catch (err) {
@@ -212,6 +234,9 @@ async function loadAdapterFolder(folder: string, options: LoadOptions): Promise<
   const { lora, baseModelNameOrPath } = await readAdapterConfig(path.join(folder, ADAPTER_CONFIG_FILE));
   const weightsPath = path.join(folder, ADAPTER_WEIGHTS_FILE);
   if (!(await exists(weightsPath))) throw new Error(`loadModel ${folder}: ${ADAPTER_WEIGHTS_FILE} is missing`);
+  const adapterFile = await openSafetensors(weightsPath);
+  const adapterShapes = new Map(adapterFile.names().map((n) => [n, adapterFile.info(n).shape]));
+  checkAdapterRanks(adapterShapes, lora.rank, path.join(folder, ADAPTER_CONFIG_FILE), weightsPath);
   const baseDir = await findBaseFolder(folder, options.baseModel, baseModelNameOrPath);
   const model = await loadBaseWeights(baseDir, options);
   try {
@@ -219,10 +244,9 @@ async function loadAdapterFolder(folder: string, options: LoadOptions): Promise<
     const record = records.get(model)!;
     record.baseModelNameOrPath = baseModelNameOrPath ?? baseDir;
     record.adapterDir = folder;
-    const adapterFile = await openSafetensors(weightsPath);
     const sources = new Map(adapterFile.names().map((n) => [n, adapterFile]));
     const adapters = model.parameterInfo().filter((p) => p.isAdapter);
-    await loadTensors(model, adapters, sources, `loadModel ${weightsPath}`, fromPeftName, () => false);
+    await loadTensors(model, adapters, sources, `loadModel ${weightsPath}`, fromPeftName, () => false, options.allowNonFinite === true);
     const tokenizer = options.tokenizer === false ? undefined : (await maybeTokenizer(folder)) ?? (await maybeTokenizer(baseDir));
     return new Model(model, { tokenizer, path: folder });
   } catch (err) {

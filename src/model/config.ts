@@ -5,7 +5,7 @@
  * for the fields a checkpoint may leave out; the size fields every real checkpoint carries are required,
  * so a typo never silently builds a 7B-sized model. Anything the decoder cannot run is refused by name.
  */
-import { promises as fsp } from "fs";
+import { NotRegularFileError, readRegularFile } from "../regular-file";
 import type { ModelDType, NativeModelConfig } from "../native";
 
 export type ModelType = NativeModelConfig["model_type"];
@@ -171,8 +171,9 @@ function parseRopeScaling(value: unknown, fail: (what: string) => never): Native
 export async function readConfigFile(file: string): Promise<{ config: NativeModelConfig; extras: ConfigExtras }> {
   let text: string;
   try {
-    text = await fsp.readFile(file, "utf8");
+    text = await readRegularFile(file);
   } catch (err) {
+    if (err instanceof NotRegularFileError) throw err;
     throw new Error(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
   let json: unknown;

@@ -3,8 +3,8 @@
  * tensor names "base_model.model.<module>.lora_A.weight" / ".lora_B.weight" (no adapter name),
  * lora_A [r, in], lora_B [out, r], scaling alpha / r.
  */
-import { promises as fsp } from "fs";
 import type { NativeLoraConfig } from "../native";
+import { readRegularFile } from "../regular-file";
 
 export const ADAPTER_CONFIG_FILE = "adapter_config.json";
 export const ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors";
@@ -73,7 +73,7 @@ export async function readAdapterConfig(file: string): Promise<{ lora: NativeLor
   };
   let raw: Record<string, unknown>;
   try {
-    raw = JSON.parse(await fsp.readFile(file, "utf8"));
+    raw = JSON.parse(await readRegularFile(file));
   } catch (err) {
     return fail(`cannot read as JSON (${(err as Error).message})`);
   }
@@ -123,4 +123,23 @@ export function fromPeftName(peftName: string): string | null {
   if (!peftName.startsWith(PEFT_PREFIX)) return null;
   // Some PEFT versions keep the adapter name: "...lora_A.default.weight".
   return peftName.slice(PEFT_PREFIX.length).replace(/\.(lora_[AB])\.default\.weight$/, ".$1.weight");
+}
+
+/**
+ * The adapter file's tensors hold the rank adapter_config.json claims (lora_A [r, in], lora_B [out, r]), checked
+ * from the safetensors header before any adapter is allocated: a hostile "r" cannot size the model.
+ */
+export function checkAdapterRanks(shapes: Map<string, readonly number[]>, rank: number, configFile: string, weightsFile: string): void {
+  let seen = 0;
+  for (const [name, shape] of shapes) {
+    const native = fromPeftName(name);
+    const side = native && /\.lora_([AB])\.weight$/.exec(native)?.[1];
+    if (!side) continue;
+    seen++;
+    const r = shape.length === 2 ? (side === "A" ? shape[0] : shape[1]) : undefined;
+    if (r !== rank) {
+      throw new Error(`${weightsFile}: tensor "${name}" has shape [${shape}], not the rank ${rank} ("r") of ${configFile}`);
+    }
+  }
+  if (seen === 0) throw new Error(`${weightsFile}: holds no LoRA tensors (lora_A / lora_B)`);
 }

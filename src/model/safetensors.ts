@@ -11,6 +11,7 @@ import { promises as fsp } from "fs";
 import * as os from "os";
 import type { SafetensorsDType } from "../native";
 import { writeFileAtomicWith } from "./atomic";
+import { openRegularFile } from "../regular-file";
 
 /** Bytes per element of each safetensors dtype. */
 export const SAFETENSORS_DTYPE_SIZE: Readonly<Record<SafetensorsDType, number>> = {
@@ -107,7 +108,7 @@ export class SafetensorsFile {
     const info = this.info(name);
     const length = info.end - info.begin;
     const data = new Uint8Array(length);
-    const handle = await fsp.open(this.path, "r");
+    const handle = await openRegularFile(this.path);
     try {
       // The header was validated against one file; refuse to read spans out of another one put in its place.
       const { size, ino } = await handle.stat();
@@ -124,7 +125,7 @@ export class SafetensorsFile {
   /** Parses and validates the header of `filePath` against the file's length. */
   static async open(filePath: string, options: { maxHeaderBytes?: number } = {}): Promise<SafetensorsFile> {
     const maxHeaderBytes = options.maxHeaderBytes ?? MAX_HEADER_BYTES;
-    const handle = await fsp.open(filePath, "r");
+    const handle = await openRegularFile(filePath);
     try {
       const stat = await handle.stat();
       const fileSize = stat.size;

@@ -7,6 +7,7 @@
 import { promises as fsp } from "fs";
 import * as path from "path";
 import { writeFileAtomic } from "./atomic";
+import { readRegularFile } from "../regular-file";
 import { byteSizeOf, openSafetensors, SafetensorsFile, TensorToWrite, writeSafetensors } from "./safetensors";
 
 export const SINGLE_FILE = "model.safetensors";
@@ -27,7 +28,7 @@ export async function readSafetensorsIndex(indexPath: string): Promise<Safetenso
   };
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await fsp.readFile(indexPath, "utf8"));
+    parsed = JSON.parse(await readRegularFile(indexPath));
   } catch (err) {
     return fail(`not valid JSON (${(err as Error).message})`);
   }

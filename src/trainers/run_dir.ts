@@ -5,13 +5,14 @@ import * as path from "path";
 import { RUN_FILE, removeStaleTemps, writeJsonAtomic } from "./checkpoint_io";
 import type { LossName } from "./types";
 
-interface RunMarker {
+export interface RunMarker {
   runId: string;
   loss: LossName;
   startedAt: string;
 }
 
-async function readMarker(dir: string): Promise<RunMarker | undefined> {
+/** The run marker of `dir` (sdpo_run.json), if any. */
+export async function readMarker(dir: string): Promise<RunMarker | undefined> {
   try {
     return JSON.parse(await fsp.readFile(path.join(dir, RUN_FILE), "utf8")) as RunMarker;
   } catch {
@@ -38,7 +39,10 @@ export function newRunId(): string {
 export async function otherRunIn(dir: string, runId: string | undefined): Promise<string | undefined> {
   const marker = await readMarker(dir);
   const checkpoints = await checkpointFolders(dir);
-  if (marker !== undefined && marker.runId !== runId) return `run ${marker.runId} (${marker.loss}, started ${marker.startedAt})`;
+  if (marker !== undefined && marker.runId !== runId) {
+    const stopped = checkpoints.length === 0 ? ", stopped before its first checkpoint" : "";
+    return `run ${marker.runId} (${marker.loss}, started ${marker.startedAt}${stopped})`;
+  }
   if (marker === undefined && checkpoints.length > 0) return `checkpoints ${checkpoints.join(", ")}`;
   return undefined;
 }

@@ -150,7 +150,10 @@ export abstract class PreferenceTrainer {
     const totalSteps = stepsPerEpoch * o.numTrainEpochs;
     const schedule = { type: o.lrSchedulerType, learningRate: o.learningRate, totalSteps, warmupSteps: warmupStepsFor(o.warmupRatio, totalSteps) };
 
-    let runId = newRunId();
+    if (fitOptions.runId !== undefined && fitOptions.resumeFrom !== undefined) {
+      throw new Error("fit(): pass resumeFrom (continue from a checkpoint) or runId (restart a run that has none), not both");
+    }
+    let runId = fitOptions.runId ?? newRunId();
     let globalStep = 0;
     let epoch = 0;
     let batchesInEpoch = 0;

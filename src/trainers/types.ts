@@ -96,6 +96,11 @@ export interface FitOptions {
   signal?: AbortSignal;
   /** A checkpoint folder written by an earlier fit(): continue exactly where it stopped. */
   resumeFrom?: string;
+  /**
+   * Without resumeFrom: continue this run id from step 0, for an outputDir that holds the run's marker but
+   * no checkpoint (a run stopped before its first save restarts as itself instead of counting as another).
+   */
+  runId?: string;
 }
 
 export interface FitReport {

@@ -108,4 +108,14 @@ describe("LLaRA JSON conversion", () => {
     expect((await PreferenceDataset.fromArrow(output).metadata()).tokenizer).toBeUndefined();
     expect(existsSync(output + `.tmp-${process.pid}`)).toBe(false);
   });
+
+  it("refuses counts that would loop or lie in the metadata (batchRows 0, negatives -1, fractional seeds)", async () => {
+    const input = dir.file("rows3.json");
+    writeFileSync(input, JSON.stringify(rows));
+    const output = dir.file("bad.arrow");
+    await expect(convertLlaraFile(input, { output, batchRows: 0 })).rejects.toThrow("batchRows must be a whole number in [1, 1048576], got 0");
+    await expect(convertLlaraFile(input, { output, negatives: -1 })).rejects.toThrow("negatives must be a whole number in [0, 4096], got -1");
+    await expect(convertLlaraFile(input, { output, seed: 2.5 })).rejects.toThrow("seed must be a whole number in [0, 4294967295], got 2.5");
+    expect(existsSync(output)).toBe(false);
+  });
 });

@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from "fs";
-import { Data, Field, Float32, makeData, RecordBatch, Schema, Struct, Table, vectorFromArray } from "apache-arrow";
+import { Float32, makeData, vectorFromArray } from "apache-arrow";
 import { PreferenceDataset } from "../../src/data/dataset";
 import { rejectionOf } from "../helpers";
-import { collect, EOS, makeRecords, recordsTable, TempDir } from "./fixtures";
+import { collect, EOS, makeRecords, recordsTable, TempDir, withColumn } from "./fixtures";
 
 const dir = new TempDir();
 afterAll(() => dir.remove());
@@ -10,27 +10,6 @@ afterAll(() => dir.remove());
 /** The first error reading every batch of `path` with `options`. */
 async function errorOf(path: string, options: object = {}, datasetOptions: object = {}): Promise<Error> {
   return rejectionOf(collect(PreferenceDataset.fromArrow(path, datasetOptions).batches({ batchSize: 4, negatives: 2, ...options })));
-}
-
-/** `table` with column `name` replaced by `data` (and its field retyped), or dropped when data is undefined. */
-function withColumn(table: Table, name: string, make?: (old: Data) => Data): Table {
-  const batches = table.batches.map((batch) => {
-    const fields: Field[] = [];
-    const children: Data[] = [];
-    batch.schema.fields.forEach((f, i) => {
-      if (f.name !== name) {
-        fields.push(f);
-        children.push(batch.data.children[i]);
-      } else if (make) {
-        const data = make(batch.data.children[i]);
-        fields.push(new Field(f.name, data.type, data.nullCount > 0));
-        children.push(data);
-      }
-    });
-    const schema = new Schema(fields, table.schema.metadata);
-    return new RecordBatch(schema, makeData({ type: new Struct(fields), length: batch.numRows, nullCount: 0, children }));
-  });
-  return new Table(batches[0].schema, batches);
 }
 
 describe("preference file validation", () => {
@@ -104,9 +83,8 @@ describe("preference file validation", () => {
       "null.arrow",
       withColumn(recordsTable(records, 10), "chosen_item", (old) => vectorFromArray([...Array.from({ length: old.length - 1 }, () => 1), null]).data[0]),
     );
-    // vectorFromArray of numbers gives float64; the type check comes first, so build int32 with a null by hand.
-    const err = await errorOf(p);
-    expect(err.message).toMatch(/column "chosen_item": has type float64, expected int32/);
+    // vectorFromArray of numbers gives float64; the null is found (structure) before the type (schema); int32 by hand too.
+    expect((await errorOf(p)).message).toBe(`${p}: row 9, column "chosen_item": is null`);
     const values = Int32Array.from(records.map((r) => r.chosenItem));
     const nullBitmap = Uint8Array.from([0xff, 0b01]); // row 9 null
     const q = dir.writeTable(
@@ -126,11 +104,11 @@ describe("preference file validation", () => {
       const err = await errorOf(p);
       expect(err.name).toBe("DataError");
       expect(err.message).toContain(p);
-      expect(err.message).toMatch(/not a readable Arrow IPC file, or truncated\/corrupt/);
+      expect(err.message).toMatch(/(not an Arrow IPC file|not a complete Arrow IPC file|corrupt file\?)/);
     }
     const garbage = dir.file("garbage.arrow");
     writeFileSync(garbage, Buffer.from("ARROW1\0\0 this is not arrow at all, just words".repeat(20)));
-    expect((await errorOf(garbage)).message).toMatch(/garbage\.arrow: not a readable Arrow IPC file/);
+    expect((await errorOf(garbage)).message).toMatch(/garbage\.arrow: not a complete Arrow IPC file/);
     expect((await errorOf(dir.file("absent.arrow"))).message).toMatch(/absent\.arrow: cannot open/);
   });
 

@@ -1,5 +1,5 @@
 /** `sdpo train`: a run end to end, and bad input refused before anything is written. */
-import { existsSync, readdirSync, readFileSync, statSync } from "fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "fs";
 import { join } from "path";
 import yargs from "yargs";
 import { runTrain, trainCommand, type TrainArgs } from "../../src/cli/commands/train";
@@ -26,6 +26,40 @@ afterAll(() => {
 });
 
 describe("sdpo train", () => {
+  test("a corrupt --data (issue 12's reproducers: a hang and a 4.5 GB allocation before) is refused in milliseconds", async () => {
+    const out = tmp.file("run");
+    for (const [offset, value] of [[702593, 58], [702635, 29]]) {
+      const bytes = readFileSync("datasets/lastfm/valid.arrow");
+      bytes[offset] = value;
+      const file = tmp.file(`corrupt-${offset}.arrow`);
+      writeFileSync(file, bytes);
+      const started = Date.now();
+      const err = await rejectionOf(runTrain({ ...quiet, loss: "sdpo", data: file, config: "tiny", out }));
+      expect(err.message).toMatch(new RegExp(`^--data .*corrupt-${offset}\\.arrow: .*footer: field children: vector of \\d+ elements runs past the metadata \\(corrupt file\\?\\)$`));
+      expect(Date.now() - started).toBeLessThan(5000);
+    }
+    expect(existsSync(out)).toBe(false);
+  });
+
+  test("a run stopped during its first checkpoint write restarts from step 0 as itself with --resume", async () => {
+    const out = tmp.file("run");
+    const base: TrainArgs = { ...quiet, loss: "sdpo", data, config: "tiny", out, negatives: 2, batchSize: 4, referenceMode: "frozen-copy" };
+    // What a kill -9 inside the first writeCheckpoint leaves: the run's marker, a half-written temp folder, a log line.
+    const runId = "0f0e0d0c-killed-run";
+    mkdirSync(join(out, ".tmp-checkpoint-1-123"), { recursive: true });
+    writeFileSync(join(out, ".tmp-checkpoint-1-123", "model.safetensors"), "partial");
+    writeFileSync(join(out, "sdpo_run.json"), JSON.stringify({ runId, loss: "sdpo", startedAt: "2026-11-25T00:00:00.000Z" }));
+    writeFileSync(join(out, "train_log.jsonl"), JSON.stringify({ type: "step", step: 1 }) + "\n");
+    expect((await rejectionOf(runTrain(base))).message).toMatch(/already holds another run 0f0e0d0c-killed-run \(sdpo, .*stopped before its first checkpoint\); use --resume/);
+    expect((await rejectionOf(runTrain({ ...base, loss: "dpo", negatives: 1, resume: true }))).message).toBe(`--resume: ${out} holds a sdpo run, not dpo`);
+    await runTrain({ ...base, resume: true });
+    expect(readdirSync(out).filter((n) => n.includes("checkpoint")).sort()).toEqual(["checkpoint-2"]);
+    expect(JSON.parse(readFileSync(join(out, "sdpo_run.json"), "utf8")).runId).toBe(runId);
+    expect(JSON.parse(readFileSync(join(out, "checkpoint-2", "trainer_state.json"), "utf8")).runId).toBe(runId);
+    const steps = readFileSync(join(out, "train_log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((r) => r.type === "step");
+    expect(steps.map((r) => r.step)).toEqual([1, 2]);
+  });
+
   test("trains a tiny model from a preset, writes checkpoints and a JSONL log", async () => {
     const out = tmp.file("run");
     await runTrain({ ...quiet, loss: "sdpo", data, eval: data, config: "tiny", out, negatives: 2, batchSize: 4, saveSteps: 1, referenceMode: "frozen-copy" });

@@ -88,7 +88,7 @@ export class TempDir {
   }
   arrow(name: string, rows: number, candidates = 5): string {
     const recs = records(rows, candidates);
-    const schema = preferenceSchema({ tokenizer: identity, templates: ["t"], items: [], rows: recs.length });
+    const schema = preferenceSchema({ tokenizer: identity, templates: ["t"], items: itemVocabulary(recs), rows: recs.length });
     const file = this.file(name);
     writeArrowFile(recordsToTable(recs, schema, 4), file);
     return file;
@@ -136,4 +136,11 @@ export function packTrainBatch(examples: ExampleTokens[]): TrainBatchInput {
     chosenIndex: Int32Array.from(chosenIndex),
     rejectedIndex: Int32Array.from(rejectedIndex),
   };
+}
+
+/** Titles "item 0" .. "item N" covering every item id the records use (the reader checks ids against them). */
+export function itemVocabulary(records: PreferenceRecord[]): string[] {
+  let top = -1;
+  for (const r of records) for (const id of [r.chosenItem, ...r.rejectedItems, ...r.candidateItems]) top = Math.max(top, id);
+  return Array.from({ length: top + 1 }, (_, i) => `item ${i}`);
 }

@@ -1,5 +1,6 @@
 import type { CommandModule } from "yargs";
 import { convertLlaraFile } from "../../data/convert";
+import { integer, outputPath, SEED_RANGE } from "../flags";
 
 interface ConvertArgs {
   format: string;
@@ -20,12 +21,12 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     y
       .option("format", { type: "string", choices: ["llara"], default: "llara", describe: "input format" })
       .option("input", { type: "string", demandOption: true, describe: "JSON file (historyList, itemList, trueSelection)" })
-      .option("output", { type: "string", demandOption: true, describe: "Arrow IPC file to write (atomically)" })
+      .option("output", outputPath("output", "Arrow IPC file to write (atomically)", "file"))
       .option("tokenizer", { type: "string", describe: "tokenizer.json; without it only text and item columns are written" })
       .option("template", { type: "string", describe: "prompt templates, one per line, with [HistoryHere] and [CansHere]" })
-      .option("seed", { type: "number", default: 0, describe: "seeds the template choice and the fixed negatives" })
-      .option("negatives", { type: "number", default: 0, describe: "fixed rejected responses per row, drawn once from the candidates" })
-      .option("batch-rows", { type: "number", default: 1024, describe: "rows per Arrow record batch" }) as never,
+      .option("seed", integer("seed", "seeds the template choice and the fixed negatives", { ...SEED_RANGE, default: 0 }))
+      .option("negatives", integer("negatives", "fixed rejected responses per row, drawn once from the candidates", { min: 0, max: 4096, default: 0 }))
+      .option("batch-rows", integer("batch-rows", "rows per Arrow record batch", { min: 1, max: 1 << 20, default: 1024 })) as never,
   handler: async (args) => {
     const { rows } = await convertLlaraFile(args.input, {
       output: args.output,

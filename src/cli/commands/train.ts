@@ -14,9 +14,10 @@ import { Model } from "../../model/model";
 import type { DeviceName, ModelDType } from "../../native";
 import { attachJsonlLog, attachProgress } from "../../report";
 import { createTrainer, LOSS_NAMES } from "../../trainers/registry";
-import { latestCheckpoint, otherRunIn } from "../../trainers/run_dir";
+import { latestCheckpoint, otherRunIn, readMarker } from "../../trainers/run_dir";
 import { readCheckpoint } from "../../trainers/checkpoint_io";
 import { recordResampleFlags, resolveResampleFlags, trainingRows } from "../train-resample";
+import { integer, outputPath, real, SEED_RANGE } from "../flags";
 import type { NegativeSampling, RewardMarginMode, LossName, TrainerOptions } from "../../trainers/types";
 
 export interface TrainArgs {
@@ -28,6 +29,7 @@ export interface TrainArgs {
   out: string;
   resume?: boolean;
   overwrite?: boolean;
+  allowNonFiniteWeights?: boolean;
   device?: string;
   dtype?: string;
   lora?: boolean;
@@ -183,9 +185,16 @@ export async function runTrain(args: TrainArgs): Promise<void> {
   // Where to resume from, and whether --out is free for this run.
   let resumeFrom: string | undefined;
   let resumeRunId: string | undefined;
+  let restartRunId: string | undefined;
   if (args.resume) {
     resumeFrom = await latestCheckpoint(out);
-    if (!resumeFrom) throw new TrainUsageError(`--resume: ${args.out} holds no checkpoint-N folder to resume from`);
+    const marker = resumeFrom ? undefined : await readMarker(out);
+    if (!resumeFrom && !marker) throw new TrainUsageError(`--resume: ${args.out} holds no checkpoint-N folder to resume from`);
+    if (marker && marker.loss !== args.loss) throw new TrainUsageError(`--resume: ${args.out} holds a ${marker.loss} run, not ${args.loss}`);
+    // A run stopped before its first checkpoint (killed while writing it): it restarts from step 0 as itself.
+    if (marker) restartRunId = resumeRunId = marker.runId;
+  }
+  if (resumeFrom) {
     const { state } = await readCheckpoint(resumeFrom);
     if (state.loss !== args.loss) throw new TrainUsageError(`--resume: ${args.out} was trained with --loss ${state.loss}, not ${args.loss}`);
     resumeRunId = state.runId;
@@ -222,7 +231,7 @@ export async function runTrain(args: TrainArgs): Promise<void> {
   const lora = args.lora || args.loraRank !== undefined ? { rank: args.loraRank, alpha: args.loraAlpha, dropout: args.loraDropout } : undefined;
   let loaded;
   if (args.model !== undefined) {
-    loaded = await loadModel(args.model, { device, dtype, lora });
+    loaded = await loadModel(args.model, { device, dtype, lora, allowNonFinite: args.allowNonFiniteWeights });
   } else {
     const name = args.config as string;
     let config;
@@ -251,10 +260,12 @@ export async function runTrain(args: TrainArgs): Promise<void> {
   try {
     // --out was checked above: free, this run's own (--resume), or to be replaced (--overwrite).
     const logFile = path.join(out, "train_log.jsonl");
-    if (other && args.overwrite) fs.rmSync(logFile, { force: true });
+    // Another run's log, or the log of steps a restarted run is about to redo.
+    if ((other && args.overwrite) || restartRunId) fs.rmSync(logFile, { force: true });
     log = attachJsonlLog(trainer, logFile);
     recordResampleFlags(out, resample);
-    const report = await trainer.fit(train, { eval: evalData, signal: abort.signal, resumeFrom });
+    if (restartRunId) process.stderr.write(`sdpo train: ${args.out} holds run ${restartRunId} with no checkpoint yet; restarting it from step 0\n`);
+    const report = await trainer.fit(train, { eval: evalData, signal: abort.signal, resumeFrom, runId: restartRunId });
     progress?.stop();
     process.stdout.write(
       `${args.loss}: ${report.steps} steps, final loss ${report.finalLoss.toFixed(4)}, ` +
@@ -271,6 +282,9 @@ export async function runTrain(args: TrainArgs): Promise<void> {
   }
 }
 
+/** Upper bound of step counts and intervals. */
+const STEP_COUNT = 1_000_000_000;
+
 export const trainCommand: CommandModule<object, TrainArgs> = {
   command: "train",
   describe: "Train a model with sft, dpo, sdpo or napo on an .arrow split; checkpoints and a JSONL log go to --out",
@@ -281,49 +295,50 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option("eval", { type: "string", describe: "evaluation split (.arrow)" })
       .option("model", { type: "string", describe: "Hugging Face model folder to start from" })
       .option("config", { type: "string", describe: "train from scratch: tiny, small, or a config.json file" })
-      .option("out", { type: "string", demandOption: true, describe: "output folder (checkpoints, trainer_state.json, train_log.jsonl)" })
+      .option("out", outputPath("out", "output folder (checkpoints, trainer_state.json, train_log.jsonl)", "folder"))
       .option("resume", { type: "boolean", describe: "continue from the latest checkpoint in --out" })
       .option("overwrite", { type: "boolean", describe: "replace another run held in --out" })
+      .option("allow-non-finite-weights", { type: "boolean", describe: "load --model weights holding NaN or infinities (refused by default)" })
       .option("device", { type: "string", describe: "cpu, cuda or cuda:N (default cpu)" })
       .option("dtype", { type: "string", choices: ["float32", "float64", "bfloat16", "float16"], describe: "parameter dtype (default float32)" })
       .option("lora", { type: "boolean", describe: "train LoRA adapters instead of all weights" })
-      .option("lora-rank", { type: "number", describe: "LoRA rank (implies --lora; default 8)" })
-      .option("lora-alpha", { type: "number", describe: "LoRA alpha (default 2 * rank)" })
-      .option("lora-dropout", { type: "number", describe: "LoRA dropout (default 0)" })
-      .option("learning-rate", { type: "number", describe: "peak learning rate (default 1e-4)" })
-      .option("beta", { type: "number", describe: "DPO / S-DPO beta (default 1)" })
-      .option("negatives", { type: "number", describe: "negatives per example (sdpo default 3, dpo 1)" })
-      .option("batch-size", { type: "number", describe: "examples per micro-batch (default 8)" })
-      .option("gradient-accumulation-steps", { type: "number", describe: "micro-batches per optimizer step (default 1)" })
-      .option("num-train-epochs", { type: "number", describe: "epochs (default 1)" })
-      .option("warmup-ratio", { type: "number", describe: "fraction of steps spent warming up (default 0)" })
+      .option("lora-rank", integer("lora-rank", "LoRA rank (implies --lora; default 8)", { min: 1, max: 65536 }))
+      .option("lora-alpha", real("lora-alpha", "LoRA alpha (default 2 * rank)", { above: 0 }))
+      .option("lora-dropout", real("lora-dropout", "LoRA dropout (default 0)", { min: 0, below: 1 }))
+      .option("learning-rate", real("learning-rate", "peak learning rate (default 1e-4)", { min: 0 }))
+      .option("beta", real("beta", "DPO / S-DPO beta (default 1)", { above: 0 }))
+      .option("negatives", integer("negatives", "negatives per example (sdpo default 3, dpo 1)", { min: 0, max: 4096 }))
+      .option("batch-size", integer("batch-size", "examples per micro-batch (default 8)", { min: 1, max: 65536 }))
+      .option("gradient-accumulation-steps", integer("gradient-accumulation-steps", "micro-batches per optimizer step (default 1)", { min: 1, max: 65536 }))
+      .option("num-train-epochs", integer("num-train-epochs", "epochs (default 1)", { min: 1, max: 1000000 }))
+      .option("warmup-ratio", real("warmup-ratio", "fraction of steps spent warming up (default 0)", { min: 0, max: 1 }))
       .option("lr-scheduler-type", { type: "string", choices: ["cosine", "linear", "constant"], describe: "default cosine" })
-      .option("max-grad-norm", { type: "number", describe: "gradient clipping norm, 0 disables (default 1)" })
-      .option("weight-decay", { type: "number", describe: "AdamW weight decay (default 0)" })
-      .option("adam-beta1", { type: "number", describe: "default 0.9" })
-      .option("adam-beta2", { type: "number", describe: "default 0.999" })
-      .option("adam-epsilon", { type: "number", describe: "default 1e-8" })
-      .option("seed", { type: "number", describe: "data order and initialisation seed (default 42)" })
-      .option("eval-steps", { type: "number", describe: "evaluate every N steps (0: at the end of each epoch)" })
-      .option("save-steps", { type: "number", describe: "checkpoint every N steps (0: at the end only)" })
-      .option("log-steps", { type: "number", describe: "log every N steps (default 1)" })
+      .option("max-grad-norm", real("max-grad-norm", "gradient clipping norm, 0 disables (default 1)", { min: 0 }))
+      .option("weight-decay", real("weight-decay", "AdamW weight decay (default 0)", { min: 0 }))
+      .option("adam-beta1", real("adam-beta1", "default 0.9", { min: 0, below: 1 }))
+      .option("adam-beta2", real("adam-beta2", "default 0.999", { min: 0, below: 1 }))
+      .option("adam-epsilon", real("adam-epsilon", "default 1e-8", { above: 0 }))
+      .option("seed", integer("seed", "data order and initialisation seed (default 42)", SEED_RANGE))
+      .option("eval-steps", integer("eval-steps", "evaluate every N steps (0: at the end of each epoch)", { min: 0, max: STEP_COUNT }))
+      .option("save-steps", integer("save-steps", "checkpoint every N steps (0: at the end only)", { min: 0, max: STEP_COUNT }))
+      .option("log-steps", integer("log-steps", "log every N steps (default 1)", { min: 1, max: STEP_COUNT }))
       .option("reference-mode", { type: "string", choices: ["adapters-off", "frozen-copy", "precomputed"], describe: "reference policy" })
       .option("progress", { type: "boolean", describe: "progress bar (default: when stderr is a terminal)" })
       .option("redraw-candidates", { type: "boolean", describe: "re-draw each example's candidate list every epoch (target at a random position) and re-render its prompt" })
       .option("subsequence-rows", { type: "boolean", describe: "with --redraw-candidates: also train on every history prefix predicting its next item" })
       .option("tokenizer", { type: "string", describe: "with --redraw-candidates: the data's tokenizer.json (default: the model folder's, else the one beside --data)" })
       .option("in-batch-negatives", { type: "boolean", describe: "sdpo/napo: each row also takes the other rows' chosen and rejected items as negatives (NAPO)" })
-      .option("in-batch-cap", { type: "number", describe: "with --in-batch-negatives: most shared negatives per row (seeded choice per step; default no cap)" })
+      .option("in-batch-cap", integer("in-batch-cap", "with --in-batch-negatives: most shared negatives per row (seeded choice per step; default no cap)", { min: 0, max: 65536 }))
       .option("negative-sampling", {
         type: "string",
         choices: ["fixed", "random", "hard", "pool"],
         describe: "negatives: fixed (the data's, default), random (drawn from the candidates each epoch), pool (RoDPO: drawn from the candidates the policy scores highest), hard (top K of that pool)",
       })
-      .option("pool-size", { type: "number", describe: "with --negative-sampling pool|hard: candidates kept per example (default max(5, negatives))" })
-      .option("pool-refresh-steps", { type: "number", describe: "with --negative-sampling pool|hard: rescore a row's pool once it is this many steps old (default 50)" })
+      .option("pool-size", integer("pool-size", "with --negative-sampling pool|hard: candidates kept per example (default max(5, negatives))", { min: 1, max: 4096 }))
+      .option("pool-refresh-steps", integer("pool-refresh-steps", "with --negative-sampling pool|hard: rescore a row's pool once it is this many steps old (default 50)", { min: 1, max: STEP_COUNT }))
       .option("reward-margin", { type: "string", choices: ["none", "fixed", "dynamic"], describe: "napo: margin per negative, none = S-DPO (default dynamic)" })
-      .option("margin-gamma", { type: "number", describe: "napo: margin scale gamma (default 0.5)" })
-      .option("margin-tau", { type: "number", describe: "napo dynamic margin: temperature tau of sigmoid((s_neg - s_pos) / tau) (default 1)" })
+      .option("margin-gamma", real("margin-gamma", "napo: margin scale gamma (default 0.5)", { min: 0 }))
+      .option("margin-tau", real("margin-tau", "napo dynamic margin: temperature tau of sigmoid((s_neg - s_pos) / tau) (default 1)", { above: 0 }))
       .option("margin-confidence", { type: "string", choices: ["reference", "policy"], describe: "napo dynamic margin: confidence scores from the reference (default) or the detached policy" })
       .strict() as unknown as Argv<TrainArgs>,
   handler: async (args) => {
