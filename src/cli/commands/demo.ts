@@ -18,6 +18,7 @@ import type { MetricName } from "../../eval/outcomes";
 import { compareSeeds, formatComparison, poolSeeds } from "../../eval/seeds";
 import { formatMetricsTable, type TableResult } from "../../eval/table";
 import { ResampledDataset } from "../../data/resample";
+import { integer } from "../flags";
 import { lineChartSvg, PALETTE } from "../../report/svg-chart";
 import { createModel, loadModel, saveModel } from "../../model/checkpoint";
 import { presetConfig } from "../../model/config";
@@ -311,7 +312,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .option("quick", { type: "boolean", describe: "a smoke run of under a minute (128 training rows, one epoch each, 32 test rows)" })
       .option("overwrite", { type: "boolean", describe: "write into a non-empty folder not made by the demo (only the demo's own entries are replaced)" })
       .option("device", { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" })
-      .option("seeds", { type: "number", default: 1, describe: "train and evaluate the recipe with N seeds; the table pools them (mean, interval over rows)" })
+      .option("seeds", { ...integer("seeds", "train and evaluate the recipe with N seeds; the table pools them (mean, interval over rows)", { min: 1, max: 100 }), default: 1 })
       .option("negatives-figure", { type: "boolean", describe: "also train S-DPO with K = 1, 3, 7, 15 from the first seed's SFT checkpoint (plots/negatives.svg)" }) as never,
   handler: async (args) => {
     await runDemo(args);
