@@ -6,6 +6,8 @@
  * step's negatives come from (the data, in-batch sharing, a RoDPO pool) is StepNegatives' business.
  */
 import type { PreferenceBatch } from "../data/batch";
+import { DataParallel } from "../distributed/data_parallel";
+import { selectRows, shardPositions } from "../distributed/shard";
 import type { Model } from "../model/model";
 import { native, type NativeTrainer, type TrainBatchInput } from "../native";
 import { readCheckpoint, writeCheckpoint, type TrainerState, STATE_FORMAT } from "./checkpoint_io";
@@ -20,9 +22,15 @@ import { StepNegatives } from "./step_negatives";
 import { StatsAccumulator } from "./stats";
 import type { EvalEvent, FitOptions, FitReport, LossName, TrainerOptions } from "./types";
 
+/**
+ * Data parallelism (options.distributed, under a launcher): every rank reads the same global batches of
+ * batchSize x worldSize rows and trains on its strided share; the gradients are summed over the ranks in the
+ * addon before clipping and AdamW, so all ranks apply the same update. Metrics are summed over the ranks
+ * before they are reported; rank 0 alone writes checkpoints.
+ */
 /** Options that fix the data order and the schedule: a resumed run must use the same. */
 const RESUME_INVARIANTS = [
-  "batchSize", "gradientAccumulationSteps", "negatives", "seed", "numTrainEpochs", "warmupRatio", "lrSchedulerType", "learningRate",
+  "gradientAccumulationSteps", "negatives", "seed", "numTrainEpochs", "warmupRatio", "lrSchedulerType", "learningRate",
   "negativeSampling", "poolSize", "poolRefreshSteps", "inBatchNegatives", "rewardMargin",
 ] as const;
 
@@ -145,7 +153,16 @@ export abstract class PreferenceTrainer {
     const evalSource = fitOptions.eval !== undefined ? openSource(fitOptions.eval, "fit(data, { eval })") : undefined;
     const numRows = await train.countRows();
     if (!(numRows >= 1)) throw new RangeError("fit(data): the training data holds no examples");
-    const batchesPerEpoch = Math.ceil(numRows / o.batchSize);
+    const dp = await DataParallel.join(o.distributed, this.model.device);
+    const worldSize = dp?.worldSize ?? 1;
+    const isMain = !dp || dp.isMain;
+    if (dp && worldSize > 1 && (o.negativeSampling === "pool" || o.negativeSampling === "hard")) {
+      throw new Error(`negativeSampling '${o.negativeSampling}' is not data-parallel yet (each rank would keep its own pool); train it on one process`);
+    }
+    if (dp) this.trainer.attachProcessGroup({ bucketBytes: o.distributed!.bucketBytes });
+    // The global batch: what one optimizer step sees over all ranks (each rank trains on its share).
+    const globalBatchSize = o.batchSize * worldSize;
+    const batchesPerEpoch = Math.ceil(numRows / globalBatchSize);
     const stepsPerEpoch = Math.ceil(batchesPerEpoch / o.gradientAccumulationSteps);
     const totalSteps = stepsPerEpoch * o.numTrainEpochs;
     const schedule = { type: o.lrSchedulerType, learningRate: o.learningRate, totalSteps, warmupSteps: warmupStepsFor(o.warmupRatio, totalSteps) };
@@ -163,6 +180,7 @@ export abstract class PreferenceTrainer {
 
     if (fitOptions.resumeFrom !== undefined) {
       const ck = await readCheckpoint(fitOptions.resumeFrom);
+      this.checkWorldSize(ck.state, worldSize);
       this.checkResumable(ck.state, totalSteps);
       const byName = new Set(this.model.native.parameterInfo().filter((p) => p.trainable).map((p) => p.name));
       for (const t of ck.trainable) {
@@ -179,7 +197,12 @@ export abstract class PreferenceTrainer {
       lastEval = ck.state.lastEval;
       negatives.restore(ck.state.negativePool);
     }
-    if (o.outputDir) await claimOutputDir(o.outputDir, runId, this.loss, o.overwrite);
+    if (dp) {
+      const shapes = this.model.native.parameterInfo().filter((p) => p.trainable).map((p) => `${p.name}:${p.shape.join("x")}:${p.dtype}`);
+      const { outputDir: _out, overwrite: _ow, distributed: _d, ...shared } = o;
+      await dp.checkAgreement(JSON.stringify({ loss: this.loss, shared, shapes, numRows, globalStep, config: this.model.config }));
+    }
+    if (o.outputDir && isMain) await claimOutputDir(o.outputDir, runId, this.loss, o.overwrite);
     await this.ensureReference(evalSource ? [train, evalSource] : [train]);
 
     const signal = fitOptions.signal;
@@ -210,10 +233,11 @@ export abstract class PreferenceTrainer {
         jsRng: { seed: o.seed, epoch },
         torchRng: Buffer.from(this.trainer.rngState()).toString("base64"),
         negativePool: negatives.toJSON(),
+        worldSize,
       };
     };
     const save = async () => {
-      if (!o.outputDir || lastSaved === globalStep) return;
+      if (!o.outputDir || !isMain || lastSaved === globalStep) return;
       const trainable = this.model.native.parameterInfo().filter((p) => p.trainable);
       const dir = await writeCheckpoint(o.outputDir, this.model, this.trainer, trainable, stateNow());
       lastSaved = globalStep;
@@ -226,19 +250,30 @@ export abstract class PreferenceTrainer {
       this.events.emit("eval", lastEval);
     };
     const optimizerStep = async (group: PreferenceBatch[]) => {
-      const weights = group.map((b) => this.lossWeightOf(b));
-      const total = weights.reduce((a, b) => a + b, 0);
+      // This rank's rows of each global batch (null: none left for it in a short last batch).
+      const shards = dp ? group.map((b) => selectRows(b, shardPositions(b.size, dp.rank, worldSize))) : group;
+      const weights = shards.map((b) => (b ? this.lossWeightOf(b) : 0));
+      let total = weights.reduce((a, b) => a + b, 0);
+      // Each micro-batch weighs its share of the whole step over all ranks: the summed gradients are the mean.
+      if (dp) [total] = await dp.allReduceSum([total], `loss weights of optimizer step ${globalStep + 1}`);
       if (!(total > 0)) throw new RangeError(`rows ${group[0].rows[0]}..: the chosen responses of this step have no tokens`);
       const learningRate = learningRateAt(globalStep, schedule);
-      const acc = new StatsAccumulator();
+      let acc = new StatsAccumulator();
       let gradNorm = NaN;
-      for (let i = 0; i < group.length; i++) {
-        const last = i === group.length - 1;
-        const input = this.usesNegatives && negatives.buildsNegatives ? await negatives.forStep(group[i], globalStep, i) : this.pack(group[i]);
+      for (let i = 0; i < shards.length; i++) {
+        const last = i === shards.length - 1;
+        const shard = shards[i];
+        if (!shard) {
+          // Every rank takes part in the step's gradient sum, with or without rows of its own.
+          if (last) gradNorm = (await this.trainer.applyUpdate({ learningRate })).gradNorm;
+          continue;
+        }
+        const input = this.usesNegatives && negatives.buildsNegatives ? await negatives.forStep(shard, globalStep, i) : this.pack(shard);
         const stats = await this.trainer.step(input, { learningRate, optimizerStep: last, weight: weights[i] / total });
         acc.add(stats, weights[i]);
         if (last) gradNorm = stats.gradNorm;
       }
+      if (dp) acc = StatsAccumulator.fromSums(await dp.allReduceSum(acc.toSums(), `metrics of optimizer step ${globalStep + 1}`));
       globalStep++;
       batchesInEpoch += group.length;
       const m = acc.mean();
@@ -271,7 +306,7 @@ export abstract class PreferenceTrainer {
 
     training: for (; epoch < o.numTrainEpochs; epoch++, batchesInEpoch = 0) {
       const negativeSampling = o.negativeSampling === "random" ? "random" : "fixed";
-      const batches = train.batches({ batchSize: o.batchSize, negatives: o.negatives, shuffle: true, seed: o.seed, epoch, skipBatches: batchesInEpoch, negativeSampling });
+      const batches = train.batches({ batchSize: globalBatchSize, negatives: o.negatives, shuffle: true, seed: o.seed, epoch, skipBatches: batchesInEpoch, negativeSampling });
       let group: PreferenceBatch[] = [];
       for await (const batch of batches) {
         group.push(batch);
@@ -304,6 +339,18 @@ export abstract class PreferenceTrainer {
       seconds,
       outputDir: o.outputDir,
     };
+  }
+
+  /** A checkpoint of W ranks x batchSize b resumes exactly on W' x b' = W x b (the same global batches). */
+  private checkWorldSize(state: TrainerState, worldSize: number): void {
+    const savedWorld = state.worldSize ?? 1;
+    const savedBatch = Number((state.options as Record<string, unknown>).batchSize);
+    if (savedWorld * savedBatch !== worldSize * this.options.batchSize) {
+      throw new Error(
+        `resumeFrom: the checkpoint's global batch is ${savedWorld} rank(s) x batchSize ${savedBatch} = ${savedWorld * savedBatch} rows, ` +
+          `this run's is ${worldSize} x ${this.options.batchSize} = ${worldSize * this.options.batchSize}; the data order and schedule only continue with the same global batch`,
+      );
+    }
   }
 
   private checkResumable(state: TrainerState, totalSteps: number): void {
