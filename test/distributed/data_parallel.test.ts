@@ -173,3 +173,36 @@ function trainAlone(test: object): RankResult {
     expect(result(out, "1").error).toMatch(/rank 1 of 2 \(gloo\): rendezvous at 127\.0\.0\.1:\d+ failed/);
   });
 });
+
+/**
+ * NCCL, world size 1 (one GPU): the process group over CUDA tensors gives the single-process result. Runs where
+ * the build has NCCL and a GPU is there; SDPO_NCCL_TEST=1 (bench/gpu/nccl-check.sh) makes a missing NCCL a
+ * failure instead of a skip.
+ */
+const ncclWanted = process.env.SDPO_NCCL_TEST === "1";
+const hasCuda = native().buildInfo().cudaAvailable === true;
+(ncclWanted || (native().distributedInfo().nccl && hasCuda) ? describe : describe.skip)("data-parallel training (nccl, world size 1)", () => {
+  const tmp = new TempDir();
+  const data = tmp.arrow("train.arrow", 17);
+  afterAll(() => tmp.remove());
+
+  test("the build carries nccl and a CUDA device is there", () => {
+    expect(native().distributedInfo().nccl).toBe(true);
+    expect(hasCuda).toBe(true);
+  });
+
+  test("sdpo on cuda:0 through nccl (world size 1) == the same run alone", async () => {
+    const out = join(tmp.path, "nccl");
+    require("fs").mkdirSync(out);
+    const test = { loss: "sdpo", data, batchSize: 8, out, device: "cuda:0" };
+    const alone = trainAlone(test);
+    expect(alone.error).toBeUndefined();
+    const ranks = await spawnLocalRanks(process.execPath, ["-r", register, rankScript], 1, undefined, cleanEnv({ DP_TEST: JSON.stringify({ ...test, backend: "nccl" }) }));
+    const r0 = result(out, "0");
+    expect(r0.error).toBeUndefined();
+    expect(ranks.status).toBe(0);
+    expect(r0.steps).toBe(3);
+    expect(maxDiff(alone.initial!, alone.params!)).toBeGreaterThan(1e-4);
+    expect(maxDiff(r0.params!, alone.params!)).toBeLessThan(1e-10);
+  });
+});

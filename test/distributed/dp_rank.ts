@@ -2,14 +2,15 @@
  * One training process of the data-parallel tests: trains the tiny float64 model on `data` with the launch
  * variables it was started with (none: alone), then writes its trainable parameters (or its error) to
  * `${out}/rank-${RANK}.json`. Options come as JSON in DP_TEST.
- *   { loss, data, batchSize, out, lora?, killAfterStep?, timeoutMs?, bucketBytes?, gradientAccumulationSteps? }
+ *   { loss, data, batchSize, out, lora?, killAfterStep?, timeoutMs?, bucketBytes?, gradientAccumulationSteps?,
+ *     device? ("cpu"), backend? ("gloo") }
  * killAfterStep: this rank kills itself (SIGKILL) once that optimizer step is done: a rank that dies.
  */
 import { writeFileSync } from "fs";
 import { join } from "path";
 import { createModel } from "../../src/model/checkpoint";
 import { Model } from "../../src/model/model";
-import { native } from "../../src/native";
+import { native, type DeviceName } from "../../src/native";
 import { createTrainer } from "../../src/trainers/registry";
 import type { LossName } from "../../src/trainers/types";
 import { tinyConfig } from "../trainers/fixtures";
@@ -24,6 +25,8 @@ interface RankTest {
   timeoutMs?: number;
   bucketBytes?: number;
   gradientAccumulationSteps?: number;
+  device?: DeviceName;
+  backend?: "gloo" | "nccl";
 }
 
 function trainableValues(model: Model): Record<string, number[]> {
@@ -41,14 +44,14 @@ async function main(): Promise<void> {
   const file = join(t.out, `rank-${rank}.json`);
   native().setNumThreads(1);
   try {
-    const loaded = createModel(tinyConfig, { dtype: "float64", seed: 42, lora: t.lora ? { rank: 4, dropout: 0 } : undefined });
+    const loaded = createModel(tinyConfig, { device: t.device ?? "cpu", dtype: "float64", seed: 42, lora: t.lora ? { rank: 4, dropout: 0 } : undefined });
     const model = new Model(loaded.native);
     const trainer = createTrainer(t.loss, {
       model,
       batchSize: t.batchSize,
       learningRate: 1e-3,
       gradientAccumulationSteps: t.gradientAccumulationSteps ?? 1,
-      distributed: { backend: "gloo", timeoutMs: t.timeoutMs ?? 30000, ...(t.bucketBytes !== undefined ? { bucketBytes: t.bucketBytes } : {}) },
+      distributed: { backend: t.backend ?? "gloo", timeoutMs: t.timeoutMs ?? 30000, ...(t.bucketBytes !== undefined ? { bucketBytes: t.bucketBytes } : {}) },
     });
     const initial = trainableValues(model);
     const losses: number[] = [];
