@@ -31,9 +31,9 @@ interface RankResult {
 
 /** The launch variables removed: a child that trains alone unless we set them. */
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: "1", ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: "1" };
   for (const k of ["RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_USE_AGENT_STORE"]) delete env[k];
-  return env;
+  return { ...env, ...extra };
 }
 
 function result(out: string, rank: string): RankResult {
@@ -161,6 +161,23 @@ function trainAlone(test: object): RankResult {
     expect(Date.now() - started).toBeLessThan(40000);
     const r0 = result(out, "0");
     expect(r0.error).toMatch(/rank 0 of 2 \(gloo\): all-reduce of .*optimizer step 2/);
+  });
+
+  test("ranks started with different options are refused at start-up, before any step", async () => {
+    const out = join(tmp.path, "mismatch");
+    require("fs").mkdirSync(out);
+    const port = await freeLoopbackPort();
+    const ranks = [0, 1].map(
+      (rank) =>
+        new Promise<number | null>((resolve) => {
+          const test = { loss: "sdpo", data, batchSize: rank === 0 ? 4 : 3, out, timeoutMs: 20000 };
+          const env = cleanEnv({ DP_TEST: JSON.stringify(test), RANK: String(rank), WORLD_SIZE: "2", MASTER_ADDR: "127.0.0.1", MASTER_PORT: String(port) });
+          spawn(process.execPath, ["-r", register, rankScript], { env, stdio: "ignore" }).on("exit", (code) => resolve(code));
+        }),
+    );
+    expect(await Promise.all(ranks)).toEqual([1, 1]);
+    expect(result(out, "0").error).toMatch(/rank 0 of 2: the ranks disagree on the model, trainer options or training data/);
+    expect(result(out, "1").error).toMatch(/rank 1 of 2: the ranks disagree/);
   });
 
   test("a rank alone at the rendezvous fails after the timeout, naming the rendezvous", async () => {
