@@ -347,8 +347,8 @@ export abstract class PreferenceTrainer {
     const savedBatch = Number((state.options as Record<string, unknown>).batchSize);
     if (savedWorld * savedBatch !== worldSize * this.options.batchSize) {
       throw new Error(
-        `resumeFrom: the checkpoint's global batch is ${savedWorld} rank(s) x batchSize ${savedBatch} = ${savedWorld * savedBatch} rows, ` +
-          `this run's is ${worldSize} x ${this.options.batchSize} = ${worldSize * this.options.batchSize}; the data order and schedule only continue with the same global batch`,
+        `resumeFrom: the global batch (ranks x batchSize) differs from the checkpoint's, so the data order and schedule cannot continue ` +
+          `(batchSize: checkpoint ${savedBatch}, now ${this.options.batchSize}; ranks: checkpoint ${savedWorld}, now ${worldSize})`,
       );
     }
   }

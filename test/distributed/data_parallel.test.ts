@@ -163,6 +163,40 @@ function trainAlone(test: object): RankResult {
     expect(r0.error).toMatch(/rank 0 of 2 \(gloo\): all-reduce of .*optimizer step 2/);
   });
 
+  test("a run whose rank died resumes from rank 0's checkpoint, on 2 ranks or on 1 (same global batch)", async () => {
+    const out = join(tmp.path, "resume");
+    require("fs").mkdirSync(out);
+    const alone = trainAlone({ loss: "sdpo", data, batchSize: 8, out });
+    const runDir = join(out, "run");
+    const port = await freeLoopbackPort();
+    const statuses = await Promise.all(
+      [0, 1].map(
+        (rank) =>
+          new Promise<number | null>((resolve) => {
+            const test = { loss: "sdpo", data, batchSize: 4, out, outputDir: runDir, saveSteps: 1, ...(rank === 1 ? { killAfterStep: 2 } : {}) };
+            const env = cleanEnv({ DP_TEST: JSON.stringify(test), RANK: String(rank), WORLD_SIZE: "2", MASTER_ADDR: "127.0.0.1", MASTER_PORT: String(port) });
+            spawn(process.execPath, ["-r", register, rankScript], { env, stdio: "ignore" }).on("exit", (code) => resolve(code));
+          }),
+      ),
+    );
+    expect(statuses).toEqual([1, null]);
+    expect(result(out, "0").error).toMatch(/optimizer step 3/);
+    // Rank 0 alone wrote the checkpoints, up to the last step both ranks finished.
+    expect(require("fs").readdirSync(runDir).filter((f: string) => f.startsWith("checkpoint-")).sort()).toEqual(["checkpoint-1", "checkpoint-2"]);
+    const resumeFrom = join(runDir, "checkpoint-2");
+    await spawnLocalRanks(process.execPath, ["-r", register, rankScript], 2, undefined, cleanEnv({ DP_TEST: JSON.stringify({ loss: "sdpo", data, batchSize: 4, out, resumeFrom }) }));
+    const resumed = result(out, "0");
+    expect(resumed.error).toBeUndefined();
+    expect(resumed.steps).toBe(3);
+    expect(maxDiff(resumed.params!, alone.params!)).toBeLessThan(1e-10);
+    // 1 process x batch 8 continues the 2 x 4 run: the same global batches.
+    const single = trainAlone({ loss: "sdpo", data, batchSize: 8, out, resumeFrom });
+    expect(single.error).toBeUndefined();
+    expect(maxDiff(single.params!, alone.params!)).toBeLessThan(1e-10);
+    // Another global batch cannot continue it.
+    expect(trainAlone({ loss: "sdpo", data, batchSize: 4, out, resumeFrom }).error).toMatch(/batchSize: checkpoint 4, now 4; ranks: checkpoint 2, now 1/);
+  });
+
   test("ranks started with different options are refused at start-up, before any step", async () => {
     const out = join(tmp.path, "mismatch");
     require("fs").mkdirSync(out);

@@ -3,7 +3,7 @@
  * variables it was started with (none: alone), then writes its trainable parameters (or its error) to
  * `${out}/rank-${RANK}.json`. Options come as JSON in DP_TEST.
  *   { loss, data, batchSize, out, lora?, killAfterStep?, timeoutMs?, bucketBytes?, gradientAccumulationSteps?,
- *     device? ("cpu"), backend? ("gloo") }
+ *     device? ("cpu"), backend? ("gloo"), outputDir?, saveSteps?, resumeFrom? }
  * killAfterStep: this rank kills itself (SIGKILL) once that optimizer step is done: a rank that dies.
  */
 import { writeFileSync } from "fs";
@@ -27,6 +27,9 @@ interface RankTest {
   gradientAccumulationSteps?: number;
   device?: DeviceName;
   backend?: "gloo" | "nccl";
+  outputDir?: string;
+  saveSteps?: number;
+  resumeFrom?: string;
 }
 
 function trainableValues(model: Model): Record<string, number[]> {
@@ -51,6 +54,7 @@ async function main(): Promise<void> {
       batchSize: t.batchSize,
       learningRate: 1e-3,
       gradientAccumulationSteps: t.gradientAccumulationSteps ?? 1,
+      ...(t.outputDir !== undefined ? { outputDir: t.outputDir, saveSteps: t.saveSteps ?? 0 } : {}),
       distributed: { backend: t.backend ?? "gloo", timeoutMs: t.timeoutMs ?? 30000, ...(t.bucketBytes !== undefined ? { bucketBytes: t.bucketBytes } : {}) },
     });
     const initial = trainableValues(model);
@@ -59,7 +63,7 @@ async function main(): Promise<void> {
       losses.push(e.loss);
       if (t.killAfterStep === e.step) process.kill(process.pid, "SIGKILL");
     });
-    const report = await trainer.fit(t.data);
+    const report = await trainer.fit(t.data, { resumeFrom: t.resumeFrom });
     writeFileSync(file, JSON.stringify({ steps: report.steps, losses, params: trainableValues(model), initial }));
   } catch (err) {
     writeFileSync(file, JSON.stringify({ error: (err as Error).message }));
