@@ -323,6 +323,8 @@ export interface TrainStepStats {
   /** Tokens the loss is averaged over (sft: chosen tokens). */
   lossTokens: number;
   optimizerStep: boolean;
+  /** Seconds in the data-parallel gradient sum of this call's optimizer step (0 alone or without a step). */
+  gradSyncSeconds: number;
   /** Optimizer steps taken so far. */
   optimizerSteps: number;
 }

@@ -90,6 +90,7 @@ Napi::Object statsToJs(Napi::Env env, const train::StepStats& s, int64_t optimiz
   out.Set("tokens", static_cast<double>(s.tokens));
   out.Set("lossTokens", static_cast<double>(s.loss_tokens));
   out.Set("optimizerStep", s.optimizer_step);
+  out.Set("gradSyncSeconds", s.grad_sync_seconds);
   out.Set("optimizerSteps", static_cast<double>(optimizerSteps));
   return out;
 }

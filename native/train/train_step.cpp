@@ -1,5 +1,6 @@
 #include "train/train_step.h"
 
+#include <chrono>
 #include <cmath>
 #include <limits>
 
@@ -247,7 +248,11 @@ StepStats TrainStep::apply_update(double learning_rate) {
 }
 
 void TrainStep::update(double learning_rate, StepStats& stats) {
-  if (gradient_sync_) gradient_sync_(optimizer_.params());
+  if (gradient_sync_) {
+    const auto started = std::chrono::steady_clock::now();
+    gradient_sync_(optimizer_.params());
+    stats.grad_sync_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  }
   const GradClip clip = gradient_clipping(optimizer_.params(), options_.max_grad_norm);
   stats.grad_norm = clip.norm;
   if (std::isfinite(clip.norm)) optimizer_.step(learning_rate, clip.scale);

@@ -45,6 +45,7 @@ struct StepStats {
   int64_t responses = 0;       // R
   int64_t tokens = 0;          // response tokens scored
   int64_t loss_tokens = 0;     // tokens the loss averages over (sft: chosen tokens)
+  double grad_sync_seconds = 0;  // time in the gradient sync (data parallelism: the all-reduce and the wait for peers)
   bool optimizer_step = false;
 };
 

@@ -254,8 +254,15 @@ export abstract class PreferenceTrainer {
       const shards = dp ? group.map((b) => selectRows(b, shardPositions(b.size, dp.rank, worldSize))) : group;
       const weights = shards.map((b) => (b ? this.lossWeightOf(b) : 0));
       let total = weights.reduce((a, b) => a + b, 0);
+      let syncSeconds = 0;
+      const timed = async <T>(collective: Promise<T>): Promise<T> => {
+        const t0 = process.hrtime.bigint();
+        const value = await collective;
+        syncSeconds += Number(process.hrtime.bigint() - t0) / 1e9;
+        return value;
+      };
       // Each micro-batch weighs its share of the whole step over all ranks: the summed gradients are the mean.
-      if (dp) [total] = await dp.allReduceSum([total], `loss weights of optimizer step ${globalStep + 1}`);
+      if (dp) [total] = await timed(dp.allReduceSum([total], `loss weights of optimizer step ${globalStep + 1}`));
       if (!(total > 0)) throw new RangeError(`rows ${group[0].rows[0]}..: the chosen responses of this step have no tokens`);
       const learningRate = learningRateAt(globalStep, schedule);
       let acc = new StatsAccumulator();
@@ -265,15 +272,22 @@ export abstract class PreferenceTrainer {
         const shard = shards[i];
         if (!shard) {
           // Every rank takes part in the step's gradient sum, with or without rows of its own.
-          if (last) gradNorm = (await this.trainer.applyUpdate({ learningRate })).gradNorm;
+          if (last) {
+            const stats = await this.trainer.applyUpdate({ learningRate });
+            gradNorm = stats.gradNorm;
+            syncSeconds += stats.gradSyncSeconds;
+          }
           continue;
         }
         const input = this.usesNegatives && negatives.buildsNegatives ? await negatives.forStep(shard, globalStep, i) : this.pack(shard);
         const stats = await this.trainer.step(input, { learningRate, optimizerStep: last, weight: weights[i] / total });
         acc.add(stats, weights[i]);
-        if (last) gradNorm = stats.gradNorm;
+        if (last) {
+          gradNorm = stats.gradNorm;
+          syncSeconds += stats.gradSyncSeconds;
+        }
       }
-      if (dp) acc = StatsAccumulator.fromSums(await dp.allReduceSum(acc.toSums(), `metrics of optimizer step ${globalStep + 1}`));
+      if (dp) acc = StatsAccumulator.fromSums(await timed(dp.allReduceSum(acc.toSums(), `metrics of optimizer step ${globalStep + 1}`)));
       globalStep++;
       batchesInEpoch += group.length;
       const m = acc.mean();
@@ -294,6 +308,7 @@ export abstract class PreferenceTrainer {
           learningRate,
           gradNorm,
           examplesPerSecond: windowExamples / Math.max(1e-9, (now - windowStart) / 1000),
+          syncSeconds,
           totalSteps,
           elapsedSeconds: elapsed(),
         });

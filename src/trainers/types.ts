@@ -82,6 +82,9 @@ export interface StepEvent {
   learningRate: number;
   gradNorm: number; // before clipping
   examplesPerSecond: number;
+  /** Data parallelism: seconds of this step spent in collectives (gradient buckets, loss weights, metrics),
+   *  waits for slower ranks included; 0 alone. */
+  syncSeconds: number;
   totalSteps: number;
   elapsedSeconds: number;
 }
