@@ -11,7 +11,7 @@ import { PreferenceDataset } from "../../data/dataset";
 import { createModel, loadModel } from "../../model/checkpoint";
 import { presetConfig, readConfigFile } from "../../model/config";
 import { Model } from "../../model/model";
-import type { DeviceName, ModelDType } from "../../native";
+import { native, type DeviceName, type ModelDType } from "../../native";
 import { readLaunchEnv } from "../../distributed/launch_env";
 import { spawnLocalRanks } from "../../distributed/spawn_local";
 import { attachJsonlLog, attachProgress } from "../../report";
@@ -283,6 +283,8 @@ export async function runTrain(args: TrainArgs): Promise<void> {
     process.removeListener("SIGINT", onSignal);
     progress?.stop();
     log?.close();
+    // The rendezvous store (rank 0) and the connections close before the process ends.
+    if (launch) await native().destroyDistributed();
     trainer.dispose();
     model.native.dispose();
   }
