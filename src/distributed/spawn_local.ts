@@ -53,7 +53,15 @@ export async function spawnLocalRanks(command: string, args: string[], nproc: nu
       child.once("exit", (code, signal) => resolve(code ?? 128 + (signal ? osSignalNumber(signal) : 0)));
     });
   });
-  const statuses = await Promise.all(exits);
+  // Ctrl-C reaches every rank from the terminal and each stops at the same step; this process waits for them.
+  const waitForRanks = () => undefined;
+  process.on("SIGINT", waitForRanks);
+  let statuses: number[];
+  try {
+    statuses = await Promise.all(exits);
+  } finally {
+    process.removeListener("SIGINT", waitForRanks);
+  }
   const failed = statuses.findIndex((s) => s !== 0);
   if (failed >= 0) process.stderr.write(`sdpo: rank ${failed} of ${nproc} exited with status ${statuses[failed]}\n`);
   return { statuses, status: failed >= 0 ? statuses[failed] : 0 };

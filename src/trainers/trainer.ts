@@ -4,6 +4,11 @@
  * loop stays free), an optimizer step at the end of each group, events, evaluation and checkpoints.
  * The losses differ only in their name, their number of negatives and what the loss averages over; where a
  * step's negatives come from (the data, in-batch sharing, a RoDPO pool) is StepNegatives' business.
+ *
+ * Data parallelism (options.distributed, under a launcher): every rank reads the same global batches of
+ * batchSize x worldSize rows and trains on its strided share; the gradients are summed over the ranks in the
+ * addon before clipping and AdamW, so all ranks apply the same update. Metrics are summed over the ranks
+ * before they are reported; rank 0 alone writes checkpoints; a stop request on any rank stops all at one step.
  */
 import type { PreferenceBatch } from "../data/batch";
 import { DataParallel } from "../distributed/data_parallel";
@@ -22,12 +27,6 @@ import { StepNegatives } from "./step_negatives";
 import { StatsAccumulator } from "./stats";
 import type { EvalEvent, FitOptions, FitReport, LossName, TrainerOptions } from "./types";
 
-/**
- * Data parallelism (options.distributed, under a launcher): every rank reads the same global batches of
- * batchSize x worldSize rows and trains on its strided share; the gradients are summed over the ranks in the
- * addon before clipping and AdamW, so all ranks apply the same update. Metrics are summed over the ranks
- * before they are reported; rank 0 alone writes checkpoints.
- */
 /** Options that fix the data order and the schedule: a resumed run must use the same. */
 const RESUME_INVARIANTS = [
   "gradientAccumulationSteps", "negatives", "seed", "numTrainEpochs", "warmupRatio", "lrSchedulerType", "learningRate",
@@ -249,7 +248,8 @@ export abstract class PreferenceTrainer {
       lastEval = { type: "eval", step: globalStep, epoch: fractionalEpoch(), ...result };
       this.events.emit("eval", lastEval);
     };
-    const optimizerStep = async (group: PreferenceBatch[]) => {
+    /** One optimizer step over `group`; false (nothing done) when a stop was requested, on any rank. */
+    const optimizerStep = async (group: PreferenceBatch[]): Promise<boolean> => {
       // This rank's rows of each global batch (null: none left for it in a short last batch).
       const shards = dp ? group.map((b) => selectRows(b, shardPositions(b.size, dp.rank, worldSize))) : group;
       const weights = shards.map((b) => (b ? this.lossWeightOf(b) : 0));
@@ -262,7 +262,10 @@ export abstract class PreferenceTrainer {
         return value;
       };
       // Each micro-batch weighs its share of the whole step over all ranks: the summed gradients are the mean.
-      if (dp) [total] = await timed(dp.allReduceSum([total], `loss weights of optimizer step ${globalStep + 1}`));
+      // The same sum carries stop requests, so that ranks stop together instead of waiting on one another.
+      let stops = signal?.aborted ? 1 : 0;
+      if (dp) [total, stops] = await timed(dp.allReduceSum([total, stops], `loss weights of optimizer step ${globalStep + 1}`));
+      if (stops > 0) return false;
       if (!(total > 0)) throw new RangeError(`rows ${group[0].rows[0]}..: the chosen responses of this step have no tokens`);
       const learningRate = learningRateAt(globalStep, schedule);
       let acc = new StatsAccumulator();
@@ -317,6 +320,7 @@ export abstract class PreferenceTrainer {
       }
       if (o.evalSteps > 0 && globalStep % o.evalSteps === 0) await runEval();
       if (o.saveSteps > 0 && globalStep % o.saveSteps === 0) await save();
+      return true;
     };
 
     training: for (; epoch < o.numTrainEpochs; epoch++, batchesInEpoch = 0) {
@@ -326,19 +330,15 @@ export abstract class PreferenceTrainer {
       for await (const batch of batches) {
         group.push(batch);
         if (group.length < o.gradientAccumulationSteps) continue;
-        if (signal?.aborted) {
+        if (!(await optimizerStep(group))) {
           aborted = true;
           break training;
         }
-        await optimizerStep(group);
         group = [];
       }
-      if (group.length > 0) {
-        if (signal?.aborted) {
-          aborted = true;
-          break;
-        }
-        await optimizerStep(group);
+      if (group.length > 0 && !(await optimizerStep(group))) {
+        aborted = true;
+        break;
       }
       if (o.evalSteps === 0) await runEval();
     }

@@ -22,6 +22,7 @@ const hasTorchrun = existsSync("/usr/bin/python3") && spawnSync("/usr/bin/python
 
 interface RankResult {
   steps?: number;
+  aborted?: boolean;
   losses?: number[];
   params?: Record<string, number[]>;
   /** The trainable parameters before training. */
@@ -195,6 +196,25 @@ function trainAlone(test: object): RankResult {
     expect(maxDiff(single.params!, alone.params!)).toBeLessThan(1e-10);
     // Another global batch cannot continue it.
     expect(trainAlone({ loss: "sdpo", data, batchSize: 4, out, resumeFrom }).error).toMatch(/batchSize: checkpoint 4, now 4; ranks: checkpoint 2, now 1/);
+  });
+
+  test("a stop requested on one rank stops every rank after the same step", async () => {
+    const out = join(tmp.path, "stop");
+    require("fs").mkdirSync(out);
+    const port = await freeLoopbackPort();
+    const statuses = await Promise.all(
+      [0, 1].map(
+        (rank) =>
+          new Promise<number | null>((resolve) => {
+            const test = { loss: "sdpo", data, batchSize: 4, out, ...(rank === 1 ? { abortAfterStep: 1 } : {}) };
+            const env = cleanEnv({ DP_TEST: JSON.stringify(test), RANK: String(rank), WORLD_SIZE: "2", MASTER_ADDR: "127.0.0.1", MASTER_PORT: String(port) });
+            spawn(process.execPath, ["-r", register, rankScript], { env, stdio: "ignore" }).on("exit", (code) => resolve(code));
+          }),
+      ),
+    );
+    expect(statuses).toEqual([0, 0]);
+    for (const rank of ["0", "1"]) expect(result(out, rank)).toMatchObject({ steps: 1, aborted: true });
+    expect(maxDiff(result(out, "0").params!, result(out, "1").params!)).toBe(0);
   });
 
   test("ranks started with different options are refused at start-up, before any step", async () => {

@@ -5,6 +5,7 @@
  *   { loss, data, batchSize, out, lora?, killAfterStep?, timeoutMs?, bucketBytes?, gradientAccumulationSteps?,
  *     device? ("cpu"), backend? ("gloo"), outputDir?, saveSteps?, resumeFrom? }
  * killAfterStep: this rank kills itself (SIGKILL) once that optimizer step is done: a rank that dies.
+ * abortAfterStep: this rank's fit() signal is aborted once that step is done (a stop request on one rank).
  */
 import { writeFileSync } from "fs";
 import { join } from "path";
@@ -22,6 +23,7 @@ interface RankTest {
   out: string;
   lora?: boolean;
   killAfterStep?: number;
+  abortAfterStep?: number;
   timeoutMs?: number;
   bucketBytes?: number;
   gradientAccumulationSteps?: number;
@@ -62,9 +64,11 @@ async function main(): Promise<void> {
     trainer.on("step", (e) => {
       losses.push(e.loss);
       if (t.killAfterStep === e.step) process.kill(process.pid, "SIGKILL");
+      if (t.abortAfterStep === e.step) stop.abort();
     });
-    const report = await trainer.fit(t.data, { resumeFrom: t.resumeFrom });
-    writeFileSync(file, JSON.stringify({ steps: report.steps, losses, params: trainableValues(model), initial }));
+    const stop = new AbortController();
+    const report = await trainer.fit(t.data, { resumeFrom: t.resumeFrom, signal: stop.signal });
+    writeFileSync(file, JSON.stringify({ steps: report.steps, aborted: report.aborted, losses, params: trainableValues(model), initial }));
   } catch (err) {
     writeFileSync(file, JSON.stringify({ error: (err as Error).message }));
     process.exitCode = 1;
