@@ -32,7 +32,8 @@ interface RankResult {
 
 /** The launch variables removed: a child that trains alone unless we set them. */
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: "1" };
+  // One thread per process (OpenBLAS's pool too): the ranks share the machine's cores.
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1" };
   for (const k of ["RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_USE_AGENT_STORE"]) delete env[k];
   return { ...env, ...extra };
 }
