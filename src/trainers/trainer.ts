@@ -124,13 +124,19 @@ export abstract class PreferenceTrainer {
     return this.evaluateSource(source);
   }
 
-  private async evaluateSource(source: PreferenceSource): Promise<Omit<EvalEvent, "type" | "step" | "epoch">> {
-    const acc = new StatsAccumulator();
+  /** With `dp` (fit() of a data-parallel run, on every rank), each rank scores its share of every batch and the
+   *  sums are added up over the ranks; evaluate() alone scores everything here. */
+  private async evaluateSource(source: PreferenceSource, dp: DataParallel | null = null): Promise<Omit<EvalEvent, "type" | "step" | "epoch">> {
+    let acc = new StatsAccumulator();
     const o = this.options;
-    for await (const batch of source.batches({ batchSize: o.batchSize, negatives: o.negatives, shuffle: false, seed: o.seed, epoch: 0, skipBatches: 0, negativeSampling: "fixed" })) {
-      const stats = await this.trainer.evaluate(this.pack(batch));
+    const worldSize = dp?.worldSize ?? 1;
+    for await (const batch of source.batches({ batchSize: o.batchSize * worldSize, negatives: o.negatives, shuffle: false, seed: o.seed, epoch: 0, skipBatches: 0, negativeSampling: "fixed" })) {
+      const shard = dp ? selectRows(batch, shardPositions(batch.size, dp.rank, worldSize)) : batch;
+      if (!shard) continue;
+      const stats = await this.trainer.evaluate(this.pack(shard));
       acc.add(stats, this.loss === "sft" ? stats.lossTokens : stats.examples);
     }
+    if (dp) acc = StatsAccumulator.fromSums(await dp.allReduceSum(acc.toSums(), "evaluation sums"));
     const m = acc.mean();
     return { loss: m.loss, chosenReward: m.chosenReward, rejectedReward: m.rejectedReward, rewardAccuracy: m.rewardAccuracy, rows: m.examples };
   }
@@ -244,7 +250,7 @@ export abstract class PreferenceTrainer {
     };
     const runEval = async () => {
       if (!evalSource) return;
-      const result = await this.evaluateSource(evalSource);
+      const result = await this.evaluateSource(evalSource, dp);
       lastEval = { type: "eval", step: globalStep, epoch: fractionalEpoch(), ...result };
       this.events.emit("eval", lastEval);
     };

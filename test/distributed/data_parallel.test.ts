@@ -1,6 +1,6 @@
 /**
  * Data-parallel training on c10d's Gloo over loopback: 2 ranks x batchSize 4 must end with the parameters
- * of 1 process x batchSize 8 (float64, within 1e-10: only the order of the sums differs), launched by our
+ * (and evaluation figures) of 1 process x batchSize 8 (float64, within 1e-10: only the order of the sums differs), launched by our
  * spawner, by torchrun --no_python and by `sdpo train --nproc 2`; a rank that dies makes the other fail
  * inside the timeout with an error naming its rank and the phase. Every rank is a child process (a process
  * group is one per process) running the TypeScript sources through swc-register.js.
@@ -23,6 +23,7 @@ const hasTorchrun = existsSync("/usr/bin/python3") && spawnSync("/usr/bin/python
 interface RankResult {
   steps?: number;
   aborted?: boolean;
+  lastEval?: { loss: number; rewardAccuracy: number; rows: number };
   losses?: number[];
   params?: Record<string, number[]>;
   /** The trainable parameters before training. */
@@ -72,12 +73,12 @@ function trainAlone(test: object): RankResult {
   ] as const)("%s (lora %s): 2 ranks x batch 4 == 1 process x batch 8 (float64, 1e-10)", async (loss, lora) => {
     const out = join(tmp.path, `${loss}-${lora}`);
     require("fs").mkdirSync(out);
-    const alone = trainAlone({ loss, data, batchSize: 8, out, lora });
+    const alone = trainAlone({ loss, data, batchSize: 8, out, lora, eval: data });
     expect(alone.error).toBeUndefined();
     expect(alone.steps).toBe(3);
     // Training moved the parameters by far more than the tolerance: a match below says something.
     expect(maxDiff(alone.initial!, alone.params!)).toBeGreaterThan(1e-4);
-    const ranks = await spawnLocalRanks(process.execPath, ["-r", register, rankScript], 2, undefined, cleanEnv({ DP_TEST: JSON.stringify({ loss, data, batchSize: 4, out, lora }) }));
+    const ranks = await spawnLocalRanks(process.execPath, ["-r", register, rankScript], 2, undefined, cleanEnv({ DP_TEST: JSON.stringify({ loss, data, batchSize: 4, out, lora, eval: data }) }));
     const r0 = result(out, "0");
     const r1 = result(out, "1");
     expect([r0.error, r1.error]).toEqual([undefined, undefined]);
@@ -88,6 +89,10 @@ function trainAlone(test: object): RankResult {
     expect(maxDiff(r0.params!, alone.params!)).toBeLessThan(1e-10);
     // Reported metrics are the whole step's, not one rank's.
     r0.losses!.forEach((l, i) => expect(Math.abs(l - alone.losses![i])).toBeLessThan(1e-10));
+    // Evaluation is sharded too (each rank scores its rows) and summed: the whole split's figures.
+    expect(r0.lastEval!.rows).toBe(17);
+    expect(Math.abs(r0.lastEval!.loss - alone.lastEval!.loss)).toBeLessThan(1e-10);
+    expect(r1.lastEval).toEqual(r0.lastEval);
   });
 
   test("one bucket per tensor (the per-tensor reference) gives the bucketed result", async () => {

@@ -3,7 +3,7 @@
  * variables it was started with (none: alone), then writes its trainable parameters (or its error) to
  * `${out}/rank-${RANK}.json`. Options come as JSON in DP_TEST.
  *   { loss, data, batchSize, out, lora?, killAfterStep?, timeoutMs?, bucketBytes?, gradientAccumulationSteps?,
- *     device? ("cpu"), backend? ("gloo"), outputDir?, saveSteps?, resumeFrom? }
+ *     device? ("cpu"), backend? ("gloo"), outputDir?, saveSteps?, resumeFrom?, eval? (evaluated at the end) }
  * killAfterStep: this rank kills itself (SIGKILL) once that optimizer step is done: a rank that dies.
  * abortAfterStep: this rank's fit() signal is aborted once that step is done (a stop request on one rank).
  */
@@ -32,6 +32,7 @@ interface RankTest {
   outputDir?: string;
   saveSteps?: number;
   resumeFrom?: string;
+  eval?: string;
 }
 
 function trainableValues(model: Model): Record<string, number[]> {
@@ -67,8 +68,8 @@ async function main(): Promise<void> {
       if (t.abortAfterStep === e.step) stop.abort();
     });
     const stop = new AbortController();
-    const report = await trainer.fit(t.data, { resumeFrom: t.resumeFrom, signal: stop.signal });
-    writeFileSync(file, JSON.stringify({ steps: report.steps, aborted: report.aborted, losses, params: trainableValues(model), initial }));
+    const report = await trainer.fit(t.data, { resumeFrom: t.resumeFrom, signal: stop.signal, eval: t.eval });
+    writeFileSync(file, JSON.stringify({ steps: report.steps, aborted: report.aborted, lastEval: report.lastEval, losses, params: trainableValues(model), initial }));
   } catch (err) {
     writeFileSync(file, JSON.stringify({ error: (err as Error).message }));
     process.exitCode = 1;
