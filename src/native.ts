@@ -432,7 +432,7 @@ export interface MatmulBenchResult {
 }
 
 // ---------------------------------------------------------------------------
-// data parallelism: the process's c10d process group (native/binding/dist_binding.cpp)
+// data parallelism: the process's c10d process group (native/binding/distributed_binding.cpp)
 // ---------------------------------------------------------------------------
 
 export interface DistributedGroupOptions {

@@ -23,8 +23,8 @@
 #include "binding/registry.h"
 #include "binding/tensor_convert.h"
 #include "binding/train_batch.h"
-#include "dist/gradient_allreduce.h"
-#include "dist/process_group.h"
+#include "distributed/gradient_allreduce.h"
+#include "distributed/process_group.h"
 #include "train/train_step.h"
 
 namespace sdpo {

@@ -1,4 +1,4 @@
-// Data parallelism's process group (native/dist/), for the trainers' distributed mode.
+// Data parallelism's process group (native/distributed/), for the trainers' distributed mode.
 //
 //   initDistributed({ rank, worldSize, masterAddr, masterPort, backend, timeoutMs, agentStore, deviceIndex })
 //       -> Promise<{ rank, worldSize, backend }>    rendezvous, once per process
@@ -16,7 +16,7 @@
 #include "binding/errors.h"
 #include "binding/registry.h"
 #include "binding/tensor_convert.h"
-#include "dist/process_group.h"
+#include "distributed/process_group.h"
 
 namespace sdpo {
 namespace {
