@@ -111,7 +111,12 @@ export type {
   NegativeSampling,
   RewardMarginMode,
   RewardMarginOptions,
+  DistributedOptions,
+  DistributedBackend,
 } from "./trainers";
+// data parallelism: torchrun's launch contract (the process groups live in the addon)
+export { readLaunchEnv } from "./distributed/launch_env";
+export type { LaunchEnv } from "./distributed/launch_env";
 export type { NativeTrainer, TrainBatchInput, TrainStepStats, OptimizerState } from "./native";
 
 // Recommender baselines (random, popularity, co-occurrence, SASRec): fitted on a training file, ranked like the models.

@@ -323,6 +323,8 @@ export interface TrainStepStats {
   /** Tokens the loss is averaged over (sft: chosen tokens). */
   lossTokens: number;
   optimizerStep: boolean;
+  /** Seconds in the data-parallel gradient sum of this call's optimizer step (0 alone or without a step). */
+  gradSyncSeconds: number;
   /** Optimizer steps taken so far. */
   optimizerSteps: number;
 }
@@ -350,6 +352,11 @@ export interface NativeTrainer {
   /** State of the torch generator of the model's device (LoRA dropout). */
   rngState(): Uint8Array;
   setRngState(state: Uint8Array): void;
+  /** Data parallelism: every optimizer step first sums the gradients over the open process group's ranks,
+   *  flattened into buckets of at most `bucketBytes` (0: one per tensor; default 25 MiB). */
+  attachProcessGroup(options: { bucketBytes?: number }): void;
+  /** The optimizer step of a data-parallel rank whose share of the step holds no examples. */
+  applyUpdate(options: { learningRate: number }): Promise<TrainStepStats>;
   dispose(): void;
   readonly disposed: boolean;
   readonly loss: "sft" | "dpo" | "sdpo" | "napo";
@@ -449,8 +456,38 @@ export interface TokenChunkArguments {
   requested?: number;
 }
 
+// ---------------------------------------------------------------------------
+// data parallelism: the process's c10d process group (native/binding/distributed_binding.cpp)
+// ---------------------------------------------------------------------------
+
+export interface DistributedGroupOptions {
+  rank: number;
+  worldSize: number;
+  masterAddr: string;
+  masterPort: number;
+  backend: "gloo" | "nccl";
+  timeoutMs: number;
+  /** torchrun's agent serves the store (TORCHELASTIC_USE_AGENT_STORE): every rank is a client. */
+  agentStore?: boolean;
+  /** nccl: this rank's CUDA device (LOCAL_RANK). */
+  deviceIndex?: number;
+}
+
+export interface DistributedGroupInfo {
+  rank: number;
+  worldSize: number;
+  backend: "gloo" | "nccl";
+}
+
 export interface NativeAddon {
   buildInfo(): BuildInfo;
+  /** Rendezvous and process group, once per process (same options again: the same group). */
+  initDistributed(options: DistributedGroupOptions): Promise<DistributedGroupInfo>;
+  /** Sum over all ranks of a Float64Array (a new array); `phase` names the call in errors. */
+  allReduceSum(values: Float64Array, phase: string): Promise<Float64Array>;
+  destroyDistributed(): Promise<void>;
+  /** Backends this build carries, and the open group. */
+  distributedInfo(): { gloo: boolean; nccl: boolean; group: DistributedGroupInfo | null };
   setNumThreads(n: number): void;
   manualSeed(seed: number): void;
   Model: NativeModelConstructor;

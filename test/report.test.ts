@@ -37,7 +37,7 @@ function tmpdir(): string {
 function step(n: number, loss: number, reward: number): StepEvent {
   return {
     type: "step", step: n, epoch: n / 10, loss, chosenReward: reward, rejectedReward: -reward, rewardAccuracy: 0.5,
-    rewardMargin: 2 * reward, learningRate: 1e-4, gradNorm: 1, examplesPerSecond: 12.5, totalSteps: 10, elapsedSeconds: n,
+    rewardMargin: 2 * reward, learningRate: 1e-4, gradNorm: 1, examplesPerSecond: 12.5, syncSeconds: 0, totalSteps: 10, elapsedSeconds: n,
   };
 }
 function evalEvent(n: number, loss: number, reward: number): EvalEvent {

@@ -4,6 +4,8 @@
 //   step(batch, { learningRate, optimizerStep, weight }) -> Promise<stats>
 //   evaluate(batch) -> Promise<stats>
 //   optimizerState() / loadOptimizerState(state), rngState() / setRngState(bytes), dispose()
+//   attachProcessGroup({ bucketBytes }): data parallelism, gradients summed over the process group's ranks
+//   applyUpdate({ learningRate }) -> Promise<stats>: the optimizer step of a rank with no examples in it
 #include <napi.h>
 
 #include <cmath>
@@ -21,6 +23,8 @@
 #include "binding/registry.h"
 #include "binding/tensor_convert.h"
 #include "binding/train_batch.h"
+#include "distributed/gradient_allreduce.h"
+#include "distributed/process_group.h"
 #include "train/train_step.h"
 
 namespace sdpo {
@@ -86,6 +90,7 @@ Napi::Object statsToJs(Napi::Env env, const train::StepStats& s, int64_t optimiz
   out.Set("tokens", static_cast<double>(s.tokens));
   out.Set("lossTokens", static_cast<double>(s.loss_tokens));
   out.Set("optimizerStep", s.optimizer_step);
+  out.Set("gradSyncSeconds", s.grad_sync_seconds);
   out.Set("optimizerSteps", static_cast<double>(optimizerSteps));
   return out;
 }
@@ -109,6 +114,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     return DefineClass(env, "Trainer",
                        {InstanceMethod("step", &TrainerWrap::step),
                         InstanceMethod("evaluate", &TrainerWrap::evaluate),
+                        InstanceMethod("attachProcessGroup", &TrainerWrap::attachProcessGroup),
+                        InstanceMethod("applyUpdate", &TrainerWrap::applyUpdate),
                         InstanceMethod("optimizerState", &TrainerWrap::optimizerState),
                         InstanceMethod("loadOptimizerState", &TrainerWrap::loadOptimizerState),
                         InstanceMethod("rngState", &TrainerWrap::rngState),
@@ -237,6 +244,54 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
             // The model rests in eval mode; LoRA dropout is on only inside a training step.
             ModeScope mode(*m, true);
             *stats = stepper->step(batch, lr, optimizerStep, weight);
+            *steps = stepper->optimizer().step_count();
+          },
+          [stats, steps](Napi::Env env) -> Napi::Value { return statsToJs(env, *stats, *steps); },
+          {info.This()});
+    });
+  }
+
+  Napi::Value attachProcessGroup(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      requireLive("attachProcessGroup");
+      const std::string where = "attachProcessGroup(options)";
+      Napi::Object o = requireObject(info, 0, where);
+      const double bucketBytes = getNumberOr(o, "bucketBytes", static_cast<double>(dist::kDefaultBucketBytes), where);
+      if (!(bucketBytes >= 0) || bucketBytes != std::floor(bucketBytes) || bucketBytes > 1e15) {
+        throw RangeError(where + ".bucketBytes must be a whole number >= 0 (0: one bucket per tensor)");
+      }
+      auto group = dist::currentProcessGroup();
+      if (!group) throw std::runtime_error("Trainer.attachProcessGroup(): no process group; call initDistributed() first");
+      std::unique_lock lock(model_->mutex(), std::try_to_lock);
+      if (!lock.owns_lock()) throw std::runtime_error("Trainer.attachProcessGroup(): a step is in flight; await it first");
+      const auto bytes = static_cast<int64_t>(bucketBytes);
+      auto stepper = step_.get();
+      step_->set_gradient_sync([group, bytes, stepper](const std::vector<train::NamedTensor>& params) {
+        dist::allReduceGradients(*group, params, bytes,
+                                 "gradients of optimizer step " + std::to_string(stepper->optimizer().step_count() + 1));
+      });
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value applyUpdate(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      requireLive("applyUpdate");
+      Napi::Object o = requireObject(info, 0, "applyUpdate(options)");
+      const double lr = getNumber(o, "learningRate", "applyUpdate options");
+      if (!(lr >= 0)) throw RangeError("applyUpdate options.learningRate must be a finite number >= 0");
+      if (!step_->has_gradient_sync()) {
+        throw std::runtime_error("Trainer.applyUpdate(): only a data-parallel trainer (attachProcessGroup) takes a step without examples");
+      }
+      auto stepper = step_;
+      auto m = model_;
+      auto stats = std::make_shared<train::StepStats>();
+      auto steps = std::make_shared<int64_t>(0);
+      return PromiseWorker::run(
+          info.Env(), "sdpo.Trainer.applyUpdate",
+          [stepper, m, lr, stats, steps] {
+            std::unique_lock lock(m->mutex());
+            *stats = stepper->apply_update(lr);
             *steps = stepper->optimizer().step_count();
           },
           [stats, steps](Napi::Env env) -> Napi::Value { return statsToJs(env, *stats, *steps); },

@@ -1,5 +1,6 @@
 #include "train/train_step.h"
 
+#include <chrono>
 #include <cmath>
 #include <limits>
 
@@ -233,14 +234,35 @@ StepStats TrainStep::step(const StepBatch& batch, double learning_rate, bool opt
                      std::to_string(f.stats.loss) + "); no gradient was applied");
   }
   (f.loss * weight).backward();
-  if (optimizer_step) {
-    const GradClip clip = gradient_clipping(optimizer_.params(), options_.max_grad_norm);
-    f.stats.grad_norm = clip.norm;
-    if (std::isfinite(clip.norm)) optimizer_.step(learning_rate, clip.scale);
-    optimizer_.zero_grad();
-    f.stats.optimizer_step = true;
-  }
+  if (optimizer_step) update(learning_rate, f.stats);
   return f.stats;
+}
+
+StepStats TrainStep::apply_update(double learning_rate) {
+  if (!gradient_sync_) {
+    throw std::logic_error("apply_update: a step without examples only makes sense on a data-parallel rank");
+  }
+  if (!std::isfinite(learning_rate) || learning_rate < 0) {
+    throw RangeError("step: learningRate must be a finite number >= 0");
+  }
+  StepStats stats;
+  stats.loss = stats.chosen_reward = stats.rejected_reward = kNaN;
+  stats.reward_accuracy = stats.reward_margin = kNaN;
+  update(learning_rate, stats);
+  return stats;
+}
+
+void TrainStep::update(double learning_rate, StepStats& stats) {
+  if (gradient_sync_) {
+    const auto started = std::chrono::steady_clock::now();
+    gradient_sync_(optimizer_.params());
+    stats.grad_sync_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  }
+  const GradClip clip = gradient_clipping(optimizer_.params(), options_.max_grad_norm);
+  stats.grad_norm = clip.norm;
+  if (std::isfinite(clip.norm)) optimizer_.step(learning_rate, clip.scale);
+  optimizer_.zero_grad();
+  stats.optimizer_step = true;
 }
 
 StepStats TrainStep::evaluate(const StepBatch& batch) {

@@ -45,6 +45,7 @@ struct StepStats {
   int64_t responses = 0;       // R
   int64_t tokens = 0;          // response tokens scored
   int64_t loss_tokens = 0;     // tokens the loss averages over (sft: chosen tokens)
+  double grad_sync_seconds = 0;  // time in the gradient sync (data parallelism: the all-reduce and the wait for peers)
   bool optimizer_step = false;
 };
 
@@ -82,6 +83,14 @@ class TrainStep {
   // accumulated batch), gradients added to those already there; with `optimizer_step`, then
   // clips, updates and zeroes the gradients.
   StepStats step(const StepBatch& batch, double learning_rate, bool optimizer_step, double weight);
+  // The optimizer step of a data-parallel rank whose share of this step holds no examples: no forward,
+  // the gradient sync with whatever gradients are there (none: zeros), then clipping and AdamW as in step().
+  StepStats apply_update(double learning_rate);
+  // Called between the last backward and clipping (data parallelism: sums the gradients over the ranks,
+  // so every rank clips and updates with the same gradient). Empty: single process.
+  using GradientSync = std::function<void(const std::vector<NamedTensor>& params)>;
+  void set_gradient_sync(GradientSync sync) { gradient_sync_ = std::move(sync); }
+  bool has_gradient_sync() const { return static_cast<bool>(gradient_sync_); }
   // Same statistics without gradients or updates.
   StepStats evaluate(const StepBatch& batch);
 
@@ -94,10 +103,13 @@ class TrainStep {
     StepStats stats;
   };
   Forward forward(const StepBatch& batch, bool with_grad);
+  // Sync, clipping, AdamW and zeroing of the accumulated gradients; fills stats.grad_norm / optimizer_step.
+  void update(double learning_rate, StepStats& stats);
 
   Scorers scorers_;
   TrainStepOptions options_;
   AdamW optimizer_;
+  GradientSync gradient_sync_;
 };
 
 // Checks a batch against its own sizes (indices in range, shapes, at least one real negative per

@@ -45,6 +45,8 @@ export interface TrainerState {
   torchRng: string;
   /** negativeSampling 'pool' / 'hard': the pools, their refresh steps and the sampler's generator. */
   negativePool?: PoolCheckpoint;
+  /** Data-parallel ranks of the run (absent: 1); the global batch is batchSize x worldSize. */
+  worldSize?: number;
 }
 
 export function checkpointName(step: number): string {

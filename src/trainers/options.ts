@@ -1,5 +1,5 @@
 /** Trainer options with their defaults filled in and checked once, up front. */
-import type { LossName, LrSchedulerType, NegativeSampling, ReferenceMode, RewardMarginMode, TrainerOptions } from "./types";
+import type { DistributedBackend, LossName, LrSchedulerType, NegativeSampling, ReferenceMode, RewardMarginMode, TrainerOptions } from "./types";
 
 export interface ResolvedRewardMargin {
   mode: RewardMarginMode;
@@ -9,8 +9,10 @@ export interface ResolvedRewardMargin {
 }
 
 export type ResolvedOptions = Required<
-  Omit<TrainerOptions, "model" | "outputDir" | "referenceMode" | "rewardMargin" | "inBatchNegatives" | "negativeSampling" | "poolSize" | "poolRefreshSteps">
+  Omit<TrainerOptions, "model" | "outputDir" | "referenceMode" | "rewardMargin" | "inBatchNegatives" | "negativeSampling" | "poolSize" | "poolRefreshSteps" | "distributed">
 > & {
+  /** null: train alone even under a launcher (distributed: false). */
+  distributed: ResolvedDistributed | null;
   outputDir?: string;
   referenceMode: ReferenceMode;
   overwrite: boolean;
@@ -24,6 +26,12 @@ export type ResolvedOptions = Required<
   poolRefreshSteps: number | null;
 };
 
+export interface ResolvedDistributed {
+  backend: DistributedBackend;
+  timeoutMs: number;
+  bucketBytes: number;
+}
+
 const SCHEDULERS: LrSchedulerType[] = ["cosine", "linear", "constant"];
 const REFERENCE_MODES: ReferenceMode[] = ["adapters-off", "frozen-copy", "precomputed"];
 const SAMPLINGS: NegativeSampling[] = ["fixed", "random", "hard", "pool"];
@@ -35,8 +43,10 @@ export const OPTION_NAMES = [
   "model", "learningRate", "beta", "negatives", "batchSize", "gradientAccumulationSteps", "numTrainEpochs",
   "warmupRatio", "lrSchedulerType", "maxGradNorm", "weightDecay", "adamBeta1", "adamBeta2", "adamEpsilon", "seed",
   "evalSteps", "saveSteps", "outputDir", "referenceMode", "logSteps", "overwrite", "rewardMargin", "inBatchNegatives",
-  "negativeSampling", "poolSize", "poolRefreshSteps",
+  "negativeSampling", "poolSize", "poolRefreshSteps", "distributed",
 ] as const;
+const DISTRIBUTED_KEYS = ["backend", "timeoutMs", "bucketBytes"];
+const BACKENDS: DistributedBackend[] = ["gloo", "nccl", "auto"];
 
 function check(name: string, value: number, ok: (v: number) => boolean, rule: string): number {
   if (typeof value !== "number" || !ok(value)) throw new RangeError(`${name} must be ${rule}, got ${String(value)}`);
@@ -78,6 +88,7 @@ export function resolveOptions(loss: LossName, options: TrainerOptions, hasAdapt
   const variants = resolveVariants(loss, o, negatives, referenceMode);
   return {
     ...variants,
+    distributed: resolveDistributed(o.distributed),
     learningRate: check("learningRate", o.learningRate ?? 1e-4, nonNegative, "a finite number >= 0"),
     beta: check("beta", o.beta ?? 1.0, positive, "a finite number > 0"),
     negatives: loss === "sft" ? 0 : negatives,
@@ -165,4 +176,23 @@ function resolveVariants(
     throw new RangeError("referenceMode 'precomputed' scores the data's own negatives once; in-batch or pooled negatives change every step, use 'frozen-copy' or 'adapters-off'");
   }
   return { rewardMargin, inBatchNegatives, negativeSampling, poolSize, poolRefreshSteps };
+}
+
+/** `distributed` option: undefined / true / an object -> data parallel where a launcher set WORLD_SIZE; false -> off. */
+export function resolveDistributed(d: TrainerOptions["distributed"]): ResolvedDistributed | null {
+  if (d === false) return null;
+  const given = d === undefined || d === true ? {} : d;
+  if (typeof given !== "object" || given === null || Array.isArray(given)) {
+    throw new TypeError(`distributed must be a boolean or { backend, timeoutMs, bucketBytes }, got ${String(d)}`);
+  }
+  for (const key of Object.keys(given)) {
+    if (!DISTRIBUTED_KEYS.includes(key)) throw new RangeError(`unknown distributed option '${key}' (valid: ${DISTRIBUTED_KEYS.join(", ")})`);
+  }
+  const backend = given.backend ?? "auto";
+  if (!BACKENDS.includes(backend)) throw new RangeError(`distributed.backend must be one of ${BACKENDS.join(", ")}, got '${String(backend)}'`);
+  return {
+    backend,
+    timeoutMs: check("distributed.timeoutMs", given.timeoutMs ?? 600000, (v) => wholePositive(v) && v <= 86400000, "a whole number of milliseconds in [1, 86400000]"),
+    bucketBytes: check("distributed.bucketBytes", given.bucketBytes ?? 25 * 1024 * 1024, (v) => wholeNonNegative(v) && v <= 2 ** 40, "a whole number >= 0"),
+  };
 }

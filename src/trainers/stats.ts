@@ -27,6 +27,21 @@ export class StatsAccumulator {
     this.tokens += stats.tokens;
   }
 
+  /** The running sums, to add up over data-parallel ranks (fromSums of their sum is the global mean). */
+  toSums(): number[] {
+    const s = this.sums;
+    return [this.lossSum, this.lossWeight, s.chosenReward, s.rejectedReward, s.rewardAccuracy, s.rewardMargin, this.examples, this.tokens];
+  }
+
+  static fromSums(values: ArrayLike<number>): StatsAccumulator {
+    if (values.length !== 8) throw new RangeError(`StatsAccumulator.fromSums: 8 sums expected, got ${values.length}`);
+    const acc = new StatsAccumulator();
+    [acc.lossSum, acc.lossWeight] = [values[0], values[1]];
+    acc.sums = { chosenReward: values[2], rejectedReward: values[3], rewardAccuracy: values[4], rewardMargin: values[5] };
+    [acc.examples, acc.tokens] = [values[6], values[7]];
+    return acc;
+  }
+
   get count(): number {
     return this.examples;
   }

@@ -4,8 +4,15 @@
  * loop stays free), an optimizer step at the end of each group, events, evaluation and checkpoints.
  * The losses differ only in their name, their number of negatives and what the loss averages over; where a
  * step's negatives come from (the data, in-batch sharing, a RoDPO pool) is StepNegatives' business.
+ *
+ * Data parallelism (options.distributed, under a launcher): every rank reads the same global batches of
+ * batchSize x worldSize rows and trains on its strided share; the gradients are summed over the ranks in the
+ * addon before clipping and AdamW, so all ranks apply the same update. Metrics are summed over the ranks
+ * before they are reported; rank 0 alone writes checkpoints; a stop request on any rank stops all at one step.
  */
 import type { PreferenceBatch } from "../data/batch";
+import { DataParallel } from "../distributed/data_parallel";
+import { selectRows, shardPositions } from "../distributed/shard";
 import type { Model } from "../model/model";
 import { native, type NativeTrainer, type TrainBatchInput } from "../native";
 import { readCheckpoint, writeCheckpoint, type TrainerState, STATE_FORMAT } from "./checkpoint_io";
@@ -22,7 +29,7 @@ import type { EvalEvent, FitOptions, FitReport, LossName, TrainerOptions } from 
 
 /** Options that fix the data order and the schedule: a resumed run must use the same. */
 const RESUME_INVARIANTS = [
-  "batchSize", "gradientAccumulationSteps", "negatives", "seed", "numTrainEpochs", "warmupRatio", "lrSchedulerType", "learningRate",
+  "gradientAccumulationSteps", "negatives", "seed", "numTrainEpochs", "warmupRatio", "lrSchedulerType", "learningRate",
   "negativeSampling", "poolSize", "poolRefreshSteps", "inBatchNegatives", "rewardMargin",
 ] as const;
 
@@ -117,13 +124,19 @@ export abstract class PreferenceTrainer {
     return this.evaluateSource(source);
   }
 
-  private async evaluateSource(source: PreferenceSource): Promise<Omit<EvalEvent, "type" | "step" | "epoch">> {
-    const acc = new StatsAccumulator();
+  /** With `dp` (fit() of a data-parallel run, on every rank), each rank scores its share of every batch and the
+   *  sums are added up over the ranks; evaluate() alone scores everything here. */
+  private async evaluateSource(source: PreferenceSource, dp: DataParallel | null = null): Promise<Omit<EvalEvent, "type" | "step" | "epoch">> {
+    let acc = new StatsAccumulator();
     const o = this.options;
-    for await (const batch of source.batches({ batchSize: o.batchSize, negatives: o.negatives, shuffle: false, seed: o.seed, epoch: 0, skipBatches: 0, negativeSampling: "fixed" })) {
-      const stats = await this.trainer.evaluate(this.pack(batch));
+    const worldSize = dp?.worldSize ?? 1;
+    for await (const batch of source.batches({ batchSize: o.batchSize * worldSize, negatives: o.negatives, shuffle: false, seed: o.seed, epoch: 0, skipBatches: 0, negativeSampling: "fixed" })) {
+      const shard = dp ? selectRows(batch, shardPositions(batch.size, dp.rank, worldSize)) : batch;
+      if (!shard) continue;
+      const stats = await this.trainer.evaluate(this.pack(shard));
       acc.add(stats, this.loss === "sft" ? stats.lossTokens : stats.examples);
     }
+    if (dp) acc = StatsAccumulator.fromSums(await dp.allReduceSum(acc.toSums(), "evaluation sums"));
     const m = acc.mean();
     return { loss: m.loss, chosenReward: m.chosenReward, rejectedReward: m.rejectedReward, rewardAccuracy: m.rewardAccuracy, rows: m.examples };
   }
@@ -145,7 +158,16 @@ export abstract class PreferenceTrainer {
     const evalSource = fitOptions.eval !== undefined ? openSource(fitOptions.eval, "fit(data, { eval })") : undefined;
     const numRows = await train.countRows();
     if (!(numRows >= 1)) throw new RangeError("fit(data): the training data holds no examples");
-    const batchesPerEpoch = Math.ceil(numRows / o.batchSize);
+    const dp = await DataParallel.join(o.distributed, this.model.device);
+    const worldSize = dp?.worldSize ?? 1;
+    const isMain = !dp || dp.isMain;
+    if (dp && worldSize > 1 && (o.negativeSampling === "pool" || o.negativeSampling === "hard")) {
+      throw new Error(`negativeSampling '${o.negativeSampling}' is not data-parallel yet (each rank would keep its own pool); train it on one process`);
+    }
+    if (dp) this.trainer.attachProcessGroup({ bucketBytes: o.distributed!.bucketBytes });
+    // The global batch: what one optimizer step sees over all ranks (each rank trains on its share).
+    const globalBatchSize = o.batchSize * worldSize;
+    const batchesPerEpoch = Math.ceil(numRows / globalBatchSize);
     const stepsPerEpoch = Math.ceil(batchesPerEpoch / o.gradientAccumulationSteps);
     const totalSteps = stepsPerEpoch * o.numTrainEpochs;
     const schedule = { type: o.lrSchedulerType, learningRate: o.learningRate, totalSteps, warmupSteps: warmupStepsFor(o.warmupRatio, totalSteps) };
@@ -166,6 +188,7 @@ export abstract class PreferenceTrainer {
 
     if (fitOptions.resumeFrom !== undefined) {
       const ck = await readCheckpoint(fitOptions.resumeFrom);
+      this.checkWorldSize(ck.state, worldSize);
       this.checkResumable(ck.state, totalSteps);
       const byName = new Set(this.model.native.parameterInfo().filter((p) => p.trainable).map((p) => p.name));
       for (const t of ck.trainable) {
@@ -182,7 +205,12 @@ export abstract class PreferenceTrainer {
       lastEval = ck.state.lastEval;
       negatives.restore(ck.state.negativePool);
     }
-    if (o.outputDir) await claimOutputDir(o.outputDir, runId, this.loss, o.overwrite);
+    if (dp) {
+      const shapes = this.model.native.parameterInfo().filter((p) => p.trainable).map((p) => `${p.name}:${p.shape.join("x")}:${p.dtype}`);
+      const { outputDir: _out, overwrite: _ow, distributed: _d, ...shared } = o;
+      await dp.checkAgreement(JSON.stringify({ loss: this.loss, shared, shapes, numRows, globalStep, config: this.model.config }));
+    }
+    if (o.outputDir && isMain) await claimOutputDir(o.outputDir, runId, this.loss, o.overwrite);
     await this.ensureReference(evalSource ? [train, evalSource] : [train]);
 
     const signal = fitOptions.signal;
@@ -213,10 +241,11 @@ export abstract class PreferenceTrainer {
         jsRng: { seed: o.seed, epoch },
         torchRng: Buffer.from(this.trainer.rngState()).toString("base64"),
         negativePool: negatives.toJSON(),
+        worldSize,
       };
     };
     const save = async () => {
-      if (!o.outputDir || lastSaved === globalStep) return;
+      if (!o.outputDir || !isMain || lastSaved === globalStep) return;
       const trainable = this.model.native.parameterInfo().filter((p) => p.trainable);
       const dir = await writeCheckpoint(o.outputDir, this.model, this.trainer, trainable, stateNow());
       lastSaved = globalStep;
@@ -224,24 +253,53 @@ export abstract class PreferenceTrainer {
     };
     const runEval = async () => {
       if (!evalSource) return;
-      const result = await this.evaluateSource(evalSource);
+      const result = await this.evaluateSource(evalSource, dp);
       lastEval = { type: "eval", step: globalStep, epoch: fractionalEpoch(), ...result };
       this.events.emit("eval", lastEval);
     };
-    const optimizerStep = async (group: PreferenceBatch[]) => {
-      const weights = group.map((b) => this.lossWeightOf(b));
-      const total = weights.reduce((a, b) => a + b, 0);
+    /** One optimizer step over `group`; false (nothing done) when a stop was requested, on any rank. */
+    const optimizerStep = async (group: PreferenceBatch[]): Promise<boolean> => {
+      // This rank's rows of each global batch (null: none left for it in a short last batch).
+      const shards = dp ? group.map((b) => selectRows(b, shardPositions(b.size, dp.rank, worldSize))) : group;
+      const weights = shards.map((b) => (b ? this.lossWeightOf(b) : 0));
+      let total = weights.reduce((a, b) => a + b, 0);
+      let syncSeconds = 0;
+      const timed = async <T>(collective: Promise<T>): Promise<T> => {
+        const t0 = process.hrtime.bigint();
+        const value = await collective;
+        syncSeconds += Number(process.hrtime.bigint() - t0) / 1e9;
+        return value;
+      };
+      // Each micro-batch weighs its share of the whole step over all ranks: the summed gradients are the mean.
+      // The same sum carries stop requests, so that ranks stop together instead of waiting on one another.
+      let stops = signal?.aborted ? 1 : 0;
+      if (dp) [total, stops] = await timed(dp.allReduceSum([total, stops], `loss weights of optimizer step ${globalStep + 1}`));
+      if (stops > 0) return false;
       if (!(total > 0)) throw new RangeError(`rows ${group[0].rows[0]}..: the chosen responses of this step have no tokens`);
       const learningRate = learningRateAt(globalStep, schedule);
-      const acc = new StatsAccumulator();
+      let acc = new StatsAccumulator();
       let gradNorm = NaN;
-      for (let i = 0; i < group.length; i++) {
-        const last = i === group.length - 1;
-        const input = this.usesNegatives && negatives.buildsNegatives ? await negatives.forStep(group[i], globalStep, i) : this.pack(group[i]);
+      for (let i = 0; i < shards.length; i++) {
+        const last = i === shards.length - 1;
+        const shard = shards[i];
+        if (!shard) {
+          // Every rank takes part in the step's gradient sum, with or without rows of its own.
+          if (last) {
+            const stats = await this.trainer.applyUpdate({ learningRate });
+            gradNorm = stats.gradNorm;
+            syncSeconds += stats.gradSyncSeconds;
+          }
+          continue;
+        }
+        const input = this.usesNegatives && negatives.buildsNegatives ? await negatives.forStep(shard, globalStep, i) : this.pack(shard);
         const stats = await this.trainer.step(input, { learningRate, optimizerStep: last, weight: weights[i] / total });
         acc.add(stats, weights[i]);
-        if (last) gradNorm = stats.gradNorm;
+        if (last) {
+          gradNorm = stats.gradNorm;
+          syncSeconds += stats.gradSyncSeconds;
+        }
       }
+      if (dp) acc = StatsAccumulator.fromSums(await timed(dp.allReduceSum(acc.toSums(), `metrics of optimizer step ${globalStep + 1}`)));
       globalStep++;
       batchesInEpoch += group.length;
       const m = acc.mean();
@@ -262,6 +320,7 @@ export abstract class PreferenceTrainer {
           learningRate,
           gradNorm,
           examplesPerSecond: windowExamples / Math.max(1e-9, (now - windowStart) / 1000),
+          syncSeconds,
           totalSteps,
           elapsedSeconds: elapsed(),
         });
@@ -270,28 +329,25 @@ export abstract class PreferenceTrainer {
       }
       if (o.evalSteps > 0 && globalStep % o.evalSteps === 0) await runEval();
       if (o.saveSteps > 0 && globalStep % o.saveSteps === 0) await save();
+      return true;
     };
 
     training: for (; epoch < o.numTrainEpochs; epoch++, batchesInEpoch = 0) {
       const negativeSampling = o.negativeSampling === "random" ? "random" : "fixed";
-      const batches = train.batches({ batchSize: o.batchSize, negatives: o.negatives, shuffle: true, seed: o.seed, epoch, skipBatches: batchesInEpoch, negativeSampling });
+      const batches = train.batches({ batchSize: globalBatchSize, negatives: o.negatives, shuffle: true, seed: o.seed, epoch, skipBatches: batchesInEpoch, negativeSampling });
       let group: PreferenceBatch[] = [];
       for await (const batch of batches) {
         group.push(batch);
         if (group.length < o.gradientAccumulationSteps) continue;
-        if (signal?.aborted) {
+        if (!(await optimizerStep(group))) {
           aborted = true;
           break training;
         }
-        await optimizerStep(group);
         group = [];
       }
-      if (group.length > 0) {
-        if (signal?.aborted) {
-          aborted = true;
-          break;
-        }
-        await optimizerStep(group);
+      if (group.length > 0 && !(await optimizerStep(group))) {
+        aborted = true;
+        break;
       }
       if (o.evalSteps === 0) await runEval();
     }
@@ -307,6 +363,18 @@ export abstract class PreferenceTrainer {
       seconds,
       outputDir: o.outputDir,
     };
+  }
+
+  /** A checkpoint of W ranks x batchSize b resumes exactly on W' x b' = W x b (the same global batches). */
+  private checkWorldSize(state: TrainerState, worldSize: number): void {
+    const savedWorld = state.worldSize ?? 1;
+    const savedBatch = Number((state.options as Record<string, unknown>).batchSize);
+    if (savedWorld * savedBatch !== worldSize * this.options.batchSize) {
+      throw new Error(
+        `resumeFrom: the global batch (ranks x batchSize) differs from the checkpoint's, so the data order and schedule cannot continue ` +
+          `(batchSize: checkpoint ${savedBatch}, now ${this.options.batchSize}; ranks: checkpoint ${savedWorld}, now ${worldSize})`,
+      );
+    }
   }
 
   private checkResumable(state: TrainerState, totalSteps: number): void {

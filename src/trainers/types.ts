@@ -52,6 +52,22 @@ export interface TrainerOptions {
   negativeSampling?: NegativeSampling; // default "fixed"
   poolSize?: number; // "pool" / "hard": candidates kept per example, default 5, >= negatives
   poolRefreshSteps?: number; // "pool" / "hard": a pool older than this many optimizer steps is rescored, default 50
+  /** Data-parallel training over the ranks a launcher started (torchrun's RANK, WORLD_SIZE, MASTER_ADDR, ...):
+   *  each rank trains on its share of every global batch of batchSize x WORLD_SIZE rows and the gradients are
+   *  summed over the ranks before clipping and AdamW. Where WORLD_SIZE is unset the process trains alone.
+   *  `false`: train alone even under a launcher. See README "Data-parallel training". */
+  distributed?: DistributedOptions | boolean;
+}
+
+export type DistributedBackend = "gloo" | "nccl" | "auto";
+export interface DistributedOptions {
+  /** "gloo" (CPU tensors), "nccl" (CUDA tensors, CUDA builds), "auto" (nccl for a CUDA model where the
+   *  build has it, else gloo). Default "auto". */
+  backend?: DistributedBackend;
+  /** How long a rank waits for the others (rendezvous, each collective) before failing. Default 600000. */
+  timeoutMs?: number;
+  /** Gradient bucket size of the all-reduce; 0: one collective per tensor. Default 25 MiB (PyTorch DDP's). */
+  bucketBytes?: number;
 }
 
 export interface StepEvent {
@@ -66,6 +82,9 @@ export interface StepEvent {
   learningRate: number;
   gradNorm: number; // before clipping
   examplesPerSecond: number;
+  /** Data parallelism: seconds of this step spent in collectives (gradient buckets, loss weights, metrics),
+   *  waits for slower ranks included; 0 alone. */
+  syncSeconds: number;
   totalSteps: number;
   elapsedSeconds: number;
 }

@@ -11,7 +11,9 @@ import { PreferenceDataset } from "../../data/dataset";
 import { createModel, loadModel } from "../../model/checkpoint";
 import { presetConfig, readConfigFile } from "../../model/config";
 import { Model } from "../../model/model";
-import type { DeviceName, ModelDType } from "../../native";
+import { native, type DeviceName, type ModelDType } from "../../native";
+import { readLaunchEnv } from "../../distributed/launch_env";
+import { spawnLocalRanks } from "../../distributed/spawn_local";
 import { attachJsonlLog, attachProgress } from "../../report";
 import { createTrainer, LOSS_NAMES } from "../../trainers/registry";
 import { latestCheckpoint, otherRunIn, readMarker } from "../../trainers/run_dir";
@@ -67,6 +69,10 @@ export interface TrainArgs {
   marginGamma?: number;
   marginTau?: number;
   marginConfidence?: "reference" | "policy";
+  backend?: "gloo" | "nccl" | "auto";
+  distTimeoutMs?: number;
+  nproc?: number;
+  masterPort?: number;
 }
 
 /** Trainer options of the variants from their flags, each checked against the flags it depends on. */
@@ -167,7 +173,33 @@ async function openChecked(file: string, flag: string, negatives: number, negati
   return dataset;
 }
 
+/** The command line a rank of `--nproc N` runs: this one, without --nproc / --master-port. */
+function rankArgv(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--nproc" || a === "--master-port") {
+      i++;
+      continue;
+    }
+    if (a.startsWith("--nproc=") || a.startsWith("--master-port=")) continue;
+    out.push(a);
+  }
+  return out;
+}
+
 export async function runTrain(args: TrainArgs): Promise<void> {
+  const launch = readLaunchEnv();
+  if (args.nproc !== undefined) {
+    if (launch) throw new TrainUsageError(`--nproc: this process is already rank ${launch.rank} of ${launch.worldSize} (WORLD_SIZE is set by a launcher); drop --nproc`);
+    if (!Number.isInteger(args.nproc) || args.nproc < 1) throw new TrainUsageError(`--nproc must be a whole number >= 1, got ${args.nproc}`);
+    const result = await spawnLocalRanks(process.execPath, [...process.execArgv, ...rankArgv(process.argv.slice(1))], args.nproc, args.masterPort);
+    if (result.status !== 0) throw new TrainUsageError(`${result.statuses.filter((s) => s !== 0).length} of ${args.nproc} ranks failed (see their messages above)`);
+    return;
+  }
+  if (args.masterPort !== undefined) throw new TrainUsageError("--master-port goes with --nproc (under torchrun, MASTER_PORT is its own)");
+  // Rank 0 alone talks and writes; the other ranks of a data-parallel run train silently.
+  const isMain = !launch || launch.rank === 0;
   if (!LOSS_NAMES.includes(args.loss)) throw new TrainUsageError(`--loss must be one of ${LOSS_NAMES.join(", ")}`);
   if ((args.model === undefined) === (args.config === undefined)) {
     throw new TrainUsageError("give exactly one of --model DIR (a Hugging Face folder) or --config tiny|small|FILE");
@@ -226,7 +258,8 @@ export async function runTrain(args: TrainArgs): Promise<void> {
     throw new TrainUsageError((err as Error).message);
   }
 
-  const device = (args.device ?? "cpu") as DeviceName;
+  // A launched rank on "cuda" takes its own GPU (LOCAL_RANK), as torchrun scripts do.
+  const device = (args.device === "cuda" && launch ? `cuda:${launch.localRank}` : args.device ?? "cpu") as DeviceName;
   const dtype = (args.dtype ?? "float32") as ModelDType;
   const lora = args.lora || args.loraRank !== undefined ? { rank: args.loraRank, alpha: args.loraAlpha, dropout: args.loraDropout } : undefined;
   let loaded;
@@ -246,12 +279,13 @@ export async function runTrain(args: TrainArgs): Promise<void> {
   }
   const model = new Model(loaded.native, { tokenizer: loaded.tokenizer, path: loaded.path });
 
-  const options: TrainerOptions = { model, outputDir: out, overwrite: args.overwrite ?? false, ...variants };
+  const distributed = { backend: args.backend ?? "auto", ...(args.distTimeoutMs !== undefined ? { timeoutMs: args.distTimeoutMs } : {}) };
+  const options: TrainerOptions = { model, outputDir: out, overwrite: args.overwrite ?? false, ...variants, distributed };
   for (const key of TRAINER_FLAGS) {
     if (args[key] !== undefined) (options as unknown as Record<string, unknown>)[key] = args[key];
   }
   const trainer = createTrainer(args.loss, options);
-  const showProgress = args.progress ?? process.stderr.isTTY;
+  const showProgress = isMain && (args.progress ?? process.stderr.isTTY);
   const progress = showProgress ? attachProgress(trainer, { label: args.loss }) : undefined;
   let log: ReturnType<typeof attachJsonlLog> | undefined;
   const abort = new AbortController();
@@ -260,14 +294,16 @@ export async function runTrain(args: TrainArgs): Promise<void> {
   try {
     // --out was checked above: free, this run's own (--resume), or to be replaced (--overwrite).
     const logFile = path.join(out, "train_log.jsonl");
-    // Another run's log, or the log of steps a restarted run is about to redo.
-    if ((other && args.overwrite) || restartRunId) fs.rmSync(logFile, { force: true });
-    log = attachJsonlLog(trainer, logFile);
-    recordResampleFlags(out, resample);
-    if (restartRunId) process.stderr.write(`sdpo train: ${args.out} holds run ${restartRunId} with no checkpoint yet; restarting it from step 0\n`);
+    // Another run's log, or the log of steps a restarted run is about to redo (rank 0 alone writes).
+    if (isMain && ((other && args.overwrite) || restartRunId)) fs.rmSync(logFile, { force: true });
+    if (isMain) {
+      log = attachJsonlLog(trainer, logFile);
+      recordResampleFlags(out, resample);
+    }
+    if (isMain && restartRunId) process.stderr.write(`sdpo train: ${args.out} holds run ${restartRunId} with no checkpoint yet; restarting it from step 0\n`);
     const report = await trainer.fit(train, { eval: evalData, signal: abort.signal, resumeFrom, runId: restartRunId });
     progress?.stop();
-    process.stdout.write(
+    if (isMain) process.stdout.write(
       `${args.loss}: ${report.steps} steps, final loss ${report.finalLoss.toFixed(4)}, ` +
         `${report.examplesPerSecond.toFixed(1)} examples/s, ${report.seconds.toFixed(1)} s` +
         (report.aborted ? " (stopped early; the last checkpoint is kept)" : "") +
@@ -277,6 +313,8 @@ export async function runTrain(args: TrainArgs): Promise<void> {
     process.removeListener("SIGINT", onSignal);
     progress?.stop();
     log?.close();
+    // The rendezvous store (rank 0) and the connections close before the process ends.
+    if (launch) await native().destroyDistributed();
     trainer.dispose();
     model.native.dispose();
   }
@@ -337,6 +375,10 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option("pool-size", integer("pool-size", "with --negative-sampling pool|hard: candidates kept per example (default max(5, negatives))", { min: 1, max: 4096 }))
       .option("pool-refresh-steps", integer("pool-refresh-steps", "with --negative-sampling pool|hard: rescore a row's pool once it is this many steps old (default 50)", { min: 1, max: STEP_COUNT }))
       .option("reward-margin", { type: "string", choices: ["none", "fixed", "dynamic"], describe: "napo: margin per negative, none = S-DPO (default dynamic)" })
+      .option("backend", { type: "string", choices: ["gloo", "nccl", "auto"], describe: "data-parallel process group under torchrun or --nproc: gloo (CPU), nccl (CUDA), auto (default)" })
+      .option("dist-timeout-ms", integer("dist-timeout-ms", "data parallel: how long a rank waits for the others before failing (default 600000)", { min: 1, max: 86400000 }))
+      .option("nproc", integer("nproc", "start N data-parallel ranks on this machine (torchrun's variables, loopback)", { min: 1, max: 1024 }))
+      .option("master-port", integer("master-port", "with --nproc: rendezvous port on 127.0.0.1 (default: a free one)", { min: 1, max: 65535 }))
       .option("margin-gamma", real("margin-gamma", "napo: margin scale gamma (default 0.5)", { min: 0 }))
       .option("margin-tau", real("margin-tau", "napo dynamic margin: temperature tau of sigmoid((s_neg - s_pos) / tau) (default 1)", { above: 0 }))
       .option("margin-confidence", { type: "string", choices: ["reference", "policy"], describe: "napo dynamic margin: confidence scores from the reference (default) or the detached policy" })

@@ -1,0 +1,72 @@
+/**
+ * `sdpo train --nproc N` without torchrun: N copies of the same command on this machine, each with the
+ * launch variables torchrun would set (RANK = LOCAL_RANK, WORLD_SIZE = LOCAL_WORLD_SIZE = N, MASTER_ADDR
+ * 127.0.0.1, MASTER_PORT a free port unless given). Nothing more of a launcher: no restarts, no elasticity.
+ * The ranks notice a dead peer themselves (the process group's timeout); the first failure's status is ours.
+ */
+import { spawn } from "child_process";
+import * as net from "net";
+import { constants } from "os";
+
+/** A TCP port free on the loopback interface right now (the OS picks it). */
+export function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => (port > 0 ? resolve(port) : reject(new Error("no free loopback port"))));
+    });
+  });
+}
+
+export interface LocalRanksResult {
+  /** Exit status of each rank (signal: 128 + number, as a shell reports it). */
+  statuses: number[];
+  /** The first non-zero status, else 0. */
+  status: number;
+}
+
+/** Runs `command args` as ranks 0..nproc-1 and waits for all of them. */
+export async function spawnLocalRanks(command: string, args: string[], nproc: number, masterPort?: number, env: NodeJS.ProcessEnv = process.env): Promise<LocalRanksResult> {
+  if (!Number.isInteger(nproc) || nproc < 1 || nproc > 1024) throw new RangeError(`--nproc must be a whole number in [1, 1024], got ${nproc}`);
+  const port = masterPort ?? (await freeLoopbackPort());
+  const exits = Array.from({ length: nproc }, (_, rank) => {
+    const child = spawn(command, args, {
+      stdio: "inherit",
+      env: {
+        ...env,
+        RANK: String(rank),
+        LOCAL_RANK: String(rank),
+        WORLD_SIZE: String(nproc),
+        LOCAL_WORLD_SIZE: String(nproc),
+        MASTER_ADDR: "127.0.0.1",
+        MASTER_PORT: String(port),
+      },
+    });
+    return new Promise<number>((resolve) => {
+      child.once("error", (err) => {
+        process.stderr.write(`sdpo: rank ${rank} could not start: ${err.message}\n`);
+        resolve(127);
+      });
+      child.once("exit", (code, signal) => resolve(code ?? 128 + (signal ? osSignalNumber(signal) : 0)));
+    });
+  });
+  // Ctrl-C reaches every rank from the terminal and each stops at the same step; this process waits for them.
+  const waitForRanks = () => undefined;
+  process.on("SIGINT", waitForRanks);
+  let statuses: number[];
+  try {
+    statuses = await Promise.all(exits);
+  } finally {
+    process.removeListener("SIGINT", waitForRanks);
+  }
+  const failed = statuses.findIndex((s) => s !== 0);
+  if (failed >= 0) process.stderr.write(`sdpo: rank ${failed} of ${nproc} exited with status ${statuses[failed]}\n`);
+  return { statuses, status: failed >= 0 ? statuses[failed] : 0 };
+}
+
+function osSignalNumber(signal: NodeJS.Signals): number {
+  return constants.signals[signal] ?? 0;
+}
