@@ -11,7 +11,7 @@
  * Deterministic for (seed, epoch, example): draws never depend on batching, shuffling or skipped batches, so a
  * resumed run sees the same rows. The file's rows are held in memory as text + item ids (LastFM: ~1 MB).
  */
-import type { PackedTokens, PreferenceBatch } from "./batch";
+import type { PreferenceBatch } from "./batch";
 import { fillTemplate, responseText } from "./convert";
 import { DataError } from "./errors";
 import { PreferenceDataset } from "./dataset";
@@ -46,7 +46,7 @@ interface Example {
   row: number;
   history: Int32Array;
   target: number;
-  /** Fixed key of the example within the file: seeds its draws. */
+  /** (row, history length) as one number, row * 4096 + length: seeds the example's draws. */
   key: number;
 }
 
@@ -98,6 +98,8 @@ export class ResampledDataset {
       }
     }
     if (rows.length === 0) throw new DataError(name, "has no rows");
+    const longest = rows.findIndex((r) => r.history.length >= 4096);
+    if (longest >= 0) throw new DataError(name, `a history of ${rows[longest].history.length} items: at most 4095 are supported`, longest, "history");
     const numCandidates = options.numCandidates ?? rows[0].candidates;
     if (!Number.isInteger(numCandidates) || numCandidates < 2 || numCandidates > items.length) {
       throw new RangeError(`numCandidates must be an integer in [2, ${items.length}] (the item vocabulary), got ${numCandidates}`);
@@ -217,7 +219,7 @@ export class ResampledDataset {
       prompt: prompt.pack(),
       chosen: chosen.pack(),
       negatives: K,
-      rejected: rejected.pack() as PackedTokens,
+      rejected: rejected.pack(),
       chosenItem,
       rejectedItems,
       candidates: candidates.pack(),
