@@ -41,3 +41,28 @@ test("quick demo over two seeds with the negatives figure", async () => {
     fs.rmSync(out, { recursive: true, force: true });
   }
 });
+
+test("--resume evaluates the models an interrupted demo saved instead of training them again", async () => {
+  const out = fs.mkdtempSync(path.join(tmpdir(), "sdpo-demo-resume-"));
+  const quiet = { out: new PassThrough(), err: new PassThrough() };
+  try {
+    const first = await runDemo({ out }, quiet, QUICK_RECIPE);
+    const sftWeights = path.join(out, "sft", "model.safetensors");
+    const stamp = fs.statSync(sftWeights).mtimeMs;
+    fs.rmSync(path.join(out, "sdpo"), { recursive: true }); // interrupted before S-DPO was saved
+    let log = "";
+    const err = new PassThrough();
+    err.on("data", (d) => (log += String(d)));
+    const again = await runDemo({ out, resume: true }, { out: new PassThrough(), err }, QUICK_RECIPE);
+    expect(log).toMatch(/sft: kept from the earlier run/);
+    expect(log).toMatch(/dpo: kept from the earlier run/);
+    expect(log).not.toMatch(/sdpo: kept/);
+    expect(fs.statSync(sftWeights).mtimeMs).toBe(stamp);
+    // The kept models evaluate as before: same rows, same outcomes.
+    expect(again.perSeed.sft[0].perRow).toEqual(first.perSeed.sft[0].perRow);
+    expect(again.perSeed.dpo[0].perRow).toEqual(first.perSeed.dpo[0].perRow);
+    await expect(runDemo({ out: path.join(out, "missing"), resume: true }, quiet, QUICK_RECIPE)).rejects.toThrow(/holds no earlier demo/);
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+});

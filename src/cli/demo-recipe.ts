@@ -75,7 +75,7 @@ export const QUICK_RECIPE: DemoRecipe = {
   preferenceRows: 64,
   curveEvalRows: 16,
   testRows: 32,
-  negativesFigure: [1, 3],
+  negativesFigure: [1, 7],
   baselines: ["random", "popularity", "cooccurrence"],
   sasrecEpochs: 1,
   sft: { ...DEMO_RECIPE.sft, numTrainEpochs: 1, evalSteps: 2 },

@@ -42,6 +42,8 @@ export interface DemoArgs {
   seeds?: number;
   /** Also train S-DPO with each K of the recipe's negatives figure from the first seed's SFT checkpoint. */
   negativesFigure?: boolean;
+  /** Continue an interrupted demo in the same --out: models it already saved are evaluated, not trained again. */
+  resume?: boolean;
 }
 
 /** Marks a folder as written by `sdpo demo`, so a re-run may replace it. */
@@ -61,8 +63,12 @@ const COMPARED_METRICS: MetricName[] = ["hr1", "rankHr1", "ndcg5", "constrainedH
  * Missing or empty: used. An earlier demo's folder (marker file): its outputs are replaced. Anything else
  * non-empty is refused unless `overwrite`, and even then only the demo's own entries are replaced.
  */
-export function prepareOutputFolder(dir: string, overwrite: boolean): string {
+export function prepareOutputFolder(dir: string, overwrite: boolean, resume = false): string {
   const out = path.resolve(dir);
+  if (resume) {
+    if (!fs.existsSync(path.join(out, MARKER))) throw new UsageError(`--resume: ${dir} holds no earlier demo to continue`);
+    return out;
+  }
   if (fs.existsSync(out)) {
     if (!fs.statSync(out).isDirectory()) throw new UsageError(`--out ${dir}: exists and is not a folder`);
     const entries = fs.readdirSync(out);
@@ -102,7 +108,9 @@ export async function runDemo(args: DemoArgs, io: Io = { out: process.stdout, er
   const seedCount = args.seeds ?? 1;
   if (!Number.isInteger(seedCount) || seedCount < 1 || seedCount > 100) throw new UsageError(`--seeds must be an integer from 1 to 100, got ${String(args.seeds)}`);
   const data = shippedLastfm();
-  const out = prepareOutputFolder(args.out ?? "sdpo-demo", args.overwrite ?? false);
+  const out = prepareOutputFolder(args.out ?? "sdpo-demo", args.overwrite ?? false, args.resume ?? false);
+  // A model folder is saved atomically: one with its config and weights is a finished run.
+  const saved = (dir: string): boolean => (args.resume ?? false) && fs.existsSync(path.join(dir, "config.json")) && fs.existsSync(path.join(dir, "model.safetensors"));
   const say = (line: string): void => void io.err.write(line + "\n");
   const started = Date.now();
   const seconds: Record<string, number> = {};
@@ -136,13 +144,14 @@ export async function runDemo(args: DemoArgs, io: Io = { out: process.stdout, er
         seconds[label] = (seconds[label] ?? 0) + (Date.now() - t0) / 1000;
       }
     };
-    const trainRun = async (label: string, loss: LossName, options: DemoRecipe["sft"], model: Model, train: typeof sftTrain, dir: string, logDir: string): Promise<FitReport> => {
+    /** `curves`: validation-loss curves during training (they need the file's K rejected responses). */
+    const trainRun = async (label: string, loss: LossName, options: DemoRecipe["sft"], model: Model, train: typeof sftTrain, dir: string, logDir: string, curves = true): Promise<FitReport> => {
       const trainer = createTrainer(loss, { ...options, model });
       const progress = attachProgress(trainer, { label, stream: io.err });
       const logFile = path.join(logDir, "logs", `${label}.jsonl`);
       const log = attachJsonlLog(trainer, logFile);
       try {
-        const report = await trainer.fit(train, { eval: curveEval, signal: abort.signal });
+        const report = await trainer.fit(train, { eval: curves ? curveEval : undefined, signal: abort.signal });
         progress.stop();
         if (report.aborted) throw new Error(`interrupted during ${label} training`);
         await saveModel(model, dir, { overwrite: true });
@@ -176,10 +185,11 @@ export async function runDemo(args: DemoArgs, io: Io = { out: process.stdout, er
       }
     };
     /** Trains `loss` from the SFT folder `sftDir` into `dir`. */
-    const fromSft = async (label: string, loss: LossName, options: DemoRecipe["sft"], sftDir: string, dir: string, logDir: string): Promise<void> => {
+    const fromSft = async (label: string, loss: LossName, options: DemoRecipe["sft"], sftDir: string, dir: string, logDir: string, curves = true): Promise<void> => {
+      if (saved(dir)) return say(`${label}: kept from the earlier run in ${dir}`);
       const model = (await loadModel(sftDir, { device })) as unknown as Model;
       try {
-        await trainRun(label, loss, options, model, preferenceTrain, dir, logDir);
+        await trainRun(label, loss, options, model, preferenceTrain, dir, logDir, curves);
       } finally {
         disposeModel(model);
       }
@@ -191,6 +201,7 @@ export async function runDemo(args: DemoArgs, io: Io = { out: process.stdout, er
       const seedDir = seeds.length > 1 ? path.join(out, `seed-${seed}`) : out;
       const withSeed = (o: DemoRecipe["sft"]) => ({ ...o, seed });
       await timed("train sft", async () => {
+        if (saved(path.join(seedDir, "sft"))) return say(`sft: kept from the earlier run in ${path.join(seedDir, "sft")}`);
         const sft = createModel(shape, { device, seed }) as unknown as Model;
         try {
           await trainRun("sft", "sft", withSeed(recipe.sft), sft, sftTrain, path.join(seedDir, "sft"), seedDir);
@@ -234,7 +245,8 @@ export async function runDemo(args: DemoArgs, io: Io = { out: process.stdout, er
       const sftDir = path.join(seeds.length > 1 ? path.join(out, `seed-${seeds[0]}`) : out, "sft");
       for (const k of recipe.negativesFigure) {
         const dir = path.join(out, "negatives", `k${k}`);
-        await timed("negatives figure", () => fromSft(`sdpo-k${k}`, "sdpo", { ...recipe.sdpo, negatives: k, seed: seeds[0] }, sftDir, dir, path.join(out, "negatives")));
+        // No validation curves here: the held-out file has fewer fixed rejected responses than the largest K.
+        await timed("negatives figure", () => fromSft(`sdpo-k${k}`, "sdpo", { ...recipe.sdpo, negatives: k, seed: seeds[0] }, sftDir, dir, path.join(out, "negatives"), false));
         negatives.push({ k, result: await timed("negatives figure", () => evaluateFolder(`K=${k}`, dir, seeds[0])) });
       }
       fs.mkdirSync(path.join(out, "plots"), { recursive: true });
@@ -313,6 +325,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .option("overwrite", { type: "boolean", describe: "write into a non-empty folder not made by the demo (only the demo's own entries are replaced)" })
       .option("device", { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" })
       .option("seeds", { ...integer("seeds", "train and evaluate the recipe with N seeds; the table pools them (mean, interval over rows)", { min: 1, max: 100 }), default: 1 })
+      .option("resume", { type: "boolean", describe: "continue an interrupted demo in --out: models it already saved are evaluated, not trained again" })
       .option("negatives-figure", { type: "boolean", describe: "also train S-DPO with K = 1, 3, 7, 15 from the first seed's SFT checkpoint (plots/negatives.svg)" }) as never,
   handler: async (args) => {
     await runDemo(args);
