@@ -231,7 +231,7 @@ export async function runDemo(args: DemoArgs, io: Io = { out: process.stdout, er
     async function runBaseline(kind: BaselineKind, seed: number): Promise<EvalResult> {
       const baseline = await fitBaseline(kind, data.train, { seed, sasrec: { epochs: recipe.sasrecEpochs, device } });
       try {
-        if (seeds.length > 1 || kind === "sasrec") await baseline.save(path.join(out, "baselines", seeds.length > 1 ? `${kind}-seed-${seed}` : kind));
+        if (seeds.length > 1 || kind === "sasrec") await baseline.save(path.join(out, "baselines", seeds.length > 1 ? `${kind}-seed-${seed}` : kind), { overwrite: true });
         const evaluation = await evaluateBaseline(baseline, data.valid, { maxRows: testRows });
         return baselineEvalResult(evaluation, { seed });
       } finally {
