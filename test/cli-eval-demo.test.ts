@@ -56,9 +56,9 @@ describe("sdpo eval argument errors", () => {
     const data = path.join(dir, "valid.arrow");
     fs.writeFileSync(data, "");
     r = await sdpo(["eval", "--model", dir, "--data", data, "--batch-size", "0"]);
-    expect(r.error).toMatch(/--batch-size must be a positive integer, got 0/);
+    expect(r.error).toMatch(/--batch-size must be a whole number in \[1, 65536\], got 0/);
     r = await sdpo(["eval", "--model", dir, "--data", data, "--max-rows", "many"]);
-    expect(r.error).toMatch(/--max-rows must be a positive integer, got NaN/);
+    expect(r.error).toMatch(/--max-rows must be a whole number in \[1, 2147483647\], got a value that is not a number/);
 
     r = await sdpo(["eval", "--model", dir, "--data", data, "--no-generation", "--no-ranking"]);
     expect(r.error).toMatch(/leave nothing to measure/);

@@ -67,7 +67,7 @@ describe("sdpo baseline", () => {
     expect((await sdpo(["baseline", "--kind", "random", "--data", files.train, "--out", out])).error).toMatch(/already exists; pass --overwrite/);
     expect((await sdpo(["baseline", "--kind", "random", "--data", files.train, "--out", out, "--overwrite", "--seed", "2"])).error).toBeUndefined();
     expect((await sdpo(["baseline", "--kind", "sasrec", "--data", files.train, "--out", files.path("y"), "--epochs", "0"])).error).toMatch(
-      /--epochs must be a positive integer, got 0/
+      /--epochs must be a whole number in \[1, 10000\], got 0/
     );
     expect((await sdpo(["baseline", "eval", files.path("nothing"), "--data", files.eval])).error).toMatch(/nothing: no such folder/);
     expect((await sdpo(["baseline", "eval", files.dir, "--data", files.eval])).error).toMatch(/no baseline\.json/);

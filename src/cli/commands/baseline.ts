@@ -12,6 +12,7 @@ import { formatMetricsTable } from "../../eval/table";
 import type { DeviceName } from "../../native";
 import { createProgress, type Progress } from "../../report/progress";
 import { checkDataFile, checkPositiveInteger, UsageError } from "../eval-setup";
+import { integer, SEED_RANGE } from "../flags";
 
 export interface BaselineFitArgs {
   kind?: string;
@@ -111,7 +112,7 @@ const evalSubcommand: CommandModule<object, BaselineEvalArgs> = {
       .positional("dir", { type: "string", describe: "folder written by `sdpo baseline`" })
       .option("data", { type: "string", demandOption: true, describe: "evaluation split (.arrow)" })
       .option("json", { type: "boolean", describe: "print one JSON object (kind, rows, hr1, hr3, hr5, ndcg3, ndcg5, ranks)" })
-      .option("max-rows", { type: "number", describe: "evaluate only the first N rows" })
+      .option("max-rows", integer("max-rows", "evaluate only the first N rows", { min: 1, max: 2147483647 }))
       .option("device", { type: "string", default: "cpu", describe: "sasrec: cpu, cuda or cuda:N" }) as never,
   handler: async (args) => {
     await runBaselineEval(args);
@@ -127,8 +128,8 @@ export const baselineCommand: CommandModule<object, BaselineFitArgs> = {
       .option("kind", { type: "string", choices: [...BASELINE_KINDS], describe: "which baseline" })
       .option("data", { type: "string", describe: "training split (.arrow): counts and training use only this file" })
       .option("out", { type: "string", describe: "folder to write (baseline.json; the model files for sasrec)" })
-      .option("seed", { type: "number", default: 0, describe: "random: the scores; sasrec: initialisation and example order" })
-      .option("epochs", { type: "number", describe: "sasrec: training epochs (default 3)" })
+      .option("seed", { ...integer("seed", "random: the scores; sasrec: initialisation and example order", SEED_RANGE), default: 0 })
+      .option("epochs", integer("epochs", "sasrec: training epochs (default 3)", { min: 1, max: 10000 }))
       .option("overwrite", { type: "boolean", describe: "replace an existing --out folder" })
       .option("eval", { type: "string", describe: "also score the fitted baseline on this split (.arrow)" })
       .option("json", { type: "boolean", describe: "with --eval: print the metrics as one JSON object" })

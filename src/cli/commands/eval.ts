@@ -3,6 +3,7 @@
  * HR@1 of greedy decoding restricted to the candidates, each with a bootstrap interval over rows.
  */
 import * as path from "path";
+import { integer, SEED_RANGE } from "../flags";
 import type { CommandModule } from "yargs";
 import { evaluate, type EvalResult } from "../../eval/evaluate";
 import { METRIC_NAMES, type MetricName } from "../../eval/outcomes";
@@ -106,7 +107,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
         type: "boolean",
         describe: "print one JSON object (hr1, validRatio, hr3, hr5, ndcg3, ndcg5, rankHr1, constrainedHr1, rows, intervals)",
       })
-      .option("batch-size", { type: "number", default: 8, describe: "prompts per batch" })
+      .option("batch-size", { ...integer("batch-size", "prompts per batch", { min: 1, max: 65536 }), default: 8 })
       .option("generation", { type: "boolean", default: true, describe: "greedy generation for HR@1 / ValidRatio (--no-generation: ranking only)" })
       .option("ranking", { type: "boolean", default: true, describe: "score every candidate for HR@k / NDCG@k (--no-ranking: generation only)" })
       .option("constrained", {
@@ -114,10 +115,10 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
         default: false,
         describe: "also greedy decoding restricted to the candidates' titles (constrained HR@1, an extra column)",
       })
-      .option("resamples", { type: "number", default: 1000, describe: "bootstrap resamples for the 95% intervals" })
-      .option("bootstrap-seed", { type: "number", default: 0, describe: "seed of the bootstrap's row draws" })
-      .option("max-new-tokens", { type: "number", default: 20, describe: "generation length, 20 as in the paper" })
-      .option("max-rows", { type: "number", describe: "evaluate only the first N rows" })
+      .option("resamples", { ...integer("resamples", "bootstrap resamples for the 95% intervals", { min: 1, max: 1000000 }), default: 1000 })
+      .option("bootstrap-seed", { ...integer("bootstrap-seed", "seed of the bootstrap's row draws", SEED_RANGE), default: 0 })
+      .option("max-new-tokens", { ...integer("max-new-tokens", "generation length, 20 as in the paper", { min: 1, max: 4096 }), default: 20 })
+      .option("max-rows", integer("max-rows", "evaluate only the first N rows", { min: 1, max: 2147483647 }))
       .option("device", { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" }) as never,
   handler: async (args) => {
     await runEval(args);
