@@ -7,6 +7,7 @@
  *     per row) against S-DPO with K = 1 (one 32-thread block per row), the kernel DPO ran before.
  * Prints one JSON line per measurement.
  */
+import { median, randomFloat32 } from "../src/bench/measure";
 import { native, type OpDevice } from "../src/native";
 import { dpoLoss, sdpoLoss } from "../src/ops/losses";
 
@@ -19,22 +20,6 @@ function integerArgument(name: string, fallback: number): number {
   const value = Number(argument(name, String(fallback)));
   if (!Number.isInteger(value) || value < 1) throw new RangeError(`--${name} must be an integer >= 1`);
   return value;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-function randomFloat32(length: number, seed: number, scale: number, offset: number): Float32Array {
-  let state = seed >>> 0;
-  const out = new Float32Array(length);
-  for (let i = 0; i < length; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0; // LCG: reproducible inputs
-    out[i] = offset + scale * (state / 4294967296 - 0.5);
-  }
-  return out;
 }
 
 async function tokenLogprobs(device: OpDevice): Promise<void> {

@@ -8,24 +8,9 @@
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import { median, randomFloat32 } from "../src/bench/measure";
 import { native, type OpImplementation } from "../src/native";
 import { sdpoLoss, tokenLogProbs } from "../src/ops/losses";
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-function randomFloat32(length: number, seed: number, scale: number, offset = 0): Float32Array {
-  let state = seed >>> 0;
-  const out = new Float32Array(length);
-  for (let i = 0; i < length; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0; // LCG: reproducible inputs
-    out[i] = offset + scale * (state / 4294967296 - 0.5);
-  }
-  return out;
-}
 
 /** VmHWM (peak RSS) of this process in bytes. */
 function peakRssBytes(): number {

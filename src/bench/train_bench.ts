@@ -2,6 +2,7 @@
  * Throughput of our S-DPO training step on random token batches with a randomly initialised llama
  * model: the measurement behind `sdpo bench` (compared with bench/reference_sdpo.py by bench/compare.sh).
  */
+import { median } from "./measure";
 import * as fs from "fs";
 import { createModel } from "../model/checkpoint";
 import { native, type DeviceName, type NativeModelConfig, type TrainBatchInput } from "../native";
@@ -92,12 +93,6 @@ export function randomBatch(o: BenchShape & { batchSize: number }, random: () =>
 export function seededRandom(seed: number): () => number {
   const rng = new SeededRng(seed >>> 0);
   return () => rng.next();
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 export async function runTrainBench(o: TrainBenchOptions): Promise<TrainBenchResult> {
