@@ -90,6 +90,9 @@ export type { ConstrainedChoice, TableResult } from "./eval";
 // evaluations of one method over several seeds, pooled (mean; interval over rows of the seed-averaged per-row values), and paired
 export { poolSeeds, compareSeeds, seedAveragedRows } from "./eval";
 export type { PooledResult } from "./eval";
+// popularity bias of the top-1 recommendations (head share, coverage, ARP, popularity rank, HR@1 on head / tail targets)
+export { itemPopularity, readItemPopularity, popularityBias, popularityBiasJson, formatPopularityBiasTable, topCandidate } from "./eval";
+export type { ItemPopularity, PopularityBias, PopularityBiasOmitted, PopularityBiasResult, Top1Bias } from "./eval";
 export { runDemo } from "./cli/commands/demo";
 export type { DemoArgs, DemoResult } from "./cli/commands/demo";
 export { attachProgress, createProgress, attachJsonlLog, openJsonl, readJsonl, plotTrainingCurves, lineChartSvg } from "./report";

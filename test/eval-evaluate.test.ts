@@ -5,6 +5,7 @@
  */
 import type { PackedTokens, PreferenceBatch } from "../src/data/batch";
 import { evaluableOf, evaluate, type EvaluableModel } from "../src/eval/evaluate";
+import { itemPopularity, popularityBias } from "../src/eval/popularity-bias";
 import type { PackedResponsesInput } from "../src/native";
 import { rejectionOf } from "./helpers";
 
@@ -171,6 +172,12 @@ test("per-row outcomes behind every metric, with bootstrap intervals around them
     generationHit: [1, 0, 0, 0, 1],
     generationValid: [1, 1, 0, 0, 1],
     rank: [1, 2, 4, 6, 2],
+    // Item ids are 100 * row + candidate index (batchOf).
+    targetItem: [1000, 1101, 1202, 1303, 1401],
+    // Row 12 ties candidates 0..3 at the top, its target among them: the first other candidate is the top-1.
+    rankTopItem: [1000, 1100, 1200, 1300, 1400],
+    // Abba; Cher; two named (invalid); none named (invalid); Queen Latifah.
+    generationItem: [1000, 1102, -1, -1, 1401],
   });
   for (const metric of ["hr1", "validRatio", "hr3", "hr5", "ndcg3", "ndcg5", "rankHr1"] as const) {
     const [lo, hi] = result.intervals[metric];
@@ -214,5 +221,30 @@ test("constrained decoding names the row whose candidates it cannot decide betwe
   const noTokenLogps = { ...model, score: async (input: PackedResponsesInput) => ({ logps: new Float64Array(input.responsePrompt.length) }) };
   expect((await rejectionOf(evaluate(noTokenLogps, [batchOf(rows, 0, true)], { generation: false, constrained: true }))).message).toMatch(
     /needs per-token log-probs/
+  );
+});
+
+test("popularity bias of the ranking's and the generation's top-1, counted on the given training targets", async () => {
+  const model = standInModel(rows);
+  const batches = () => [batchOf(rows.slice(0, 2), 10), batchOf(rows.slice(2, 5), 12)];
+  const tokenizer = { decode, eosTokenId: 0 };
+  const without = await evaluate(model, batches(), { tokenizer });
+  expect(without.popularityBias).toEqual({ measured: false, reason: expect.stringMatching(/no training data given \(popularityFrom\)/) });
+
+  // Items 1000 (row 10's target, 3 training rows) and 1100 (2 rows) are the head: the 2 (0.1% of 1500) most popular.
+  const popularity = itemPopularity([1000, 1000, 1000, 1100, 1100, 1102, 1401], 1500, { headFraction: 0.001 });
+  expect(popularity.headItems).toBe(2);
+  const result = await evaluate(model, batches(), { tokenizer, popularityFrom: popularity, bootstrap: { seed: 3 } });
+  expect(result.popularityBias).toEqual(popularityBias(result.perRow, popularity, { seed: 3 }));
+  if (!result.popularityBias.measured) throw new Error("expected popularity bias");
+  expect(result.popularityBias).toMatchObject({ headRows: 1, tailRows: 4 });
+  expect(result.popularityBias.ranking).toMatchObject({ rows: 5, distinctItems: 5, hr1Head: 1, hr1Tail: 0 });
+  expect(result.popularityBias.ranking!.headShare).toBeCloseTo(2 / 5, 12); // 1000, 1100
+  expect(result.popularityBias.generation).toMatchObject({ rows: 3, distinctItems: 3, meanPopularity: (3 + 1 + 1) / 3 });
+
+  // Data that names its items must have the popularity's item count.
+  const source = { metadata: async () => ({ items: ["x", "y"] }), batches: () => batches() };
+  expect((await rejectionOf(evaluate(model, source, { tokenizer, popularityFrom: popularity }))).message).toMatch(
+    /the evaluation data has 2 items, the popularity \(given counts\) 1500: item ids would mean other items/
   );
 });

@@ -2,7 +2,8 @@
  * evaluate() and `sdpo eval --json` on the real decoder (a small random model saved as a Hugging Face
  * folder) and the shipped LastFM split: the batched ranking agrees with scoring each row alone on the
  * plain reference path, constrained decoding picks the candidate that a step-by-step greedy walk (each step's
- * prefixes scored alone on the reference path) spells, and the JSON line has the documented keys.
+ * prefixes scored alone on the reference path) spells, the JSON line has the documented keys, and the
+ * popularity bias is counted on the training file the folder records (or --train-data), else left out saying why.
  */
 import * as fs from "fs";
 import * as os from "os";
@@ -17,6 +18,7 @@ import { evaluate } from "../src/eval/evaluate";
 import { pessimisticRank, rankingMetrics } from "../src/eval/ranking";
 import { createModel, loadModel, saveModel } from "../src/model/checkpoint";
 import { presetConfig } from "../src/model/config";
+import { recordTrainingData } from "../src/trainers/run_dir";
 
 const data = shippedLastfm();
 const ROWS = 12;
@@ -156,7 +158,9 @@ test("sdpo eval --json prints one object with the documented keys", async () => 
   const lines = written.join("").trim().split("\n");
   expect(lines).toHaveLength(1);
   const json = JSON.parse(lines[0]);
-  expect(Object.keys(json).sort()).toEqual(["constrainedHr1", "hr1", "hr3", "hr5", "intervals", "ndcg3", "ndcg5", "rankHr1", "rows", "validRatio"]);
+  expect(Object.keys(json).sort()).toEqual(["constrainedHr1", "hr1", "hr3", "hr5", "intervals", "ndcg3", "ndcg5", "popularityBias", "rankHr1", "rows", "validRatio"]);
+  // A model saved outside a run folder records no training data: the bias metrics are left out, saying why.
+  expect(json.popularityBias).toEqual({ measured: false, reason: expect.stringMatching(/no training data is recorded for this model; pass --train-data FILE/) });
   expect(json.rows).toBe(8);
   expect(json.hr1).toBeNull(); // generation was off
   expect(json.intervals.hr1).toBeNull();
@@ -165,6 +169,55 @@ test("sdpo eval --json prints one object with the documented keys", async () => 
     const [lo, hi] = json.intervals[metric];
     expect(lo).toBeLessThanOrEqual(json[metric]);
     expect(hi).toBeGreaterThanOrEqual(json[metric]);
+  }
+});
+
+/** `sdpo eval --json` of the random model with `extra` flags, parsed. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function evalJson(extra: string[]): Promise<Record<string, any>> {
+  const written: string[] = [];
+  const stdout = jest.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => (written.push(String(chunk)), true));
+  const stderr = jest.spyOn(process.stderr, "write").mockImplementation(() => true);
+  try {
+    await main(["eval", "--model", folder, "--data", data.valid, "--json", "--max-rows", "8", "--no-generation", "--resamples", "100", ...extra]);
+  } finally {
+    stdout.mockRestore();
+    stderr.mockRestore();
+  }
+  return JSON.parse(written.join(""));
+}
+
+test("sdpo eval: popularity bias counted on the run's recorded training file, or on --train-data", async () => {
+  const record = path.join(folder, "training_data.json");
+  const trainRows = await PreferenceDataset.fromArrow(data.train).countRows();
+  try {
+    fs.writeFileSync(record, JSON.stringify({ file: data.train, sha256: "0".repeat(64), rows: trainRows }));
+    let json = await evalJson([]);
+    expect(json.popularityBias.reason).toMatch(/train\.arrow has changed since training \(sha256 [0-9a-f]{12}\.\.\., .*training_data\.json records 000000000000\.\.\.\); pass --train-data/);
+
+    fs.rmSync(record);
+    await recordTrainingData(folder, data.train, trainRows);
+    json = await evalJson([]);
+    const bias = json.popularityBias;
+    expect(bias).toMatchObject({ measured: true, source: { file: data.train, rows: trainRows }, catalogueItems: 4606, headItems: 478 });
+    expect(bias.headRows + bias.tailRows).toBe(8);
+    expect(bias.generation).toBeUndefined(); // --no-generation
+    expect(bias.ranking.rows).toBe(8);
+    for (const key of ["headShare", "meanPopularity", "meanPopularityRank"]) {
+      const [lo, hi] = bias.ranking.intervals[key];
+      expect(lo).toBeLessThanOrEqual(bias.ranking[key]);
+      expect(hi).toBeGreaterThanOrEqual(bias.ranking[key]);
+    }
+    expect(bias.ranking.coverage).toBeCloseTo(bias.ranking.distinctItems / 4606, 12);
+    expect(bias.ranking.intervals.coverage).toBeUndefined();
+
+    // --train-data overrides the record; a missing file is a clear error.
+    fs.writeFileSync(record, JSON.stringify({ file: path.join(folder, "gone.arrow"), sha256: "0".repeat(64), rows: 1 }));
+    expect((await evalJson([])).popularityBias.reason).toMatch(/the training file .*gone\.arrow recorded in .*training_data\.json is gone/);
+    expect((await evalJson(["--train-data", data.train])).popularityBias).toEqual(bias);
+    await expect(evalJson(["--train-data", path.join(folder, "nope.arrow")])).rejects.toThrow(/--train-data .*nope\.arrow: no such file/);
+  } finally {
+    fs.rmSync(record, { force: true });
   }
 });
 
@@ -182,4 +235,5 @@ test("sdpo eval prints the table with intervals and the constrained column", asy
   expect(lines[0]).toMatch(/^method .*\|\s+constrained HR@1 \| rows$/);
   expect(lines[2]).toMatch(/^random-tiny .*\d\.\d{4} \[\d\.\d\d, \d\.\d\d\] \|\s+6$/);
   expect(lines[3]).toMatch(/95% percentile bootstrap intervals over the 6 rows \(200 resamples, seed 0\)/);
+  expect(lines[5]).toMatch(/^popularity bias of random-tiny: not measured: no training data is recorded for this model/);
 });

@@ -1,11 +1,13 @@
 /**
  * Scoring a baseline on an evaluation split with the ranking metrics `sdpo eval` reports: the target's
- * pessimistic rank among each row's candidates (ranking.ts), then HR@1/3/5 and NDCG@3/5 over the rows.
+ * pessimistic rank among each row's candidates (ranking.ts), then HR@1/3/5 and NDCG@3/5 over the rows; and
+ * the popularity bias of each row's top-scored candidate (popularity-bias.ts), in the same columns as models.
  */
 import type { EvalResult } from "../eval/evaluate";
 import type { BootstrapOptions } from "../eval/bootstrap";
 import { summarizeOutcomes, type RowOutcomes } from "../eval/outcomes";
-import { pessimisticRank, rankingMetrics, type RankingTotals } from "../eval/ranking";
+import { popularityBias, type ItemPopularity, type PopularityBiasResult } from "../eval/popularity-bias";
+import { pessimisticRank, rankingMetrics, topCandidate, type RankingTotals } from "../eval/ranking";
 import type { Baseline } from "./baseline";
 import { readRecommendationRows, type RecommendationData } from "./rows";
 
@@ -23,6 +25,9 @@ export interface BaselineEvaluation {
   ranks: number[];
   /** The file row of each rank. */
   rows: number[];
+  /** Item id of each row's target, and of the candidate the baseline scores highest (ties against the target). */
+  targets: number[];
+  topItems: number[];
 }
 
 /** Ranks and metrics of `baseline` on every row of `data` (an .arrow path or rows read from one). */
@@ -44,6 +49,7 @@ export async function evaluateBaseline(
   }
   const rows = options.maxRows === undefined ? split.rows : split.rows.slice(0, options.maxRows);
   const ranks: number[] = [];
+  const topItems: number[] = [];
   for (let start = 0; start < rows.length; start += batchSize) {
     const part = rows.slice(start, start + batchSize);
     const scores = await baseline.scoreRows(part);
@@ -53,24 +59,37 @@ export async function evaluateBaseline(
         throw new Error(`evaluateBaseline: ${baseline.kind} gave ${scores[b].length} scores for the ${row.candidates.length} candidates of row ${row.row}`);
       }
       ranks.push(pessimisticRank(scores[b], row.targetIndex));
+      topItems.push(row.candidates[topCandidate(scores[b], row.targetIndex)]);
     });
     options.onProgress?.(ranks.length, rows.length);
   }
-  return { metrics: rankingMetrics(ranks), ranks, rows: rows.map((row) => row.row) };
+  return { metrics: rankingMetrics(ranks), ranks, rows: rows.map((row) => row.row), targets: rows.map((row) => row.target), topItems };
 }
 
 /**
  * The evaluation in `sdpo eval`'s shape, for the same table as the models, with bootstrap intervals over rows.
  * A baseline answers with its top-scored candidate, always one of the row's candidates: HR@1 is the ranking's
- * HR@1 (a tie at the top counts as a miss) and ValidRatio is 1. Constrained decoding does not apply (NaN).
+ * HR@1 (a tie at the top counts as a miss) and ValidRatio is 1; likewise its "generation" top-1 is the
+ * ranking's. Constrained decoding does not apply (NaN). Popularity bias needs `popularity` (the baseline's
+ * training file counted) and the items of the evaluation; without them it says why it was not measured.
  */
-export function baselineEvalResult(evaluation: Pick<BaselineEvaluation, "ranks" | "rows">, bootstrap: BootstrapOptions | false = {}): EvalResult {
+export function baselineEvalResult(
+  evaluation: Pick<BaselineEvaluation, "ranks" | "rows"> & Partial<Pick<BaselineEvaluation, "targets" | "topItems">>,
+  bootstrap: BootstrapOptions | false = {},
+  popularity?: ItemPopularity
+): EvalResult {
+  const { targets, topItems } = evaluation;
   const perRow: RowOutcomes = {
     rowIds: evaluation.rows.slice(),
     rank: evaluation.ranks.slice(),
     generationHit: evaluation.ranks.map((r) => (r === 1 ? 1 : 0)),
     generationValid: evaluation.ranks.map(() => 1),
+    ...(targets && topItems ? { targetItem: targets.slice(), rankTopItem: topItems.slice(), generationItem: topItems.slice() } : {}),
   };
   const { metrics, intervals } = summarizeOutcomes(perRow, bootstrap);
-  return { ...metrics, rows: perRow.rowIds.length, intervals, perRow };
+  let bias: PopularityBiasResult;
+  if (!popularity) bias = { measured: false, reason: "no training data given: item popularity is counted on the baseline's training file" };
+  else if (!targets || !topItems) bias = { measured: false, reason: "the evaluation holds no item ids (targets, topItems)" };
+  else bias = popularityBias(perRow, popularity, bootstrap);
+  return { ...metrics, rows: perRow.rowIds.length, intervals, perRow, popularityBias: bias };
 }

@@ -7,6 +7,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { PreferenceDataset } from "../data/dataset";
 import { Tokenizer } from "../data/tokenizer";
+import { readItemPopularity, type ItemPopularity } from "../eval/popularity-bias";
+import { sha256OfFile } from "../trainers/run_dir";
 
 /** A user mistake (missing folder, bad flag): main() prints its message as one line, exit status 1. */
 export class UsageError extends Error {
@@ -71,4 +73,33 @@ export function disposeModel(model: unknown): void {
   if (typeof m.dispose === "function") {
     if (!m.disposed) m.dispose();
   } else if (m.native && !m.native.disposed) m.native.dispose();
+}
+
+/** The training file a model or baseline records (path, sha256 when trained) and where the record is. */
+export interface RecordedTrainingData {
+  file: string;
+  sha256: string;
+  where: string;
+}
+
+/**
+ * Item popularity for the popularity-bias metrics: counted on `--train-data` when given, else on the recorded
+ * training file when it is still there unchanged; otherwise the reason the metrics are left out.
+ */
+export async function resolvePopularity(
+  recorded: RecordedTrainingData | undefined,
+  trainData: string | undefined
+): Promise<{ popularity: ItemPopularity } | { omitted: string }> {
+  if (trainData !== undefined) return { popularity: await readItemPopularity(checkDataFile(trainData, "--train-data")) };
+  const hint = "pass --train-data FILE to count item popularity on it";
+  if (!recorded) return { omitted: `no training data is recorded for this model; ${hint}` };
+  const file = path.resolve(recorded.file);
+  if (!fs.existsSync(file) || !fs.statSync(file).isFile()) {
+    return { omitted: `the training file ${recorded.file} recorded in ${recorded.where} is gone; ${hint}` };
+  }
+  const sha256 = await sha256OfFile(file);
+  if (sha256 !== recorded.sha256) {
+    return { omitted: `${recorded.file} has changed since training (sha256 ${sha256.slice(0, 12)}..., ${recorded.where} records ${recorded.sha256.slice(0, 12)}...); ${hint}` };
+  }
+  return { popularity: await readItemPopularity(file) };
 }

@@ -14,6 +14,9 @@
  *
  * Every metric is a mean of per-row values; the result keeps them (perRow) and a percentile bootstrap
  * interval over rows for each metric (intervals; see bootstrap.ts, outcomes.ts).
+ *
+ * Popularity bias (popularityBias): given the training data (popularityFrom), how popular the top-1 items of
+ * the ranking and of free generation are in it, and HR@1 on head and tail targets (see popularity-bias.ts).
  */
 import type { PreferenceBatch } from "../data/batch";
 import type { PackedResponsesInput } from "../native";
@@ -22,7 +25,8 @@ import { checkBootstrapOptions, type BootstrapOptions } from "./bootstrap";
 import { constrainedGreedyChoice } from "./constrained";
 import { judgeGeneration } from "./matching";
 import { summarizeOutcomes, type MetricIntervals, type RowOutcomes } from "./outcomes";
-import { pessimisticRank } from "./ranking";
+import { popularityBias, readItemPopularity, type ItemPopularity, type PopularityBiasResult } from "./popularity-bias";
+import { pessimisticRank, topCandidate } from "./ranking";
 
 /** What evaluate needs of a model: NativeModel's score and generate. */
 export interface EvaluableModel {
@@ -60,6 +64,8 @@ export interface BatchSource {
     | Iterable<PreferenceBatch>;
   /** Row count, when known (for progress): PreferenceDataset.countRows(). */
   countRows?(): Promise<number>;
+  /** The item vocabulary, when known (PreferenceDataset.metadata()): checked against the popularity's. */
+  metadata?(): Promise<{ items?: string[] }>;
 }
 
 export type EvalData = string | BatchSource | AsyncIterable<PreferenceBatch> | Iterable<PreferenceBatch>;
@@ -80,6 +86,12 @@ export interface EvaluateOptions {
   onProgress?: (rowsDone: number, totalRows: number | undefined) => void;
   /** Stop reading more rows after this many (quick looks). */
   maxRows?: number;
+  /**
+   * The training data to count item popularity on for the popularity-bias metrics: its .arrow path, or counts
+   * already made (readItemPopularity / itemPopularity). Without it those metrics are omitted (popularityBias
+   * says so): popularity means popularity in the data the model was trained on, which evaluate cannot know.
+   */
+  popularityFrom?: string | ItemPopularity;
 }
 
 export interface EvalResult {
@@ -101,6 +113,8 @@ export interface EvalResult {
   intervals: MetricIntervals;
   /** Per-row outcomes behind the metrics (row ids in evaluation order), for other bootstraps and paired comparisons. */
   perRow: RowOutcomes;
+  /** Popularity of the top-1 recommendations in the training data, or why it was not measured (popularity-bias.ts). */
+  popularityBias: PopularityBiasResult;
 }
 
 function isBatchSource(data: unknown): data is BatchSource {
@@ -110,7 +124,7 @@ function isBatchSource(data: unknown): data is BatchSource {
 async function openData(
   data: EvalData,
   batchSize: number
-): Promise<{ batches: AsyncIterable<PreferenceBatch> | Iterable<PreferenceBatch>; total?: number }> {
+): Promise<{ batches: AsyncIterable<PreferenceBatch> | Iterable<PreferenceBatch>; total?: number; items?: string[] }> {
   let source: EvalData = data;
   if (typeof data === "string") {
     // Loaded lazily so the metric code does not pull in Arrow unless asked to read a file.
@@ -120,7 +134,8 @@ async function openData(
   }
   if (isBatchSource(source)) {
     const total = source.countRows ? await source.countRows() : undefined;
-    return { batches: source.batches({ batchSize, negatives: 0, shuffle: false }), total };
+    const metadata = typeof source.metadata === "function" ? await source.metadata() : undefined;
+    return { batches: source.batches({ batchSize, negatives: 0, shuffle: false }), total, items: metadata?.items };
   }
   return { batches: source as AsyncIterable<PreferenceBatch> | Iterable<PreferenceBatch> };
 }
@@ -152,8 +167,10 @@ export async function evaluate(
   const eos = generation ? eosOf(options) : -1;
   // Checked before the (slow) evaluation rather than after it.
   if (options.bootstrap !== undefined && options.bootstrap !== false) checkBootstrapOptions(options.bootstrap, "evaluate: bootstrap");
+  const popularity = typeof options.popularityFrom === "string" ? await readItemPopularity(options.popularityFrom) : options.popularityFrom;
 
-  const { batches, total } = await openData(data, batchSize);
+  const { batches, total, items } = await openData(data, batchSize);
+  if (popularity) checkSameItems(popularity, items);
   const totalRows = options.maxRows !== undefined && total !== undefined ? Math.min(total, options.maxRows) : (total ?? options.maxRows);
   let rows = 0;
   const rowIds: number[] = [];
@@ -161,6 +178,9 @@ export async function evaluate(
   const generationValid: number[] = [];
   const ranks: number[] = [];
   const constrainedHit: number[] = [];
+  const targetItem: number[] = [];
+  const rankTopItem: number[] = [];
+  const generationItem: number[] = [];
   for await (const full of batches as AsyncIterable<PreferenceBatch>) {
     if (options.maxRows !== undefined && rows >= options.maxRows) break;
     const batch = options.maxRows !== undefined ? truncateBatch(full, options.maxRows - rows) : full;
@@ -173,7 +193,11 @@ export async function evaluate(
       for (let b = 0; b < batch.size; b++) {
         const first = batch.candidateOffsets[b] - batch.candidateOffsets[0];
         const last = batch.candidateOffsets[b + 1] - batch.candidateOffsets[0];
-        if (ranking) ranks.push(pessimisticRank(scored.logps.subarray(first, last), targets[b]));
+        if (ranking) {
+          const scores = scored.logps.subarray(first, last);
+          ranks.push(pessimisticRank(scores, targets[b]));
+          rankTopItem.push(batch.candidateItems[batch.candidateOffsets[b] + topCandidate(scores, targets[b])]);
+        }
         if (constrained) constrainedHit.push(constrainedHitOf(input, scored.tokenLogps, first, last, targets[b], batch.rows[b]));
       }
     }
@@ -188,9 +212,13 @@ export async function evaluate(
         const judged = verdict(text, titles, targets[b]);
         generationHit.push(judged.hit ? 1 : 0);
         generationValid.push(judged.valid ? 1 : 0);
+        generationItem.push(judged.named < 0 ? -1 : batch.candidateItems[batch.candidateOffsets[b] + judged.named]);
       }
     }
-    for (let b = 0; b < batch.size; b++) rowIds.push(batch.rows[b]);
+    for (let b = 0; b < batch.size; b++) {
+      rowIds.push(batch.rows[b]);
+      targetItem.push(batch.chosenItem[b]);
+    }
     rows += batch.size;
     options.onProgress?.(rows, totalRows);
   }
@@ -200,9 +228,31 @@ export async function evaluate(
     ...(generation ? { generationHit, generationValid } : {}),
     ...(ranking ? { rank: ranks } : {}),
     ...(constrained ? { constrainedHit } : {}),
+    targetItem,
+    ...(ranking ? { rankTopItem } : {}),
+    ...(generation ? { generationItem } : {}),
   };
   const { metrics, intervals } = summarizeOutcomes(perRow, options.bootstrap ?? {});
-  return { ...metrics, rows, intervals, perRow };
+  const bias: PopularityBiasResult = popularity
+    ? popularityBias(perRow, popularity, options.bootstrap ?? {})
+    : { measured: false, reason: "no training data given (popularityFrom): item popularity is counted on the data the model was trained on" };
+  return { ...metrics, rows, intervals, perRow, popularityBias: bias };
+}
+
+/** Throws when the evaluation data's item vocabulary (when it has one) is not the one popularity was counted over. */
+function checkSameItems(popularity: ItemPopularity, items: string[] | undefined): void {
+  if (!items) return;
+  if (items.length !== popularity.counts.length) {
+    throw new RangeError(
+      `evaluate: the evaluation data has ${items.length} items, the popularity (${popularity.file ?? "given counts"}) ${popularity.counts.length}: item ids would mean other items`
+    );
+  }
+  if (popularity.itemsSha256 === undefined) return;
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { itemsSha256 } = require("../baselines/rows") as typeof import("../baselines/rows");
+  if (itemsSha256(items) !== popularity.itemsSha256) {
+    throw new RangeError(`evaluate: the evaluation data's item vocabulary is not that of ${popularity.file ?? "the popularity counts"}: item ids would mean other items`);
+  }
 }
 
 /**
@@ -238,11 +288,13 @@ function constrainedHitOf(
   }
 }
 
-function verdict(text: string, titles: readonly string[] | undefined, target: number): { valid: boolean; hit: boolean } {
+/** The paper's verdict, and the index of the candidate a valid answer names (its title's first candidate; -1: not valid). */
+function verdict(text: string, titles: readonly string[] | undefined, target: number): { valid: boolean; hit: boolean; named: number } {
   if (!titles || target >= titles.length) {
     throw new RangeError(`evaluate: a row has no candidate title for its target (candidate ${target})`);
   }
-  return judgeGeneration(text, titles, titles[target]);
+  const judged = judgeGeneration(text, titles, titles[target]);
+  return { valid: judged.valid, hit: judged.hit, named: judged.valid ? titles.findIndex((t) => t.trim() === judged.mentioned[0]) : -1 };
 }
 
 /** The first `n` examples of a batch (only the fields evaluate reads). */

@@ -17,6 +17,12 @@ export interface RowOutcomes {
   rank?: number[];
   /** Greedy decoding restricted to the candidates' titles: 1 when it spells the target's title, else 0. */
   constrainedHit?: number[];
+  /** Item id of each row's target (chosen_item), for the popularity-bias metrics (popularity-bias.ts). */
+  targetItem?: number[];
+  /** Item id of the candidate the ranking puts first (ranking.ts topCandidate: a tie at the top goes against the target). */
+  rankTopItem?: number[];
+  /** Item id of the one candidate a valid free-generation answer names; -1 where the answer is not valid. */
+  generationItem?: number[];
 }
 
 /** The metrics of an EvalResult, each a mean over rows of a per-row value. */
@@ -50,9 +56,9 @@ export function perRowValues(outcomes: RowOutcomes, metric: MetricName): number[
   }
 }
 
-function checkOutcomes(outcomes: RowOutcomes): void {
+export function checkOutcomes(outcomes: RowOutcomes): void {
   const rows = outcomes.rowIds.length;
-  for (const part of ["generationHit", "generationValid", "rank", "constrainedHit"] as const) {
+  for (const part of ["generationHit", "generationValid", "rank", "constrainedHit", "targetItem", "rankTopItem", "generationItem"] as const) {
     const values = outcomes[part];
     if (values && values.length !== rows) throw new RangeError(`row outcomes: ${part} has ${values.length} rows, rowIds has ${rows}`);
   }

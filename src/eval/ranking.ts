@@ -22,6 +22,22 @@ export function pessimisticRank(scores: ArrayLike<number>, target: number): numb
   return rank;
 }
 
+/**
+ * Index of the candidate a ranking recommends first: the highest score (NaN lowest), a tie at the top broken
+ * against the target as pessimisticRank does (so it is the target exactly when the target's rank is 1), then
+ * by candidate order.
+ */
+export function topCandidate(scores: ArrayLike<number>, target: number): number {
+  if (!Number.isInteger(target) || target < 0 || target >= scores.length) {
+    throw new RangeError(`topCandidate: target index ${target} is outside the ${scores.length} scores`);
+  }
+  const value = (j: number): number => (Number.isNaN(scores[j]) ? -Infinity : scores[j]);
+  let best = -Infinity;
+  for (let j = 0; j < scores.length; j++) best = Math.max(best, value(j));
+  for (let j = 0; j < scores.length; j++) if (j !== target && value(j) === best) return j;
+  return target;
+}
+
 /** 1 when the relevant item is in the top k. */
 export function hitAtK(rank: number, k: number): number {
   return rank <= k ? 1 : 0;

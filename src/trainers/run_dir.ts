@@ -1,6 +1,9 @@
-/** The outputDir of a run: refuse one that holds another run unless asked to overwrite it. */
-import { randomUUID } from "crypto";
-import { promises as fsp } from "fs";
+/**
+ * The outputDir of a run: refuse one that holds another run unless asked to overwrite it; and the record of
+ * the run's training file (training_data.json), which `sdpo eval` counts item popularity on.
+ */
+import { createHash, randomUUID } from "crypto";
+import { createReadStream, promises as fsp } from "fs";
 import * as path from "path";
 import { RUN_FILE, removeStaleTemps, writeJsonAtomic } from "./checkpoint_io";
 import type { LossName } from "./types";
@@ -71,4 +74,58 @@ export async function claimOutputDir(dir: string, runId: string, loss: LossName,
 export async function latestCheckpoint(dir: string): Promise<string | undefined> {
   const steps = (await checkpointFolders(dir)).map((n) => Number(n.slice("checkpoint-".length))).sort((a, b) => b - a);
   return steps.length > 0 ? path.join(dir, `checkpoint-${steps[0]}`) : undefined;
+}
+
+/** The run folder's record of its training file: `sdpo train` writes it, `sdpo eval` reads it (popularity bias). */
+export const TRAINING_DATA_FILE = "training_data.json";
+
+export interface TrainingDataRecord {
+  /** Absolute path of the training file (--data). */
+  file: string;
+  /** sha256 (hex) of its bytes when training started: a file changed since then is not the one trained on. */
+  sha256: string;
+  /** Rows in it. */
+  rows: number;
+}
+
+export async function sha256OfFile(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/** Writes `dir`/training_data.json for training file `file` of `rows` rows (write, then rename). */
+export async function recordTrainingData(dir: string, file: string, rows: number): Promise<void> {
+  await fsp.mkdir(dir, { recursive: true });
+  const record: TrainingDataRecord = { file: path.resolve(file), sha256: await sha256OfFile(file), rows };
+  const target = path.join(dir, TRAINING_DATA_FILE);
+  await fsp.writeFile(target + ".tmp", JSON.stringify(record, null, 2) + "\n");
+  await fsp.rename(target + ".tmp", target);
+}
+
+/**
+ * The training-data record of a model folder: its own training_data.json, else its parent's (a checkpoint-N
+ * folder inside the run folder). Undefined when neither has one; throws when one is unreadable.
+ */
+export async function findTrainingDataRecord(modelFolder: string): Promise<{ record: TrainingDataRecord; where: string } | undefined> {
+  for (const dir of [modelFolder, path.dirname(path.resolve(modelFolder))]) {
+    const where = path.join(dir, TRAINING_DATA_FILE);
+    let text: string;
+    try {
+      text = await fsp.readFile(where, "utf8");
+    } catch {
+      continue;
+    }
+    let record: Partial<TrainingDataRecord>;
+    try {
+      record = JSON.parse(text) as Partial<TrainingDataRecord>;
+    } catch (err) {
+      throw new Error(`${where}: not valid JSON (${(err as Error).message})`);
+    }
+    if (typeof record.file !== "string" || typeof record.sha256 !== "string" || !Number.isInteger(record.rows)) {
+      throw new Error(`${where}: expected file, sha256 and rows`);
+    }
+    return { record: record as TrainingDataRecord, where };
+  }
+  return undefined;
 }

@@ -1,6 +1,7 @@
 /**
  * `sdpo baseline`: fit a recommender baseline on a training split and save it to a folder;
- * `sdpo baseline eval DIR`: score a saved baseline on a split with `sdpo eval`'s ranking metrics.
+ * `sdpo baseline eval DIR`: score a saved baseline on a split with `sdpo eval`'s ranking metrics and
+ * popularity-bias metrics (popularity counted on the training file baseline.json records, or --train-data).
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -8,10 +9,11 @@ import type { Argv, CommandModule } from "yargs";
 import { BASELINE_KINDS, isBaselineKind, type Baseline } from "../../baselines/baseline";
 import { baselineEvalResult, evaluateBaseline, type BaselineEvaluation } from "../../baselines/evaluate";
 import { fitBaseline, loadBaseline } from "../../baselines/fit";
-import { formatMetricsTable } from "../../eval/table";
+import { popularityBiasJson, type ItemPopularity, type PopularityBiasResult } from "../../eval/popularity-bias";
+import { formatMetricsTable, formatPopularityBiasTable } from "../../eval/table";
 import type { DeviceName } from "../../native";
 import { createProgress, type Progress } from "../../report/progress";
-import { checkDataFile, checkPositiveInteger, UsageError } from "../eval-setup";
+import { checkDataFile, checkPositiveInteger, resolvePopularity, UsageError } from "../eval-setup";
 import { integer, SEED_RANGE } from "../flags";
 
 export interface BaselineFitArgs {
@@ -33,6 +35,8 @@ export interface BaselineEvalArgs {
   json?: boolean;
   maxRows?: number;
   device?: string;
+  /** Training split to count item popularity on (default: the one baseline.json records). */
+  trainData?: string;
 }
 
 function checkSeed(value: unknown): number {
@@ -42,16 +46,30 @@ function checkSeed(value: unknown): number {
   return value;
 }
 
-/** What `--json` prints: the ranking metrics and the per-row ranks. */
-export function baselineJson(kind: string, evaluation: BaselineEvaluation): Record<string, unknown> {
+/** What `--json` prints: the ranking metrics, the per-row ranks, and popularityBias as `sdpo eval --json` has it. */
+export function baselineJson(kind: string, evaluation: BaselineEvaluation, bias?: PopularityBiasResult): Record<string, unknown> {
   const { rows, hr1, hr3, hr5, ndcg3, ndcg5 } = evaluation.metrics;
-  return { kind, rows, hr1, hr3, hr5, ndcg3, ndcg5, ranks: evaluation.ranks };
+  return { kind, rows, hr1, hr3, hr5, ndcg3, ndcg5, ranks: evaluation.ranks, ...(bias ? { popularityBias: popularityBiasJson(bias) } : {}) };
 }
 
-async function report(baseline: Baseline, dataFile: string, args: { json?: boolean; maxRows?: number }, out: NodeJS.WritableStream): Promise<BaselineEvaluation> {
+async function report(
+  baseline: Baseline,
+  dataFile: string,
+  popularity: { popularity: ItemPopularity } | { omitted: string },
+  args: { json?: boolean; maxRows?: number },
+  out: NodeJS.WritableStream
+): Promise<BaselineEvaluation> {
+  if ("popularity" in popularity && popularity.popularity.itemsSha256 !== baseline.source.itemsSha256) {
+    throw new UsageError(`${popularity.popularity.file}: another item vocabulary than the baseline's training file ${baseline.source.file}; item ids would mean other items`);
+  }
   const evaluation = await evaluateBaseline(baseline, dataFile, { maxRows: args.maxRows });
-  if (args.json) out.write(JSON.stringify(baselineJson(baseline.kind, evaluation)) + "\n");
-  else out.write(formatMetricsTable([{ method: baseline.kind, result: baselineEvalResult(evaluation) }]) + "\n");
+  const result = baselineEvalResult(evaluation, {}, "popularity" in popularity ? popularity.popularity : undefined);
+  if ("omitted" in popularity) result.popularityBias = { measured: false, reason: popularity.omitted };
+  if (args.json) out.write(JSON.stringify(baselineJson(baseline.kind, evaluation, result.popularityBias)) + "\n");
+  else {
+    out.write(formatMetricsTable([{ method: baseline.kind, result }]) + "\n");
+    out.write("\n" + formatPopularityBiasTable([{ method: baseline.kind, bias: result.popularityBias }]) + "\n");
+  }
   return evaluation;
 }
 
@@ -84,7 +102,8 @@ export async function runBaselineFit(args: BaselineFitArgs, out: NodeJS.Writable
   try {
     await baseline.save(outDir, { overwrite: args.overwrite === true });
     if (!args.json) out.write(`${args.kind} baseline fitted on ${args.data}, saved to ${args.out}\n`);
-    if (evalFile) await report(baseline, evalFile, args, out);
+    // Fitted here on dataFile: that is the training file, whatever baseline.json will be checked against later.
+    if (evalFile) await report(baseline, evalFile, await resolvePopularity(undefined, dataFile), args, out);
     return baseline;
   } finally {
     baseline.dispose();
@@ -98,7 +117,9 @@ export async function runBaselineEval(args: BaselineEvalArgs, out: NodeJS.Writab
   const maxRows = args.maxRows === undefined ? undefined : checkPositiveInteger(args.maxRows, "--max-rows");
   const baseline = await loadBaseline(dir, { device: (args.device ?? "cpu") as DeviceName });
   try {
-    return await report(baseline, dataFile, { json: args.json, maxRows }, out);
+    const { file, sha256 } = baseline.source;
+    const popularity = await resolvePopularity({ file, sha256, where: path.join(dir, "baseline.json") }, args.trainData);
+    return await report(baseline, dataFile, popularity, { json: args.json, maxRows }, out);
   } finally {
     baseline.dispose();
   }
@@ -111,7 +132,11 @@ const evalSubcommand: CommandModule<object, BaselineEvalArgs> = {
     y
       .positional("dir", { type: "string", describe: "folder written by `sdpo baseline`" })
       .option("data", { type: "string", demandOption: true, describe: "evaluation split (.arrow)" })
-      .option("json", { type: "boolean", describe: "print one JSON object (kind, rows, hr1, hr3, hr5, ndcg3, ndcg5, ranks)" })
+      .option("json", { type: "boolean", describe: "print one JSON object (kind, rows, hr1, hr3, hr5, ndcg3, ndcg5, ranks, popularityBias)" })
+      .option("train-data", {
+        type: "string",
+        describe: "training split (.arrow) to count item popularity on for the popularity-bias metrics (default: the one baseline.json records)",
+      })
       .option("max-rows", integer("max-rows", "evaluate only the first N rows", { min: 1, max: 2147483647 }))
       .option("device", { type: "string", default: "cpu", describe: "sasrec: cpu, cuda or cuda:N" }) as never,
   handler: async (args) => {

@@ -1,22 +1,27 @@
 /**
  * `sdpo eval`: HR@1 and ValidRatio by the paper's protocol, plus ranking metrics and (with --constrained)
- * HR@1 of greedy decoding restricted to the candidates, each with a bootstrap interval over rows.
+ * HR@1 of greedy decoding restricted to the candidates, each with a bootstrap interval over rows; and the
+ * popularity bias of the top-1 recommendations, counted on the training file the run folder records
+ * (training_data.json) or on --train-data.
  */
 import * as path from "path";
 import { integer, SEED_RANGE } from "../flags";
 import type { CommandModule } from "yargs";
 import { evaluate, type EvalResult } from "../../eval/evaluate";
 import { METRIC_NAMES, type MetricName } from "../../eval/outcomes";
-import { formatMetricsTable } from "../../eval/table";
+import { popularityBiasJson, type PopularityBiasJson } from "../../eval/popularity-bias";
+import { formatMetricsTable, formatPopularityBiasTable } from "../../eval/table";
 import { loadModel } from "../../model/checkpoint";
 import type { DeviceName } from "../../native";
 import { createProgress } from "../../report/progress";
+import { findTrainingDataRecord } from "../../trainers/run_dir";
 import {
   checkDataFile,
   checkModelFolder,
   checkPositiveInteger,
   disposeModel,
   openEvalData,
+  resolvePopularity,
   UsageError,
 } from "../eval-setup";
 
@@ -33,13 +38,20 @@ export interface EvalArgs {
   maxNewTokens?: number;
   maxRows?: number;
   device?: string;
+  /** Training split to count item popularity on (default: the one the run folder records). */
+  trainData?: string;
 }
 
-export type EvalJson = Record<MetricName, number | null> & { rows: number; intervals: Record<MetricName, [number, number] | null> };
+export type EvalJson = Record<MetricName, number | null> & {
+  rows: number;
+  intervals: Record<MetricName, [number, number] | null>;
+  popularityBias: PopularityBiasJson;
+};
 
 /**
  * What `--json` prints: every metric (hr1, validRatio, hr3, hr5, ndcg3, ndcg5, rankHr1, constrainedHr1),
- * rows, and intervals { metric: [lo, hi] }; NaN (a part that was off) becomes null.
+ * rows, intervals { metric: [lo, hi] }, and popularityBias (popularity-bias.ts: { measured: false, reason } when
+ * not measured); NaN (a part that was off) becomes null.
  */
 export function evalJson(result: EvalResult): EvalJson {
   const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
@@ -50,7 +62,12 @@ export function evalJson(result: EvalResult): EvalJson {
       return [k, Number.isFinite(lo) && Number.isFinite(hi) ? [lo, hi] : null];
     })
   );
-  return { ...(metrics as Record<MetricName, number | null>), rows: result.rows, intervals: intervals as EvalJson["intervals"] };
+  return {
+    ...(metrics as Record<MetricName, number | null>),
+    rows: result.rows,
+    intervals: intervals as EvalJson["intervals"],
+    popularityBias: popularityBiasJson(result.popularityBias),
+  };
 }
 
 export async function runEval(args: EvalArgs, out: NodeJS.WritableStream = process.stdout): Promise<EvalResult> {
@@ -69,6 +86,8 @@ export async function runEval(args: EvalArgs, out: NodeJS.WritableStream = proce
   const device = (args.device ?? "cpu") as DeviceName;
 
   const { dataset, tokenizer, rows } = await openEvalData(dataFile, modelFolder);
+  const recorded = await findTrainingDataRecord(modelFolder);
+  const popularity = await resolvePopularity(recorded && { ...recorded.record, where: recorded.where }, args.trainData);
   const model = await loadModel(modelFolder, { device });
   const progress = createProgress(maxRows ? Math.min(rows, maxRows) : rows, { label: "eval", unit: "rows" });
   try {
@@ -82,12 +101,16 @@ export async function runEval(args: EvalArgs, out: NodeJS.WritableStream = proce
       bootstrap: { resamples, seed, confidence: 0.95 },
       maxRows,
       onProgress: (done) => progress.update(done),
+      ...("popularity" in popularity ? { popularityFrom: popularity.popularity } : {}),
     });
     progress.stop();
+    if ("omitted" in popularity) result.popularityBias = { measured: false, reason: popularity.omitted };
     if (args.json) out.write(JSON.stringify(evalJson(result)) + "\n");
     else {
-      out.write(formatMetricsTable([{ method: path.basename(modelFolder), result }]) + "\n");
+      const method = path.basename(modelFolder);
+      out.write(formatMetricsTable([{ method, result }]) + "\n");
       out.write(`[lo, hi]: 95% percentile bootstrap intervals over the ${result.rows} rows (${resamples} resamples, seed ${seed})\n`);
+      out.write("\n" + formatPopularityBiasTable([{ method, bias: result.popularityBias }]) + "\n");
     }
     return result;
   } finally {
@@ -105,7 +128,11 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option("data", { type: "string", demandOption: true, describe: "evaluation split (.arrow)" })
       .option("json", {
         type: "boolean",
-        describe: "print one JSON object (hr1, validRatio, hr3, hr5, ndcg3, ndcg5, rankHr1, constrainedHr1, rows, intervals)",
+        describe: "print one JSON object (hr1, validRatio, hr3, hr5, ndcg3, ndcg5, rankHr1, constrainedHr1, rows, intervals, popularityBias)",
+      })
+      .option("train-data", {
+        type: "string",
+        describe: "training split (.arrow) to count item popularity on for the popularity-bias metrics (default: the one the run folder records)",
       })
       .option("batch-size", { ...integer("batch-size", "prompts per batch", { min: 1, max: 65536 }), default: 8 })
       .option("generation", { type: "boolean", default: true, describe: "greedy generation for HR@1 / ValidRatio (--no-generation: ranking only)" })

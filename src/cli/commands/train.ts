@@ -16,7 +16,7 @@ import { readLaunchEnv } from "../../distributed/launch_env";
 import { spawnLocalRanks } from "../../distributed/spawn_local";
 import { attachJsonlLog, attachProgress } from "../../report";
 import { createTrainer, LOSS_NAMES } from "../../trainers/registry";
-import { latestCheckpoint, otherRunIn, readMarker } from "../../trainers/run_dir";
+import { latestCheckpoint, otherRunIn, readMarker, recordTrainingData } from "../../trainers/run_dir";
 import { readCheckpoint } from "../../trainers/checkpoint_io";
 import { recordResampleFlags, resolveResampleFlags, trainingRows } from "../train-resample";
 import { integer, outputPath, real, SEED_RANGE } from "../flags";
@@ -299,6 +299,8 @@ export async function runTrain(args: TrainArgs): Promise<void> {
     if (isMain) {
       log = attachJsonlLog(trainer, logFile);
       recordResampleFlags(out, resample);
+      // What `sdpo eval` counts item popularity on (popularity-bias metrics).
+      await recordTrainingData(out, dataFile, await trainFile.countRows());
     }
     if (isMain && restartRunId) process.stderr.write(`sdpo train: ${args.out} holds run ${restartRunId} with no checkpoint yet; restarting it from step 0\n`);
     const report = await trainer.fit(train, { eval: evalData, signal: abort.signal, resumeFrom, runId: restartRunId });
