@@ -2,7 +2,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { main } from "../../src/cli/main";
-import { BaselineFiles } from "./fixtures";
+import { BaselineFiles, TRAIN_ROWS } from "./fixtures";
 
 async function sdpo(argv: string[]): Promise<{ error?: string; stdout: string }> {
   const out: string[] = [];
@@ -38,11 +38,37 @@ describe("sdpo baseline", () => {
     const json = JSON.parse(r.stdout);
     expect(json).toMatchObject({ kind: "cooccurrence", rows: 7, ranks: [2, 3, 2, 3, 4, 2, 1] });
     expect(json.hr1).toBeCloseTo(1 / 7, 12);
+    // Popularity counted on the training file baseline.json records (head: C; one evaluation target is C).
+    expect(json.popularityBias).toMatchObject({ measured: true, source: { file: files.train, rows: 5 }, catalogueItems: 6, headItems: 1, headRows: 1, tailRows: 6 });
+    expect(json.popularityBias.ranking).toMatchObject({ rows: 7, hr1Head: 1, hr1Tail: 0 });
 
     r = await sdpo(["baseline", "eval", out, "--data", files.eval, "--max-rows", "3"]);
     // Ranks 2, 3, 2: HR@1 0, HR@3 1, NDCG@3 = (2 / log2(3) + 1 / 2) / 3 = 0.5873.
     expect(r.stdout).toMatch(/^method +\| +HR@1 \| +ValidRatio \| +HR@3/);
     expect(r.stdout).toMatch(/cooccurrence \| 0\.0000 \[0\.00, 0\.00\] \| 1\.0000 \[1\.00, 1\.00\] \| 1\.0000 \[1\.00, 1\.00\] \| 1\.0000 \[1\.00, 1\.00\] \| 0\.5873 \[[0-9.]+, [0-9.]+\] \| 0\.5873 \[[0-9.]+, [0-9.]+\] \| 0\.0000 \[0\.00, 0\.00\] \| +3\n/);
+    expect(r.stdout).toMatch(/popularity bias of the top-1 item: .* head = the 1 most popular of 6 items/);
+    expect(r.stdout).toMatch(/\ncooccurrence \| ranking +\| +3 \| .*\| +0\/3\n/);
+  });
+
+  test("baseline eval: popularity from --train-data, or left out when the recorded training file changed", async () => {
+    const train = files.write("train-for-bias.arrow", TRAIN_ROWS);
+    const out = files.path("popularity-bias");
+    expect((await sdpo(["baseline", "--kind", "popularity", "--data", train, "--out", out])).error).toBeUndefined();
+    const measured = JSON.parse((await sdpo(["baseline", "eval", out, "--data", files.eval, "--json"])).stdout).popularityBias;
+    expect(measured).toMatchObject({ measured: true, source: { file: train } });
+
+    files.write("train-for-bias.arrow", TRAIN_ROWS.slice(0, 4));
+    const changed = JSON.parse((await sdpo(["baseline", "eval", out, "--data", files.eval, "--json"])).stdout).popularityBias;
+    expect(changed).toEqual({ measured: false, reason: expect.stringMatching(/train-for-bias\.arrow has changed since training .*baseline\.json records .*; pass --train-data FILE/) });
+    const table = (await sdpo(["baseline", "eval", out, "--data", files.eval])).stdout;
+    expect(table).toMatch(/\npopularity bias of popularity: not measured: .*has changed since training/);
+
+    const given = JSON.parse((await sdpo(["baseline", "eval", out, "--data", files.eval, "--json", "--train-data", files.train])).stdout).popularityBias;
+    expect(given).toEqual({ ...measured, source: { ...measured.source, file: files.train } });
+    const otherItems = files.write("other-items.arrow", [[["A"], "B", ["B", "C"]]], ["A", "B", "C"]);
+    expect((await sdpo(["baseline", "eval", out, "--data", files.eval, "--train-data", otherItems])).error).toMatch(
+      /other-items\.arrow: another item vocabulary than the baseline's training file/
+    );
   });
 
   test("sasrec with --eval: trains, saves a model folder and prints its metrics", async () => {

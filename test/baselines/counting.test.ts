@@ -9,6 +9,9 @@
  *   E: history of row 4                   = 1
  *   F: nowhere                            = 0
  * count(h -> c): A->C 2 (rows 0, 1), B->C 1, B->D 1, C->D 1, A->B 1, D->B 1, E->C 1.
+ *
+ * popularity as the bias metrics count it (targets only): C 3, B 1, D 1, A E F 0; the head (ceil(20% of 6) = 2
+ * items, whole ties) is C alone, since B and D tie across the cut. Popularity ranks: C 1, B D 2.5, A E F 5.
  */
 import { fitBaseline, loadBaseline } from "../../src/baselines/fit";
 import { baselineEvalResult, evaluateBaseline } from "../../src/baselines/evaluate";
@@ -16,6 +19,8 @@ import { CooccurrenceBaseline } from "../../src/baselines/cooccurrence";
 import { PopularityBaseline } from "../../src/baselines/popularity";
 import { RandomBaseline } from "../../src/baselines/random";
 import { readRecommendationRows } from "../../src/baselines/rows";
+import { bootstrapMean } from "../../src/eval/bootstrap";
+import { readItemPopularity } from "../../src/eval/popularity-bias";
 import { rankingMetrics } from "../../src/eval/ranking";
 import { BaselineFiles, EVAL_ROWS, ITEMS, TRAIN_ROWS } from "./fixtures";
 
@@ -75,6 +80,35 @@ describe("popularity", () => {
     expect(metrics.hr3).toBeCloseTo(6 / 7, 12);
     expect(metrics.ndcg3).toBeCloseTo((1 + 2 / Math.log2(3) + 3 / Math.log2(4)) / 7, 12);
     expect(baselineEvalResult({ ranks, rows })).toMatchObject({ hr1: metrics.hr1, rankHr1: metrics.hr1, validRatio: 1, rows: 7 });
+  });
+});
+
+describe("popularity bias of a baseline", () => {
+  test("the top-scored candidate of each row, in the columns the models get", async () => {
+    const baseline = await fitBaseline("popularity", files.train);
+    const evaluation = await evaluateBaseline(baseline, files.eval);
+    // Top-1 (scores A3 B3 C4 D2 E1 F0): C, C, C, A (A ties B, neither the target), B, B (B ties the target A), C.
+    expect(evaluation.topItems).toEqual([2, 2, 2, 0, 1, 1, 2]);
+    expect(evaluation.targets).toEqual([1, 3, 3, 4, 5, 0, 2]);
+    const popularity = await readItemPopularity(files.train);
+    expect(Array.from(popularity.counts)).toEqual([0, 1, 3, 1, 0, 0]);
+    const result = baselineEvalResult(evaluation, { seed: 1 }, popularity);
+    const bias = result.popularityBias;
+    if (!bias.measured) throw new Error(bias.reason);
+    expect(bias).toMatchObject({ headItems: 1, headRows: 1, tailRows: 6, source: { file: files.train, rows: 5 } });
+    const ranking = bias.ranking!;
+    expect(ranking.headShare).toBeCloseTo(4 / 7, 12);
+    expect(ranking.coverage).toBeCloseTo(3 / 6, 12); // A, B, C
+    expect(ranking.meanPopularity).toBeCloseTo((3 + 3 + 3 + 0 + 1 + 1 + 3) / 7, 12);
+    expect(ranking.meanPopularityRank).toBeCloseTo((1 + 1 + 1 + 5 + 2.5 + 2.5 + 1) / 7, 12);
+    expect(ranking.hr1Head).toBe(1); // row 6, target C, rank 1
+    expect(ranking.hr1Tail).toBe(0);
+    expect(ranking.intervals.headShare).toEqual(bootstrapMean([1, 1, 1, 0, 0, 0, 1], { seed: 1 }).interval);
+    // A baseline's answer is its top-scored candidate: the generation columns repeat the ranking's.
+    expect(bias.generation).toEqual(ranking);
+
+    expect(baselineEvalResult(evaluation).popularityBias).toEqual({ measured: false, reason: expect.stringMatching(/no training data given/) });
+    expect(baselineEvalResult({ ranks: evaluation.ranks, rows: evaluation.rows }, {}, popularity).popularityBias).toMatchObject({ measured: false });
   });
 });
 

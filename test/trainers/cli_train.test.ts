@@ -2,7 +2,9 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "fs";
 import { join } from "path";
 import yargs from "yargs";
+import { createHash } from "crypto";
 import { runTrain, trainCommand, type TrainArgs } from "../../src/cli/commands/train";
+import { findTrainingDataRecord, TRAINING_DATA_FILE } from "../../src/trainers/run_dir";
 import { rejectionOf } from "../helpers";
 import { TempDir } from "./fixtures";
 
@@ -68,6 +70,10 @@ describe("sdpo train", () => {
     expect(log.filter((r) => r.type === "step").map((r) => r.step)).toEqual([1, 2]);
     expect(log.some((r) => r.type === "eval")).toBe(true);
     expect(log.filter((r) => r.type === "checkpoint").length).toBe(2);
+    // The training file, for sdpo eval's popularity-bias metrics; found from a checkpoint folder too.
+    const record = JSON.parse(readFileSync(join(out, TRAINING_DATA_FILE), "utf8"));
+    expect(record).toEqual({ file: data, sha256: createHash("sha256").update(readFileSync(data)).digest("hex"), rows: 8 });
+    expect((await findTrainingDataRecord(join(out, "checkpoint-2")))?.record).toEqual(record);
     // --resume of a finished run continues from its last checkpoint and has nothing left to do
     // (the trainer flags come back from the checkpoint)
     await runTrain({ ...quiet, loss: "sdpo", data, config: "tiny", out, resume: true });
