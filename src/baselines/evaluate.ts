@@ -69,8 +69,8 @@ export async function evaluateBaseline(
 /**
  * The evaluation in `sdpo eval`'s shape, for the same table as the models, with bootstrap intervals over rows.
  * A baseline answers with its top-scored candidate, always one of the row's candidates: HR@1 is the ranking's
- * HR@1 (a tie at the top counts as a miss) and ValidRatio is 1; likewise its "generation" top-1 is the
- * ranking's. Constrained decoding does not apply (NaN). Popularity bias needs `popularity` (the baseline's
+ * HR@1 (a tie at the top counts as a miss) and ValidRatio is 1. Constrained decoding does not apply (NaN).
+ * Popularity bias (of the ranking's top-1 only, the baseline's one answer) needs `popularity` (the baseline's
  * training file counted) and the items of the evaluation; without them it says why it was not measured.
  */
 export function baselineEvalResult(
@@ -84,7 +84,8 @@ export function baselineEvalResult(
     rank: evaluation.ranks.slice(),
     generationHit: evaluation.ranks.map((r) => (r === 1 ? 1 : 0)),
     generationValid: evaluation.ranks.map(() => 1),
-    ...(targets && topItems ? { targetItem: targets.slice(), rankTopItem: topItems.slice(), generationItem: topItems.slice() } : {}),
+    // No generationItem: the popularity bias of the answer would repeat the ranking's, so it is reported once.
+    ...(targets && topItems ? { targetItem: targets.slice(), rankTopItem: topItems.slice() } : {}),
   };
   const { metrics, intervals } = summarizeOutcomes(perRow, bootstrap);
   let bias: PopularityBiasResult;
