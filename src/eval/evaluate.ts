@@ -121,9 +121,11 @@ function isBatchSource(data: unknown): data is BatchSource {
   return typeof data === "object" && data !== null && typeof (data as BatchSource).batches === "function";
 }
 
+/** The batches of `data`, its row count when known, and (`withItems`) its item vocabulary when it has one. */
 async function openData(
   data: EvalData,
-  batchSize: number
+  batchSize: number,
+  withItems: boolean
 ): Promise<{ batches: AsyncIterable<PreferenceBatch> | Iterable<PreferenceBatch>; total?: number; items?: string[] }> {
   let source: EvalData = data;
   if (typeof data === "string") {
@@ -134,7 +136,7 @@ async function openData(
   }
   if (isBatchSource(source)) {
     const total = source.countRows ? await source.countRows() : undefined;
-    const metadata = typeof source.metadata === "function" ? await source.metadata() : undefined;
+    const metadata = withItems && typeof source.metadata === "function" ? await source.metadata() : undefined;
     return { batches: source.batches({ batchSize, negatives: 0, shuffle: false }), total, items: metadata?.items };
   }
   return { batches: source as AsyncIterable<PreferenceBatch> | Iterable<PreferenceBatch> };
@@ -169,7 +171,7 @@ export async function evaluate(
   if (options.bootstrap !== undefined && options.bootstrap !== false) checkBootstrapOptions(options.bootstrap, "evaluate: bootstrap");
   const popularity = typeof options.popularityFrom === "string" ? await readItemPopularity(options.popularityFrom) : options.popularityFrom;
 
-  const { batches, total, items } = await openData(data, batchSize);
+  const { batches, total, items } = await openData(data, batchSize, popularity !== undefined);
   if (popularity) checkSameItems(popularity, items);
   const totalRows = options.maxRows !== undefined && total !== undefined ? Math.min(total, options.maxRows) : (total ?? options.maxRows);
   let rows = 0;
