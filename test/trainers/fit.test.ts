@@ -76,6 +76,31 @@ describe("fit", () => {
     b.dispose();
   });
 
+  test("precomputed reference, full fine-tuning: a resumed run ends bit-identical to one that never stopped", async () => {
+    // Without LoRA, switching adapters off does not bring the reference back: a resumed run must score it
+    // before the checkpoint's trained weights replace the model's initial ones.
+    const data = tmp.arrow("train.arrow", 8);
+    const options = { referenceMode: "precomputed" as const, learningRate: 1e-2, batchSize: 4, numTrainEpochs: 2, saveSteps: 2, negatives: 2 };
+    const straight = tinyModel();
+    const a = new SDPOTrainer({ model: straight, ...options, outputDir: tmp.file("a") });
+    const stepsA: StepEvent[] = [];
+    a.on("step", (e) => stepsA.push(e));
+    const reportA = await a.fit(data);
+    expect(reportA.steps).toBe(4);
+
+    const resumed = tinyModel();
+    const b = new SDPOTrainer({ model: resumed, ...options, outputDir: tmp.file("b") });
+    const stepsB: StepEvent[] = [];
+    b.on("step", (e) => stepsB.push(e));
+    await b.fit(data, { resumeFrom: join(tmp.file("a"), "checkpoint-2") });
+    expect(stepsB.map((e) => [e.step, e.loss, e.chosenReward])).toEqual(stepsA.slice(2).map((e) => [e.step, e.loss, e.chosenReward]));
+    const pa = parameterBytes(straight);
+    const pb = parameterBytes(resumed);
+    for (const [name, bytes] of pa) expect({ name, equal: bytes.equals(pb.get(name)!) }).toEqual({ name, equal: true });
+    a.dispose();
+    b.dispose();
+  });
+
   test("resume refuses a checkpoint of another loss or other options", async () => {
     const data = tmp.arrow("train.arrow", 8);
     const t = new SDPOTrainer({ model: tinyModel(), referenceMode: "frozen-copy", batchSize: 4, negatives: 2, outputDir: tmp.file("a") });
