@@ -343,8 +343,11 @@ export interface OptimizerState {
 }
 
 export interface NativeTrainer {
-  /** Forward + backward with the loss scaled by `weight`; `optimizerStep`: then clip, AdamW, zero grads. */
+  /** Forward + backward with the loss scaled by `weight`; `optimizerStep`: then clip, AdamW, zero grads.
+   *  A step that fails zeroes the gradients accumulated so far. */
   step(batch: TrainBatchInput, options: { learningRate: number; optimizerStep: boolean; weight: number }): Promise<TrainStepStats>;
+  /** Drops the accumulated gradients, in order with the steps before it. */
+  zeroGrad(): Promise<void>;
   /** The same statistics without gradients. */
   evaluate(batch: TrainBatchInput): Promise<TrainStepStats>;
   optimizerState(): OptimizerState;

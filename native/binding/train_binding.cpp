@@ -6,6 +6,7 @@
 //   optimizerState() / loadOptimizerState(state), rngState() / setRngState(bytes), dispose()
 //   attachProcessGroup({ bucketBytes }): data parallelism, gradients summed over the process group's ranks
 //   applyUpdate({ learningRate }) -> Promise<stats>: the optimizer step of a rank with no examples in it
+//   zeroGrad() -> Promise<void>: drops the accumulated gradients (in order with the steps)
 #include <napi.h>
 
 #include <cmath>
@@ -116,6 +117,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
                         InstanceMethod("evaluate", &TrainerWrap::evaluate),
                         InstanceMethod("attachProcessGroup", &TrainerWrap::attachProcessGroup),
                         InstanceMethod("applyUpdate", &TrainerWrap::applyUpdate),
+                        InstanceMethod("zeroGrad", &TrainerWrap::zeroGrad),
                         InstanceMethod("optimizerState", &TrainerWrap::optimizerState),
                         InstanceMethod("loadOptimizerState", &TrainerWrap::loadOptimizerState),
                         InstanceMethod("rngState", &TrainerWrap::rngState),
@@ -296,6 +298,23 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
           },
           [stats, steps](Napi::Env env) -> Napi::Value { return statsToJs(env, *stats, *steps); },
           {info.This()});
+    });
+  }
+
+  // Asynchronous like step(): it waits for the model's lock in line with the calls before it instead of
+  // failing while one is in flight.
+  Napi::Value zeroGrad(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      requireLive("zeroGrad");
+      auto stepper = step_;
+      auto m = model_;
+      return PromiseWorker::run(
+          info.Env(), "sdpo.Trainer.zeroGrad",
+          [stepper, m] {
+            std::unique_lock lock(m->mutex());
+            stepper->zero_grad();
+          },
+          [](Napi::Env env) -> Napi::Value { return env.Undefined(); }, {info.This()});
     });
   }
 

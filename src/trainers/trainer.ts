@@ -283,6 +283,9 @@ export abstract class PreferenceTrainer {
       if (stops > 0) return false;
       if (!(total > 0)) throw new RangeError(`rows ${group[0].rows[0]}..: the chosen responses of this step have no tokens`);
       const learningRate = learningRateAt(globalStep, schedule);
+      // The step sums its own micro-batches only: a step that failed part-way (here or in an earlier fit())
+      // may have left gradients behind.
+      await this.trainer.zeroGrad();
       let acc = new StatsAccumulator();
       let gradNorm = NaN;
       for (let i = 0; i < shards.length; i++) {

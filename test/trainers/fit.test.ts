@@ -1,8 +1,9 @@
-/** fit(): losses fall, resume is exact, accumulation equals a big batch, abort, checkpoints, output folder guard. */
+/** fit(): losses fall, resume is exact, accumulation equals a big batch, failed steps leave no gradient, abort, checkpoints, output folder guard. */
 import { existsSync, readdirSync, readFileSync } from "fs";
 import { join } from "path";
 import { createTrainer } from "../../src/trainers/registry";
 import { SDPOTrainer, SFTTrainer } from "../../src/trainers/losses";
+import type { NativeTrainer } from "../../src/native";
 import type { StepEvent } from "../../src/trainers/types";
 import { rejectionOf } from "../helpers";
 import { maxAbsDiff, parameterBytes, TempDir, tinyModel } from "./fixtures";
@@ -100,6 +101,39 @@ describe("fit", () => {
     a.dispose();
     b.dispose();
   });
+
+  // Micro-batch 2 of the first step fails: in the native step (a non-finite loss) or before it is called.
+  test.each(["a non-finite loss in the native step", "an error before the native call"])(
+    "a step that fails part-way through accumulation (%s) leaves no gradient for the next fit()",
+    async (failure) => {
+      const data = tmp.arrow("train.arrow", 8);
+      const nonFinite = failure.startsWith("a non-finite");
+      const options = { referenceMode: nonFinite ? ("precomputed" as const) : ("frozen-copy" as const), learningRate: 1e-2, batchSize: 2, gradientAccumulationSteps: 4, negatives: 2 };
+      const model = tinyModel();
+      const trainer = new SDPOTrainer({ model, ...options });
+      const nativeTrainer = (trainer as unknown as { trainer: NativeTrainer }).trainer;
+      const realStep = nativeTrainer.step.bind(nativeTrainer);
+      let calls = 0;
+      const failing: NativeTrainer["step"] = async (batch, stepOptions) => {
+        if (++calls !== 2) return realStep(batch, stepOptions);
+        if (!nonFinite) throw new Error("negatives unavailable (simulated)");
+        // Finite inputs whose rewards overflow: the loss of this micro-batch is not finite.
+        const chosen = new Set(batch.chosenIndex);
+        return realStep({ ...batch, referenceLogps: batch.referenceLogps!.map((_, r) => (chosen.has(r) ? 1e308 : -1e308)) }, stepOptions);
+      };
+      Object.defineProperty(nativeTrainer, "step", { value: failing, configurable: true });
+      const err = await rejectionOf(trainer.fit(data));
+      expect(err.message).toMatch(nonFinite ? /loss is not finite/ : /simulated/);
+      Reflect.deleteProperty(nativeTrainer, "step");
+
+      const fresh = tinyModel();
+      for (const [name, bytes] of parameterBytes(fresh)) expect(bytes.equals(parameterBytes(model).get(name)!)).toBe(true);
+      await trainer.fit(data);
+      await new SDPOTrainer({ model: fresh, ...options }).fit(data);
+      expect(maxAbsDiff(model, fresh)).toBe(0);
+      expect(maxAbsDiff(model, tinyModel())).toBeGreaterThan(1e-4); // it did train
+    }
+  );
 
   test("resume refuses a checkpoint of another loss or other options", async () => {
     const data = tmp.arrow("train.arrow", 8);
