@@ -299,6 +299,8 @@ export interface NativeTrainerOptions {
   rewardMargin?: { mode?: "none" | "fixed" | "dynamic"; gamma?: number; tau?: number; confidence?: "reference" | "policy" };
   beta?: number;
   weightDecay?: number;
+  /** Decay every trainable tensor; default false: matrices only (not RMSNorm weights or biases). */
+  weightDecayAllParameters?: boolean;
   adamBeta1?: number;
   adamBeta2?: number;
   adamEpsilon?: number;

@@ -1,6 +1,7 @@
 // `Trainer`: the native half of a training run over a Model (see native/train/).
 //
-//   new Trainer(model, { loss, beta, weightDecay, adamBeta1, adamBeta2, adamEpsilon, maxGradNorm, referenceMode })
+//   new Trainer(model, { loss, beta, weightDecay, weightDecayAllParameters, adamBeta1, adamBeta2, adamEpsilon,
+//                        maxGradNorm, referenceMode })
 //   step(batch, { learningRate, optimizerStep, weight }) -> Promise<stats>
 //   evaluate(batch) -> Promise<stats>
 //   optimizerState() / loadOptimizerState(state), rngState() / setRngState(bytes), dispose()
@@ -145,6 +146,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       options.adam.beta2 = getNumberOr(o, "adamBeta2", 0.999, where);
       options.adam.eps = getNumberOr(o, "adamEpsilon", 1e-8, where);
       options.adam.weight_decay = getNumberOr(o, "weightDecay", 0.0, where);
+      options.adam.decay_all_parameters = getBoolOr(o, "weightDecayAllParameters", false);
       if (o.Has("rewardMargin") && !o.Get("rewardMargin").IsUndefined()) {
         if (options.loss != train::LossKind::NAPO) {
           throw RangeError("Trainer options.rewardMargin is a napo option (loss is '" +

@@ -57,6 +57,7 @@ export abstract class PreferenceTrainer {
       loss,
       beta: this.options.beta,
       weightDecay: this.options.weightDecay,
+      weightDecayAllParameters: this.options.weightDecayAllParameters,
       adamBeta1: this.options.adamBeta1,
       adamBeta2: this.options.adamBeta2,
       adamEpsilon: this.options.adamEpsilon,

@@ -1,12 +1,14 @@
-/** fit(): losses fall, resume is exact, accumulation equals a big batch, failed steps leave no gradient, abort, checkpoints, output folder guard. */
+/** fit(): losses fall, resume is exact, accumulation equals a big batch, failed steps leave no gradient, weight
+ *  decay, abort, checkpoints, output folder guard. */
 import { existsSync, readdirSync, readFileSync } from "fs";
 import { join } from "path";
 import { createTrainer } from "../../src/trainers/registry";
 import { SDPOTrainer, SFTTrainer } from "../../src/trainers/losses";
+import type { Model } from "../../src/model/model";
 import type { NativeTrainer } from "../../src/native";
 import type { StepEvent } from "../../src/trainers/types";
-import { rejectionOf } from "../helpers";
-import { maxAbsDiff, parameterBytes, TempDir, tinyModel } from "./fixtures";
+import { expectThrows, rejectionOf } from "../helpers";
+import { maxAbsDiff, parameterBytes, parameterFloats, TempDir, tinyModel } from "./fixtures";
 
 jest.setTimeout(60_000);
 
@@ -134,6 +136,41 @@ describe("fit", () => {
       expect(maxAbsDiff(model, tinyModel())).toBeGreaterThan(1e-4); // it did train
     }
   );
+
+  test("weightDecay shrinks the weight matrices, not the RMSNorm weights; weightDecayAllParameters shrinks every tensor", async () => {
+    const data = tmp.arrow("train.arrow", 4);
+    const [lr, wd] = [1e-2, 0.5];
+    const trainOneStep = async (options: { weightDecay?: number; weightDecayAllParameters?: boolean }) => {
+      const model = tinyModel();
+      const report = await new SFTTrainer({ model, batchSize: 4, learningRate: lr, lrSchedulerType: "constant", ...options }).fit(data);
+      expect(report.steps).toBe(1);
+      return model;
+    };
+    const initial = tinyModel();
+    const plain = await trainOneStep({});
+    const matrices = await trainOneStep({ weightDecay: wd });
+    const everything = await trainOneStep({ weightDecay: wd, weightDecayAllParameters: true });
+    const info = initial.native.parameterInfo();
+    expect(info.filter((p) => p.shape.length === 1).map((p) => p.name)).toContain("model.norm.weight");
+    const plainBytes = parameterBytes(plain);
+    const matricesBytes = parameterBytes(matrices);
+    for (const p of info) {
+      const p0 = parameterFloats(initial, p.name);
+      const a = parameterFloats(plain, p.name);
+      // AdamW decays before the gradient update, which is the same in every run (same weights, same gradient):
+      // a decayed tensor ends lr * wd * p0 below the run without decay.
+      const offDecayed = (run: Model) => {
+        const x = parameterFloats(run, p.name);
+        let worst = 0;
+        for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - (a[i] - lr * wd * p0[i])));
+        return worst;
+      };
+      if (p.shape.length >= 2) expect({ name: p.name, off: offDecayed(matrices) < 1e-12 }).toEqual({ name: p.name, off: true });
+      else expect({ name: p.name, undecayed: matricesBytes.get(p.name)!.equals(plainBytes.get(p.name)!) }).toEqual({ name: p.name, undecayed: true });
+      expect({ name: p.name, off: offDecayed(everything) < 1e-12 }).toEqual({ name: p.name, off: true });
+    }
+    expectThrows(() => new SFTTrainer({ model: initial, weightDecayAllParameters: "yes" as never }), "TypeError", /weightDecayAllParameters must be a boolean/);
+  });
 
   test("resume refuses a checkpoint of another loss or other options", async () => {
     const data = tmp.arrow("train.arrow", 8);
