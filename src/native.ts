@@ -299,6 +299,8 @@ export interface NativeTrainerOptions {
   rewardMargin?: { mode?: "none" | "fixed" | "dynamic"; gamma?: number; tau?: number; confidence?: "reference" | "policy" };
   beta?: number;
   weightDecay?: number;
+  /** Decay every trainable tensor; default false: matrices only (not RMSNorm weights or biases). */
+  weightDecayAllParameters?: boolean;
   adamBeta1?: number;
   adamBeta2?: number;
   adamEpsilon?: number;
@@ -343,8 +345,11 @@ export interface OptimizerState {
 }
 
 export interface NativeTrainer {
-  /** Forward + backward with the loss scaled by `weight`; `optimizerStep`: then clip, AdamW, zero grads. */
+  /** Forward + backward with the loss scaled by `weight`; `optimizerStep`: then clip, AdamW, zero grads.
+   *  A step that fails zeroes the gradients accumulated so far. */
   step(batch: TrainBatchInput, options: { learningRate: number; optimizerStep: boolean; weight: number }): Promise<TrainStepStats>;
+  /** Drops the accumulated gradients, in order with the steps before it. */
+  zeroGrad(): Promise<void>;
   /** The same statistics without gradients. */
   evaluate(batch: TrainBatchInput): Promise<TrainStepStats>;
   optimizerState(): OptimizerState;

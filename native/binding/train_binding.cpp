@@ -1,11 +1,13 @@
 // `Trainer`: the native half of a training run over a Model (see native/train/).
 //
-//   new Trainer(model, { loss, beta, weightDecay, adamBeta1, adamBeta2, adamEpsilon, maxGradNorm, referenceMode })
+//   new Trainer(model, { loss, beta, weightDecay, weightDecayAllParameters, adamBeta1, adamBeta2, adamEpsilon,
+//                        maxGradNorm, referenceMode })
 //   step(batch, { learningRate, optimizerStep, weight }) -> Promise<stats>
 //   evaluate(batch) -> Promise<stats>
 //   optimizerState() / loadOptimizerState(state), rngState() / setRngState(bytes), dispose()
 //   attachProcessGroup({ bucketBytes }): data parallelism, gradients summed over the process group's ranks
 //   applyUpdate({ learningRate }) -> Promise<stats>: the optimizer step of a rank with no examples in it
+//   zeroGrad() -> Promise<void>: drops the accumulated gradients (in order with the steps)
 #include <napi.h>
 
 #include <cmath>
@@ -116,6 +118,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
                         InstanceMethod("evaluate", &TrainerWrap::evaluate),
                         InstanceMethod("attachProcessGroup", &TrainerWrap::attachProcessGroup),
                         InstanceMethod("applyUpdate", &TrainerWrap::applyUpdate),
+                        InstanceMethod("zeroGrad", &TrainerWrap::zeroGrad),
                         InstanceMethod("optimizerState", &TrainerWrap::optimizerState),
                         InstanceMethod("loadOptimizerState", &TrainerWrap::loadOptimizerState),
                         InstanceMethod("rngState", &TrainerWrap::rngState),
@@ -143,6 +146,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       options.adam.beta2 = getNumberOr(o, "adamBeta2", 0.999, where);
       options.adam.eps = getNumberOr(o, "adamEpsilon", 1e-8, where);
       options.adam.weight_decay = getNumberOr(o, "weightDecay", 0.0, where);
+      options.adam.decay_all_parameters = getBoolOr(o, "weightDecayAllParameters", false);
       if (o.Has("rewardMargin") && !o.Get("rewardMargin").IsUndefined()) {
         if (options.loss != train::LossKind::NAPO) {
           throw RangeError("Trainer options.rewardMargin is a napo option (loss is '" +
@@ -296,6 +300,23 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
           },
           [stats, steps](Napi::Env env) -> Napi::Value { return statsToJs(env, *stats, *steps); },
           {info.This()});
+    });
+  }
+
+  // Asynchronous like step(): it waits for the model's lock in line with the calls before it instead of
+  // failing while one is in flight.
+  Napi::Value zeroGrad(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      requireLive("zeroGrad");
+      auto stepper = step_;
+      auto m = model_;
+      return PromiseWorker::run(
+          info.Env(), "sdpo.Trainer.zeroGrad",
+          [stepper, m] {
+            std::unique_lock lock(m->mutex());
+            stepper->zero_grad();
+          },
+          [](Napi::Env env) -> Napi::Value { return env.Undefined(); }, {info.This()});
     });
   }
 

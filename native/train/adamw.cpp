@@ -40,13 +40,13 @@ void AdamW::step(double lr, double grad_scale) {
   s.beta1 = options_.beta1;
   s.beta2 = options_.beta2;
   s.eps = options_.eps;
-  s.weight_decay = options_.weight_decay;
   s.step = step_count_;
   s.grad_scale = grad_scale;
   for (size_t i = 0; i < params_.size(); ++i) {
     torch::Tensor p = params_[i].tensor;
     const torch::Tensor& grad = p.grad();
     if (!grad.defined()) continue;
+    s.weight_decay = options_.decay_all_parameters || p.dim() >= 2 ? options_.weight_decay : 0.0;
     if (adamw_fused_applies(p, grad, exp_avg_[i], exp_avg_sq_[i])) {
       adamw_update_fused_cpu(p, grad, exp_avg_[i], exp_avg_sq_[i], s);
     } else {

@@ -3,7 +3,7 @@
 // Written out instead of torch::optim::AdamW so its whole state (step count, exp_avg and
 // exp_avg_sq per parameter) is plain tensors that checkpoints can save and restore bit for bit.
 // Same update as torch.optim.AdamW (amsgrad off):
-//   p   <- p * (1 - lr * weight_decay)
+//   p   <- p * (1 - lr * weight_decay)      (matrices only unless decay_all_parameters)
 //   m   <- beta1 * m + (1 - beta1) * g
 //   v   <- beta2 * v + (1 - beta2) * g^2
 //   p   <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
@@ -20,6 +20,9 @@ struct AdamWOptions {
   double beta2 = 0.999;
   double eps = 1e-8;
   double weight_decay = 0.0;
+  // false: only matrices (dim >= 2: projections, embeddings, LoRA factors) decay, not RMSNorm weights or
+  // biases, as the Hugging Face Trainer and nanoGPT do; shrinking a norm's gain towards 0 is not regularisation.
+  bool decay_all_parameters = false;
 };
 
 struct NamedTensor {

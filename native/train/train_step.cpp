@@ -228,14 +228,21 @@ StepStats TrainStep::step(const StepBatch& batch, double learning_rate, bool opt
   if (optimizer_step && (!std::isfinite(learning_rate) || learning_rate < 0)) {
     throw RangeError("step: learningRate must be a finite number >= 0");
   }
-  Forward f = forward(batch, true);
-  if (!std::isfinite(f.stats.loss)) {
-    throw RangeError(std::string("step: the ") + lossKindName(options_.loss) + " loss is not finite (" +
-                     std::to_string(f.stats.loss) + "); no gradient was applied");
+  try {
+    Forward f = forward(batch, true);
+    if (!std::isfinite(f.stats.loss)) {
+      throw RangeError(std::string("step: the ") + lossKindName(options_.loss) + " loss is not finite (" +
+                       std::to_string(f.stats.loss) + "); no update was made and the step's gradients were dropped");
+    }
+    (f.loss * weight).backward();
+    if (optimizer_step) update(learning_rate, f.stats);
+    return f.stats;
+  } catch (...) {
+    // The optimizer step this micro-batch belonged to cannot complete: the gradients its earlier micro-batches
+    // left would otherwise be added into the next step, on this trainer or after a retry.
+    optimizer_.zero_grad();
+    throw;
   }
-  (f.loss * weight).backward();
-  if (optimizer_step) update(learning_rate, f.stats);
-  return f.stats;
 }
 
 StepStats TrainStep::apply_update(double learning_rate) {
@@ -248,7 +255,12 @@ StepStats TrainStep::apply_update(double learning_rate) {
   StepStats stats;
   stats.loss = stats.chosen_reward = stats.rejected_reward = kNaN;
   stats.reward_accuracy = stats.reward_margin = kNaN;
-  update(learning_rate, stats);
+  try {
+    update(learning_rate, stats);
+  } catch (...) {
+    optimizer_.zero_grad();  // as in step(): a failed step leaves no gradients behind
+    throw;
+  }
   return stats;
 }
 

@@ -81,11 +81,14 @@ class TrainStep {
 
   // Forward + backward of one micro-batch with its loss scaled by `weight` (its share of the
   // accumulated batch), gradients added to those already there; with `optimizer_step`, then
-  // clips, updates and zeroes the gradients.
+  // clips, updates and zeroes the gradients. A step that throws (bad batch, non-finite loss, failed
+  // sync) zeroes the gradients accumulated so far: their optimizer step is lost either way.
   StepStats step(const StepBatch& batch, double learning_rate, bool optimizer_step, double weight);
   // The optimizer step of a data-parallel rank whose share of this step holds no examples: no forward,
   // the gradient sync with whatever gradients are there (none: zeros), then clipping and AdamW as in step().
   StepStats apply_update(double learning_rate);
+  // Drops the accumulated gradients (the start of an optimizer step: nothing left by an earlier failure counts).
+  void zero_grad() { optimizer_.zero_grad(); }
   // Called between the last backward and clipping (data parallelism: sums the gradients over the ranks,
   // so every rank clips and updates with the same gradient). Empty: single process.
   using GradientSync = std::function<void(const std::vector<NamedTensor>& params)>;

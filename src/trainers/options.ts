@@ -41,15 +41,19 @@ const MARGIN_KEYS = ["mode", "gamma", "tau", "confidence"];
 /** Option names a trainer accepts (used to reject typos in plain-object options). */
 export const OPTION_NAMES = [
   "model", "learningRate", "beta", "negatives", "batchSize", "gradientAccumulationSteps", "numTrainEpochs",
-  "warmupRatio", "lrSchedulerType", "maxGradNorm", "weightDecay", "adamBeta1", "adamBeta2", "adamEpsilon", "seed",
-  "evalSteps", "saveSteps", "outputDir", "referenceMode", "logSteps", "overwrite", "rewardMargin", "inBatchNegatives",
-  "negativeSampling", "poolSize", "poolRefreshSteps", "distributed",
+  "warmupRatio", "lrSchedulerType", "maxGradNorm", "weightDecay", "weightDecayAllParameters", "adamBeta1", "adamBeta2",
+  "adamEpsilon", "seed", "evalSteps", "saveSteps", "outputDir", "referenceMode", "logSteps", "overwrite", "rewardMargin",
+  "inBatchNegatives", "negativeSampling", "poolSize", "poolRefreshSteps", "distributed",
 ] as const;
 const DISTRIBUTED_KEYS = ["backend", "timeoutMs", "bucketBytes"];
 const BACKENDS: DistributedBackend[] = ["gloo", "nccl", "auto"];
 
 function check(name: string, value: number, ok: (v: number) => boolean, rule: string): number {
   if (typeof value !== "number" || !ok(value)) throw new RangeError(`${name} must be ${rule}, got ${String(value)}`);
+  return value;
+}
+function flag(name: string, value: boolean): boolean {
+  if (typeof value !== "boolean") throw new TypeError(`${name} must be a boolean, got ${String(value)}`);
   return value;
 }
 const finite = (v: number) => Number.isFinite(v);
@@ -99,6 +103,7 @@ export function resolveOptions(loss: LossName, options: TrainerOptions, hasAdapt
     lrSchedulerType,
     maxGradNorm: check("maxGradNorm", o.maxGradNorm ?? 1.0, nonNegative, "a finite number >= 0 (0 disables clipping)"),
     weightDecay: check("weightDecay", o.weightDecay ?? 0, nonNegative, "a finite number >= 0"),
+    weightDecayAllParameters: flag("weightDecayAllParameters", o.weightDecayAllParameters ?? false),
     adamBeta1: check("adamBeta1", o.adamBeta1 ?? 0.9, (v) => v >= 0 && v < 1, "in [0, 1)"),
     adamBeta2: check("adamBeta2", o.adamBeta2 ?? 0.999, (v) => v >= 0 && v < 1, "in [0, 1)"),
     adamEpsilon: check("adamEpsilon", o.adamEpsilon ?? 1e-8, positive, "a finite number > 0"),

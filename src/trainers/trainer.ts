@@ -57,6 +57,7 @@ export abstract class PreferenceTrainer {
       loss,
       beta: this.options.beta,
       weightDecay: this.options.weightDecay,
+      weightDecayAllParameters: this.options.weightDecayAllParameters,
       adamBeta1: this.options.adamBeta1,
       adamBeta2: this.options.adamBeta2,
       adamEpsilon: this.options.adamEpsilon,
@@ -109,7 +110,8 @@ export abstract class PreferenceTrainer {
 
   private async ensureReference(sources: PreferenceSource[]): Promise<void> {
     if (this.options.referenceMode !== "precomputed" || !this.usesNegatives || this.reference) return;
-    // Scored before any update, so this is the reference policy whatever the model's adapters are.
+    // Scored before any update (on resume, before the checkpoint's weights are loaded), so this is the
+    // reference policy with or without adapters.
     const cache = new ReferenceCache();
     for (const source of sources) {
       await cache.add(this.model.native, source, { batchSize: this.options.batchSize, negatives: this.options.negatives });
@@ -186,8 +188,9 @@ export abstract class PreferenceTrainer {
     const negatives = new StepNegatives(o, this.model);
     this.negatives = negatives;
 
-    if (fitOptions.resumeFrom !== undefined) {
-      const ck = await readCheckpoint(fitOptions.resumeFrom);
+    // A checkpoint is read, checked and its optimizer state loaded first; its weights only after the reference is scored.
+    const ck = fitOptions.resumeFrom !== undefined ? await readCheckpoint(fitOptions.resumeFrom) : undefined;
+    if (ck) {
       this.checkWorldSize(ck.state, worldSize);
       this.checkResumable(ck.state, totalSteps);
       const byName = new Set(this.model.native.parameterInfo().filter((p) => p.trainable).map((p) => p.name));
@@ -197,9 +200,7 @@ export abstract class PreferenceTrainer {
       if (ck.trainable.length !== byName.size) {
         throw new Error(`resumeFrom: the checkpoint holds ${ck.trainable.length} trainable tensors, the model has ${byName.size}`);
       }
-      for (const t of ck.trainable) this.model.native.setTensor(t.name, t.dtype, t.shape, t.data);
       this.trainer.loadOptimizerState(ck.optimizer);
-      this.trainer.setRngState(new Uint8Array(Buffer.from(ck.state.torchRng, "base64")));
       ({ runId, globalStep, epoch, batchesInEpoch, examplesSeen, lastLoss } = ck.state);
       elapsedBefore = ck.state.elapsedSeconds;
       lastEval = ck.state.lastEval;
@@ -211,7 +212,13 @@ export abstract class PreferenceTrainer {
       await dp.checkAgreement(JSON.stringify({ loss: this.loss, shared, shapes, numRows, globalStep, config: this.model.config }));
     }
     if (o.outputDir && isMain) await claimOutputDir(o.outputDir, runId, this.loss, o.overwrite);
+    // Before the checkpoint's weights: the model holds the weights the run started from, as the frozen copy
+    // cloned at construction does. Without LoRA, scoring afterwards would make the trained policy its own reference.
     await this.ensureReference(evalSource ? [train, evalSource] : [train]);
+    if (ck) {
+      for (const t of ck.trainable) this.model.native.setTensor(t.name, t.dtype, t.shape, t.data);
+      this.trainer.setRngState(new Uint8Array(Buffer.from(ck.state.torchRng, "base64")));
+    }
 
     const signal = fitOptions.signal;
     let aborted = false;
@@ -277,6 +284,9 @@ export abstract class PreferenceTrainer {
       if (stops > 0) return false;
       if (!(total > 0)) throw new RangeError(`rows ${group[0].rows[0]}..: the chosen responses of this step have no tokens`);
       const learningRate = learningRateAt(globalStep, schedule);
+      // The step sums its own micro-batches only: a step that failed part-way (here or in an earlier fit())
+      // may have left gradients behind.
+      await this.trainer.zeroGrad();
       let acc = new StatsAccumulator();
       let gradNorm = NaN;
       for (let i = 0; i < shards.length; i++) {

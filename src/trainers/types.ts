@@ -34,7 +34,8 @@ export interface TrainerOptions {
   warmupRatio?: number; // default 0
   lrSchedulerType?: LrSchedulerType; // default "cosine"
   maxGradNorm?: number; // default 1.0; 0 disables clipping
-  weightDecay?: number; // default 0
+  weightDecay?: number; // default 0; applied to matrices only (dim >= 2), not RMSNorm weights or biases
+  weightDecayAllParameters?: boolean; // default false; true: weightDecay applies to every trainable tensor
   adamBeta1?: number; // default 0.9
   adamBeta2?: number; // default 0.999
   adamEpsilon?: number; // default 1e-8

@@ -99,6 +99,23 @@ describe("sdpo train", () => {
     expect(readdirSync(out).filter((n) => n.startsWith("checkpoint-"))).toEqual(["checkpoint-1"]);
   });
 
+  test("--weight-decay-all-parameters reaches the trainer (its options in trainer_state.json)", async () => {
+    const out = tmp.file("run");
+    const argv = ["train", "--loss", "sdpo", "--data", data, "--config", "tiny", "--out", out, "--negatives", "2", "--batch-size", "8",
+      "--reference-mode", "frozen-copy", "--weight-decay", "0.1", "--weight-decay-all-parameters"];
+    const args = await new Promise<TrainArgs>((resolve, reject) => {
+      yargs(argv)
+        .command({ ...trainCommand, handler: (a) => resolve(a) })
+        .strict()
+        .exitProcess(false)
+        .fail((msg) => reject(new Error(String(msg))))
+        .parse();
+    });
+    await runTrain({ ...args, ...quiet });
+    const state = JSON.parse(readFileSync(join(out, "checkpoint-1", "trainer_state.json"), "utf8"));
+    expect(state.options).toMatchObject({ weightDecay: 0.1, weightDecayAllParameters: true });
+  });
+
   test("the command line is strict: unknown flags and losses are refused", async () => {
     const parse = (argv: string[]) =>
       new Promise<string>((resolve) => {

@@ -1,11 +1,14 @@
-/** fit(): losses fall, resume is exact, accumulation equals a big batch, abort, checkpoints, output folder guard. */
+/** fit(): losses fall, resume is exact, accumulation equals a big batch, failed steps leave no gradient, weight
+ *  decay, abort, checkpoints, output folder guard. */
 import { existsSync, readdirSync, readFileSync } from "fs";
 import { join } from "path";
 import { createTrainer } from "../../src/trainers/registry";
 import { SDPOTrainer, SFTTrainer } from "../../src/trainers/losses";
+import type { Model } from "../../src/model/model";
+import type { NativeTrainer } from "../../src/native";
 import type { StepEvent } from "../../src/trainers/types";
-import { rejectionOf } from "../helpers";
-import { maxAbsDiff, parameterBytes, TempDir, tinyModel } from "./fixtures";
+import { expectThrows, rejectionOf } from "../helpers";
+import { maxAbsDiff, parameterBytes, parameterFloats, TempDir, tinyModel } from "./fixtures";
 
 jest.setTimeout(60_000);
 
@@ -74,6 +77,99 @@ describe("fit", () => {
     expect(existsSync(join(tmp.file("a"), `checkpoint-${k}`, "optimizer.safetensors"))).toBe(true);
     a.dispose();
     b.dispose();
+  });
+
+  test("precomputed reference, full fine-tuning: a resumed run ends bit-identical to one that never stopped", async () => {
+    // Without LoRA, switching adapters off does not bring the reference back: a resumed run must score it
+    // before the checkpoint's trained weights replace the model's initial ones.
+    const data = tmp.arrow("train.arrow", 8);
+    const options = { referenceMode: "precomputed" as const, learningRate: 1e-2, batchSize: 4, numTrainEpochs: 2, saveSteps: 2, negatives: 2 };
+    const straight = tinyModel();
+    const a = new SDPOTrainer({ model: straight, ...options, outputDir: tmp.file("a") });
+    const stepsA: StepEvent[] = [];
+    a.on("step", (e) => stepsA.push(e));
+    const reportA = await a.fit(data);
+    expect(reportA.steps).toBe(4);
+
+    const resumed = tinyModel();
+    const b = new SDPOTrainer({ model: resumed, ...options, outputDir: tmp.file("b") });
+    const stepsB: StepEvent[] = [];
+    b.on("step", (e) => stepsB.push(e));
+    await b.fit(data, { resumeFrom: join(tmp.file("a"), "checkpoint-2") });
+    expect(stepsB.map((e) => [e.step, e.loss, e.chosenReward])).toEqual(stepsA.slice(2).map((e) => [e.step, e.loss, e.chosenReward]));
+    const pa = parameterBytes(straight);
+    const pb = parameterBytes(resumed);
+    for (const [name, bytes] of pa) expect({ name, equal: bytes.equals(pb.get(name)!) }).toEqual({ name, equal: true });
+    a.dispose();
+    b.dispose();
+  });
+
+  // Micro-batch 2 of the first step fails: in the native step (a non-finite loss) or before it is called.
+  test.each(["a non-finite loss in the native step", "an error before the native call"])(
+    "a step that fails part-way through accumulation (%s) leaves no gradient for the next fit()",
+    async (failure) => {
+      const data = tmp.arrow("train.arrow", 8);
+      const nonFinite = failure.startsWith("a non-finite");
+      const options = { referenceMode: nonFinite ? ("precomputed" as const) : ("frozen-copy" as const), learningRate: 1e-2, batchSize: 2, gradientAccumulationSteps: 4, negatives: 2 };
+      const model = tinyModel();
+      const trainer = new SDPOTrainer({ model, ...options });
+      const nativeTrainer = (trainer as unknown as { trainer: NativeTrainer }).trainer;
+      const realStep = nativeTrainer.step.bind(nativeTrainer);
+      let calls = 0;
+      const failing: NativeTrainer["step"] = async (batch, stepOptions) => {
+        if (++calls !== 2) return realStep(batch, stepOptions);
+        if (!nonFinite) throw new Error("negatives unavailable (simulated)");
+        // Finite inputs whose rewards overflow: the loss of this micro-batch is not finite.
+        const chosen = new Set(batch.chosenIndex);
+        return realStep({ ...batch, referenceLogps: batch.referenceLogps!.map((_, r) => (chosen.has(r) ? 1e308 : -1e308)) }, stepOptions);
+      };
+      Object.defineProperty(nativeTrainer, "step", { value: failing, configurable: true });
+      const err = await rejectionOf(trainer.fit(data));
+      expect(err.message).toMatch(nonFinite ? /loss is not finite/ : /simulated/);
+      Reflect.deleteProperty(nativeTrainer, "step");
+
+      const fresh = tinyModel();
+      for (const [name, bytes] of parameterBytes(fresh)) expect(bytes.equals(parameterBytes(model).get(name)!)).toBe(true);
+      await trainer.fit(data);
+      await new SDPOTrainer({ model: fresh, ...options }).fit(data);
+      expect(maxAbsDiff(model, fresh)).toBe(0);
+      expect(maxAbsDiff(model, tinyModel())).toBeGreaterThan(1e-4); // it did train
+    }
+  );
+
+  test("weightDecay shrinks the weight matrices, not the RMSNorm weights; weightDecayAllParameters shrinks every tensor", async () => {
+    const data = tmp.arrow("train.arrow", 4);
+    const [lr, wd] = [1e-2, 0.5];
+    const trainOneStep = async (options: { weightDecay?: number; weightDecayAllParameters?: boolean }) => {
+      const model = tinyModel();
+      const report = await new SFTTrainer({ model, batchSize: 4, learningRate: lr, lrSchedulerType: "constant", ...options }).fit(data);
+      expect(report.steps).toBe(1);
+      return model;
+    };
+    const initial = tinyModel();
+    const plain = await trainOneStep({});
+    const matrices = await trainOneStep({ weightDecay: wd });
+    const everything = await trainOneStep({ weightDecay: wd, weightDecayAllParameters: true });
+    const info = initial.native.parameterInfo();
+    expect(info.filter((p) => p.shape.length === 1).map((p) => p.name)).toContain("model.norm.weight");
+    const plainBytes = parameterBytes(plain);
+    const matricesBytes = parameterBytes(matrices);
+    for (const p of info) {
+      const p0 = parameterFloats(initial, p.name);
+      const a = parameterFloats(plain, p.name);
+      // AdamW decays before the gradient update, which is the same in every run (same weights, same gradient):
+      // a decayed tensor ends lr * wd * p0 below the run without decay.
+      const offDecayed = (run: Model) => {
+        const x = parameterFloats(run, p.name);
+        let worst = 0;
+        for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - (a[i] - lr * wd * p0[i])));
+        return worst;
+      };
+      if (p.shape.length >= 2) expect({ name: p.name, off: offDecayed(matrices) < 1e-12 }).toEqual({ name: p.name, off: true });
+      else expect({ name: p.name, undecayed: matricesBytes.get(p.name)!.equals(plainBytes.get(p.name)!) }).toEqual({ name: p.name, undecayed: true });
+      expect({ name: p.name, off: offDecayed(everything) < 1e-12 }).toEqual({ name: p.name, off: true });
+    }
+    expectThrows(() => new SFTTrainer({ model: initial, weightDecayAllParameters: "yes" as never }), "TypeError", /weightDecayAllParameters must be a boolean/);
   });
 
   test("resume refuses a checkpoint of another loss or other options", async () => {

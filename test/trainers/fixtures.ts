@@ -45,6 +45,12 @@ export function parameterBytes(model: Model): Map<string, Buffer> {
   return out;
 }
 
+/** One float64 parameter's values (a copy). */
+export function parameterFloats(model: Model, name: string): Float64Array {
+  const t = model.native.getTensor(name);
+  return new Float64Array(t.data.buffer.slice(t.data.byteOffset, t.data.byteOffset + t.data.byteLength));
+}
+
 export function maxAbsDiff(a: Model, b: Model): number {
   let worst = 0;
   for (const p of a.native.parameterInfo()) {

@@ -1,7 +1,7 @@
 /** The native training step (Trainer binding) on a tiny float64 model. */
 import { native, type TrainBatchInput } from "../../src/native";
 import { expectThrows, rejectionOf } from "../helpers";
-import { packTrainBatch, tinyModel } from "./fixtures";
+import { maxAbsDiff, packTrainBatch, tinyModel } from "./fixtures";
 
 /** Example b: prompt [1+b, 2], chosen [20+b, 63], negatives [30+(b+k)%20, 63] for k < K. */
 function makeBatch(examples: number[], K: number): TrainBatchInput {
@@ -117,6 +117,35 @@ describe("native Trainer step", () => {
       }
       ta.dispose();
       tb.dispose();
+    }
+  });
+
+  test("a step that throws drops the gradients accumulated before it, as zeroGrad() does", async () => {
+    const withReference = async (model: ReturnType<typeof tinyModel>, batch: TrainBatchInput) =>
+      ({ ...batch, referenceLogps: (await model.native.score(batch, { adapters: false })).logps });
+    // One optimizer step on examples 4, 5, after: nothing / a micro-batch then one whose loss overflows / a micro-batch then zeroGrad().
+    const run = async (before: "nothing" | "failed micro-batch" | "zeroGrad") => {
+      const model = tinyModel();
+      const t = new (native().Trainer)(model.native, { loss: "sdpo", referenceMode: "precomputed" });
+      if (before !== "nothing") await t.step(await withReference(model, makeBatch([0, 1], 2)), { learningRate: 0, optimizerStep: false, weight: 0.5 });
+      if (before === "failed micro-batch") {
+        const bad = makeBatch([2, 3], 2);
+        const chosen = new Set(bad.chosenIndex);
+        // Finite reference log-probs whose rewards overflow.
+        const referenceLogps = Float64Array.from(bad.responsePrompt, (_, r) => (chosen.has(r) ? 1e308 : -1e308));
+        const err = await rejectionOf(t.step({ ...bad, referenceLogps }, { learningRate: 0, optimizerStep: false, weight: 0.5 }));
+        expect(err.message).toMatch(/loss is not finite/);
+      }
+      if (before === "zeroGrad") await t.zeroGrad();
+      const stats = await t.step(await withReference(model, makeBatch([4, 5], 2)), { learningRate: 1e-2, optimizerStep: true, weight: 1 });
+      t.dispose();
+      return { model, gradNorm: stats.gradNorm };
+    };
+    const clean = await run("nothing");
+    for (const before of ["failed micro-batch", "zeroGrad"] as const) {
+      const other = await run(before);
+      expect({ before, gradNorm: other.gradNorm }).toEqual({ before, gradNorm: clean.gradNorm });
+      expect({ before, diff: maxAbsDiff(other.model, clean.model) }).toEqual({ before, diff: 0 });
     }
   });
 

@@ -48,6 +48,7 @@ export interface TrainArgs {
   lrSchedulerType?: "cosine" | "linear" | "constant";
   maxGradNorm?: number;
   weightDecay?: number;
+  weightDecayAllParameters?: boolean;
   adamBeta1?: number;
   adamBeta2?: number;
   adamEpsilon?: number;
@@ -158,8 +159,8 @@ function requireFile(file: string, flag: string): string {
 
 const TRAINER_FLAGS = [
   "learningRate", "beta", "negatives", "batchSize", "gradientAccumulationSteps", "numTrainEpochs", "warmupRatio",
-  "lrSchedulerType", "maxGradNorm", "weightDecay", "adamBeta1", "adamBeta2", "adamEpsilon", "seed", "evalSteps",
-  "saveSteps", "logSteps", "referenceMode",
+  "lrSchedulerType", "maxGradNorm", "weightDecay", "weightDecayAllParameters", "adamBeta1", "adamBeta2", "adamEpsilon",
+  "seed", "evalSteps", "saveSteps", "logSteps", "referenceMode",
 ] as const;
 
 /** Opens a split and checks every row for this loss's number of negatives (the data layer names row and problem). */
@@ -354,7 +355,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option("warmup-ratio", real("warmup-ratio", "fraction of steps spent warming up (default 0)", { min: 0, max: 1 }))
       .option("lr-scheduler-type", { type: "string", choices: ["cosine", "linear", "constant"], describe: "default cosine" })
       .option("max-grad-norm", real("max-grad-norm", "gradient clipping norm, 0 disables (default 1)", { min: 0 }))
-      .option("weight-decay", real("weight-decay", "AdamW weight decay (default 0)", { min: 0 }))
+      .option("weight-decay", real("weight-decay", "AdamW weight decay of the weight matrices (default 0)", { min: 0 }))
+      .option("weight-decay-all-parameters", { type: "boolean", describe: "apply --weight-decay to every trainable tensor, RMSNorm weights and biases too" })
       .option("adam-beta1", real("adam-beta1", "default 0.9", { min: 0, below: 1 }))
       .option("adam-beta2", real("adam-beta2", "default 0.999", { min: 0, below: 1 }))
       .option("adam-epsilon", real("adam-epsilon", "default 1e-8", { above: 0 }))
