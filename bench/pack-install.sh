@@ -23,8 +23,9 @@ fail() { echo "pack-install: FAIL: $*" >&2; exit 1; }
 t=$(now)
 tarball=$(npm pack --pack-destination "$work" | tail -1)
 echo "pack-install: npm pack (with prepack) $(elapsed "$t") s -> $tarball ($(du -h "$work/$tarball" | cut -f1))"
-tar -tzf "$work/$tarball" | grep "prebuilds/" | sed 's/^/pack-install:   /'
-tar -tzf "$work/$tarball" | grep -q "prebuilds/linux-x64/.*\.cpu\.node" || fail "the tarball holds no CPU prebuilt"
+listing=$(tar -tzf "$work/$tarball")
+grep "prebuilds/" <<<"$listing" | sed 's/^/pack-install:   /'
+grep -q "prebuilds/linux-x64/.*\.cpu\.node" <<<"$listing" || fail "the tarball holds no CPU prebuilt"
 
 mkdir -p "$work/app"
 cd "$work/app"
