@@ -1,33 +1,31 @@
 #!/usr/bin/env bash
 # End-to-end check of the prebuilt path (takes minutes; not part of npm test):
-#   npm run prebuild -> npm pack -> `npm i <tarball>` in a temp folder (offline-capable)
-# and verifies the install used the prebuilt binary without compiling, and that the package loads it.
-# Usage: bash bench/pack-install.sh   (KEEP=1 keeps the temp folder; SOURCE=1 also checks the source-build
-# fallback: a second install with SDPO_BUILD_FROM_SOURCE=1 must compile and load build/Release)
+#   npm pack (its prepack builds dist/ and the CPU prebuilt, or reuses an up-to-date one) -> `npm i <tarball>` in a
+#   temp folder -> checks the install used the prebuilt without compiling, the package loads it, the installed
+#   size, and `sdpo demo --quick`.
+# Usage: bash bench/pack-install.sh   (KEEP=1 keeps the temp folder, WORK=/some/dir uses that folder; SOURCE=1 also
+# checks the source-build fallback: a second install with SDPO_BUILD_FROM_SOURCE=1 must compile, load build/Release
+# and leave nothing else in build/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
-work=$(mktemp -d /tmp/sdpo-pack-install.XXXXXX)
-[[ "${KEEP:-0}" == 1 ]] || trap 'rm -rf "$work"' EXIT
+if [[ -n "${WORK:-}" ]]; then
+  work=$WORK
+  mkdir -p "$work"
+else
+  work=$(mktemp -d /tmp/sdpo-pack-install.XXXXXX)
+  [[ "${KEEP:-0}" == 1 ]] || trap 'rm -rf "$work"' EXIT
+fi
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 fail() { echo "pack-install: FAIL: $*" >&2; exit 1; }
 
 t=$(now)
-# dist/ goes into the tarball (the loader and the install script's checks live there).
-npx tsc -p tsconfig.build.json || echo "pack-install: warning: tsc reported errors (dist/ was still emitted)"
-[[ -f dist/src/native-loader.js ]] || fail "dist/src/native-loader.js was not built"
-echo "pack-install: build:ts $(elapsed "$t") s"
-
-t=$(now)
-npm run prebuild
-echo "pack-install: prebuild $(elapsed "$t") s"
-
-npm pack --dry-run 2>&1 | grep -q "prebuilds/linux-x64/.*\.node" || fail "npm pack --dry-run does not list prebuilds/"
-t=$(now)
-tarball=$(npm pack --pack-destination "$work" 2>/dev/null | tail -1)
-echo "pack-install: pack $(elapsed "$t") s -> $tarball ($(du -h "$work/$tarball" | cut -f1))"
-tar -tzf "$work/$tarball" | grep "prebuilds/" | sed 's/^/pack-install:   /'
+tarball=$(npm pack --pack-destination "$work" | tail -1)
+echo "pack-install: npm pack (with prepack) $(elapsed "$t") s -> $tarball ($(du -h "$work/$tarball" | cut -f1))"
+listing=$(tar -tzf "$work/$tarball")
+grep "prebuilds/" <<<"$listing" | sed 's/^/pack-install:   /'
+grep -q "prebuilds/linux-x64/.*\.cpu\.node" <<<"$listing" || fail "the tarball holds no CPU prebuilt"
 
 mkdir -p "$work/app"
 cd "$work/app"
@@ -53,6 +51,10 @@ echo "pack-install: nativeLoadReport() = $report"
 echo "$report" | grep -q '"binary":"[^"]*/node_modules/softmax-dpo/prebuilds/linux-x64/softmax_dpo\.torch' \
   || fail "the package did not load its prebuilt binary"
 npx --no-install sdpo inspect | sed 's/^/pack-install:   /'
+echo "pack-install: node_modules/softmax-dpo $(du -sh node_modules/softmax-dpo | cut -f1), node_modules $(du -sh node_modules | cut -f1)"
+t=$(now)
+npx --no-install sdpo demo --quick --out "$work/demo" >"$work/demo.log" 2>&1 || { tail -20 "$work/demo.log"; fail "sdpo demo --quick failed"; }
+echo "pack-install: sdpo demo --quick $(elapsed "$t") s"
 
 if [[ "${SOURCE:-0}" == 1 ]]; then
   mkdir -p "$work/app-source"
@@ -70,5 +72,8 @@ if [[ "${SOURCE:-0}" == 1 ]]; then
   report=$(SDPO_BINARY= node -e 'process.stdout.write(JSON.stringify(require("softmax-dpo").nativeLoadReport()))')
   echo "pack-install: nativeLoadReport() = $report"
   echo "$report" | grep -q '"binary":"[^"]*/build/Release/softmax_dpo\.node"' || fail "the source build was not loaded"
+  left=$(cd node_modules/softmax-dpo && find build -type f)
+  [[ "$left" == "build/Release/softmax_dpo.node" ]] || fail "the source build left more than its .node in build/: $left"
+  echo "pack-install: node_modules/softmax-dpo after the source build $(du -sh node_modules/softmax-dpo | cut -f1)"
 fi
 echo "pack-install: OK (repo $repo)"

@@ -9,6 +9,9 @@ export { ResampledDataset } from "./data/resample";
 export type { ResampleOptions } from "./data/resample";
 export type { BatchOptions, DatasetOptions } from "./data/dataset";
 export { DataError } from "./data/errors";
+// Datasets shipped in the package (datasets/<name>): absolute paths from any folder.
+export { shippedDataset, SHIPPED_DATASETS } from "./data/shipped";
+export type { ShippedDataset, ShippedDatasetName } from "./data/shipped";
 export { Tokenizer } from "./data/tokenizer";
 export type { TokenizerOptions } from "./data/tokenizer";
 export { trainByteLevelBpe, DEFAULT_SPECIAL_TOKENS } from "./data/train_tokenizer";

@@ -42,6 +42,12 @@ export interface PrebuiltManifest {
   rpath?: string;
   torchSource: string;
   napiVersion: number;
+  /** One line for people: the libtorch (and system package) the binary needs (absent in older manifests). */
+  requires?: string;
+  /** The shared libraries the binary names (DT_NEEDED); null when readelf was not there. */
+  needed?: string[] | null;
+  /** The system package holding the linked libtorch (Debian/Ubuntu: libtorch1.13), or null. */
+  torchPackage?: { manager: string; name: string; version: string | null } | null;
   builtAt: string;
   /** native/tools/sources-hash.js of the sources it was built from (absent in older manifests). */
   nativeSourcesSha256?: string;
@@ -144,7 +150,8 @@ export function matchLibtorch(
     }
     return { install: t };
   }
-  return { why: `needs ${wanted}; found ${problems.length ? problems.join("; ") : found}` };
+  const install = manifest.torchPackage ? ` (Debian/Ubuntu: apt-get install ${manifest.torchPackage.name})` : "";
+  return { why: `needs ${wanted}${install}; ${problems.length ? `found ${problems.join("; ")}` : installs.length ? `found ${found}` : found} on this machine` };
 }
 
 /** Orders the candidates for this machine; candidates ruled out by the facts alone come back as rejections. */
@@ -247,9 +254,10 @@ export function noBinaryMessage(rejected: Rejection[]): string {
   return (
     "softmax-dpo: no native binary could be loaded. Candidates tried:\n" +
     (lines.length ? lines.join("\n") : "  (none)") +
-    "\nBuild it from source with `npm run build:native` (needs cmake, a C++17 compiler and libtorch: " +
-    "`npm run setup` installs them on Debian/Ubuntu, or point LIBTORCH at an unpacked libtorch folder), " +
-    "or set SDPO_BINARY to a .node file built for this machine."
+    "\nOnce libtorch is there, `npm rebuild softmax-dpo` picks a prebuilt binary that fits or builds one from source " +
+    "(`SDPO_BUILD_FROM_SOURCE=1 npm rebuild softmax-dpo` always builds; that needs cmake, a C++17 compiler and libtorch: " +
+    "on Debian/Ubuntu, apt-get install libtorch-dev cmake g++, or point LIBTORCH at an unpacked libtorch folder). " +
+    "Or set SDPO_BINARY to a .node file built for this machine. (In a clone of the softmax-dpo repository: `npm run build:native`.)"
   );
 }
 

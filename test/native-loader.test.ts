@@ -102,6 +102,14 @@ describe("rankCandidates", () => {
     expect(candidates[1].reason).toMatch(/linked against \/opt\/venv.*found at \/home\/u\/venv\/torch\/lib/);
   });
 
+  test("a CPU prebuilt whose manifest names its system package says what to install when no libtorch is found", () => {
+    const withPackage = { ...cpuManifest, torchPackage: { manager: "dpkg", name: "libtorch1.13", version: "1.13.1+dfsg-4" } };
+    const { rejected } = rankCandidates(
+      facts({ prebuilts: [{ path: cpuPath, manifest: withPackage, mtimeMs: 1000 }], libtorchInstalls: [], sourceBuild: { path: sourcePath, mtimeMs: null } })
+    );
+    expect(rejected.find((r) => r.path === cpuPath)!.why).toBe("needs libtorch 1.13 (Debian/Ubuntu: apt-get install libtorch1.13); no libtorch found on this machine");
+  });
+
   test("a CPU-only libtorch of the right version does not satisfy the CUDA binary", () => {
     const cpuTorch211 = { ...pipCudaTorch, cuda: false, cudaVersion: null, version: "2.11.0+cpu" };
     const { rejected } = rankCandidates(facts({ libtorchInstalls: [cpuTorch211] }));
@@ -203,7 +211,10 @@ describe("pickBinary", () => {
     expect(message).toContain(`${cudaPath}: needs libtorch 2.11`);
     expect(message).toContain(`${cpuPath}: test-load failed (signal SIGSEGV)`);
     expect(message).toContain(`${sourcePath}: load failed: libc10.so.1.13: cannot open`);
-    expect(message).toMatch(/npm run build:native/);
+    // The advice works in a user's project: `npm rebuild softmax-dpo` (npm run build:native exists only in a clone).
+    expect(message).toMatch(/`npm rebuild softmax-dpo` picks a prebuilt binary that fits or builds one from source/);
+    expect(message).toMatch(/SDPO_BUILD_FROM_SOURCE=1 npm rebuild softmax-dpo/);
+    expect(message).not.toMatch(/^Build it from source with `npm run build:native`/m);
     expect(message).toMatch(/SDPO_BINARY/);
   });
 });

@@ -2,17 +2,29 @@
 // The package's `install` script: use a prebuilt binary when one fits this machine (same checks as the
 // loader, child test-load included), otherwise build from source with native/tools/build.js and say why.
 //   SDPO_BUILD_FROM_SOURCE=1 (or npm's --build-from-source) always builds; so does a git checkout.
+// A source build in an installed package then deletes its intermediates (native/tools/prune-build.js): only
+// build/Release/softmax_dpo.node stays, so node_modules does not keep ~600 MB of objects and precompiled header.
 "use strict";
 const { spawnSync } = require("child_process");
 const fs = require("fs");
 const path = require("path");
 
 const root = path.resolve(__dirname, "..", "..");
+const gitCheckout = fs.existsSync(path.join(root, ".git"));
 
 function buildFromSource(why) {
   console.log(`softmax-dpo: building the native addon from source: ${why}`);
   const r = spawnSync(process.execPath, [path.join(__dirname, "build.js")], { cwd: root, stdio: "inherit" });
-  process.exit(r.status === null ? 1 : r.status);
+  if (r.status !== 0) process.exit(r.status === null ? 1 : r.status);
+  // An installed package keeps only the .node (a checkout keeps build/ for incremental rebuilds).
+  if (!gitCheckout && process.env.SDPO_KEEP_BUILD !== "1") {
+    const freed = require("./prune-build").pruneBuild(path.join(root, "build"));
+    console.log(
+      `softmax-dpo: removed the build's intermediates (${(freed / 1048576).toFixed(0)} MB of objects, precompiled header and ` +
+        "CMake files); kept build/Release/softmax_dpo.node (SDPO_KEEP_BUILD=1 keeps them)"
+    );
+  }
+  process.exit(0);
 }
 
 if (process.env.SDPO_BUILD_FROM_SOURCE === "1" || process.env.npm_config_build_from_source === "true") {
@@ -20,7 +32,7 @@ if (process.env.SDPO_BUILD_FROM_SOURCE === "1" || process.env.npm_config_build_f
 }
 // A git checkout (this repo's `npm ci`) always builds from source, as it did before prebuilts existed: a
 // prebuilds/ folder left there by `npm run prebuild` must not stand in for the sources being worked on.
-if (fs.existsSync(path.join(root, ".git")) && process.env.SDPO_INSTALL_PREBUILT !== "1") {
+if (gitCheckout && process.env.SDPO_INSTALL_PREBUILT !== "1") {
   buildFromSource("this is a git checkout (SDPO_INSTALL_PREBUILT=1 tries the prebuilt binaries here too)");
 }
 const prebuildDir = path.join(root, "prebuilds", `${process.platform}-${process.arch}`);

@@ -10,6 +10,7 @@ const { spawnSync } = require("child_process");
 const fs = require("fs");
 const path = require("path");
 const { nativeSourcesHash } = require("./sources-hash");
+const { excludeStalePrebuilts } = require("./stale-prebuilts");
 
 const root = path.resolve(__dirname, "..", "..");
 const built = path.join(root, "build", "Release", "softmax_dpo.node");
@@ -102,6 +103,24 @@ function cudaVersion(torchLibDir) {
   return m ? m[1] : null;
 }
 
+// The shared libraries the binary names (DT_NEEDED): what a machine must have for it to load.
+function neededOf(file) {
+  const r = spawnSync("readelf", ["-d", file], { encoding: "utf8" });
+  if (r.status !== 0) return null;
+  return [...r.stdout.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]);
+}
+
+// The system package that holds the linked libtorch (Debian/Ubuntu's libtorch1.13 for the CPU prebuilt), or null.
+function torchPackageOf(torchLibDir, needed) {
+  const lib = (needed || []).find((n) => /^libtorch\.so/.test(n)) || "libtorch.so";
+  const file = path.join(torchLibDir, lib);
+  const owner = spawnSync("dpkg-query", ["-S", file], { encoding: "utf8" });
+  const m = owner.status === 0 ? /^([^:\s]+)(?::[^:\s]+)?: /.exec(owner.stdout) : null;
+  if (!m) return null;
+  const version = spawnSync("dpkg-query", ["-W", "-f=${Version}", m[1]], { encoding: "utf8" });
+  return { manager: "dpkg", name: m[1], version: version.status === 0 ? version.stdout.trim() : null };
+}
+
 const rpath = rpathOf(built);
 const torchLibDir = torchLibDirOf(rpath);
 const [major, minor] = info.torchVersion.split(".");
@@ -112,6 +131,13 @@ if (info.cudaCompiled && !cuda) {
   process.exit(1);
 }
 const name = `softmax_dpo.torch${major}.${minor}.${flavor}`;
+const needed = neededOf(built);
+const torchPackage = torchPackageOf(torchLibDir, needed);
+// One line for people: what this binary needs on a machine (the loader's own checks use the fields above).
+const requires =
+  `libtorch ${major}.${minor} ${info.cudaCompiled ? `with CUDA ${cuda}` : "(CPU)"} in ${torchLibDir}` +
+  (torchPackage ? ` (${torchPackage.name} package, built against ${torchPackage.version}; Debian/Ubuntu: apt-get install ${torchPackage.name})` : "") +
+  "; elsewhere, put a libtorch of the same version on LD_LIBRARY_PATH";
 const outDir = path.join(root, "prebuilds", `${process.platform}-${process.arch}`);
 fs.mkdirSync(outDir, { recursive: true });
 const outNode = path.join(outDir, `${name}.node`);
@@ -132,9 +158,13 @@ const manifest = {
   rpath,
   torchSource: info.torchSource,
   napiVersion: info.napiVersion,
+  requires,
+  needed,
+  torchPackage,
   builtAt: new Date().toISOString(),
   nativeSourcesSha256: nativeSourcesHash(root),
 };
 fs.writeFileSync(path.join(outDir, `${name}.json`), JSON.stringify(manifest, null, 2) + "\n");
 console.log(`prebuild: wrote ${path.relative(root, outNode)} (${(fs.statSync(outNode).size / 1024).toFixed(0)} KiB)`);
 console.log(JSON.stringify(manifest, null, 2));
+for (const s of excludeStalePrebuilts(root)) console.log(`prebuild: prebuilds/${s.dir}/${s.file} stays out of npm pack: ${s.why}`);

@@ -1,38 +1,15 @@
 /** Data helpers of `sdpo demo`: the package's own LastFM files, and row-limited views of a dataset. */
-import * as fs from "fs";
-import * as path from "path";
 import type { PreferenceBatch } from "../data/batch";
+import { packageRoot, shippedDataset, type ShippedDataset } from "../data/shipped";
 
-/** The folder holding the package's package.json (from src/cli or dist/src/cli alike), not the cwd. */
-export function packageRoot(from: string = __dirname): string {
-  for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
-    const manifest = path.join(dir, "package.json");
-    if (fs.existsSync(manifest)) {
-      try {
-        if ((JSON.parse(fs.readFileSync(manifest, "utf8")) as { name?: string }).name === "softmax-dpo") return dir;
-      } catch {
-        // an unreadable package.json is not ours; keep looking upwards
-      }
-    }
-    if (path.dirname(dir) === dir) throw new Error(`cannot find the softmax-dpo package root above ${from}`);
-  }
-}
+export { packageRoot } from "../data/shipped";
 
-export interface ShippedData {
-  dir: string;
-  train: string;
-  valid: string;
-  tokenizer: string;
-}
+/** The shipped LastFM files (train, valid, tokenizer) with their folder. */
+export type ShippedData = Pick<ShippedDataset, "dir" | "train" | "valid" | "tokenizer">;
 
 /** datasets/lastfm of the installed package; a missing file is an error naming it. */
 export function shippedLastfm(root: string = packageRoot()): ShippedData {
-  const dir = path.join(root, "datasets", "lastfm");
-  const files = { dir, train: path.join(dir, "train.arrow"), valid: path.join(dir, "valid.arrow"), tokenizer: path.join(dir, "tokenizer.json") };
-  for (const file of [files.train, files.valid, files.tokenizer]) {
-    if (!fs.existsSync(file)) throw new Error(`the shipped LastFM data is incomplete: ${file} is missing`);
-  }
-  return files;
+  return shippedDataset("lastfm", root);
 }
 
 interface BatchSourceLike {

@@ -40,29 +40,52 @@ export function checkPositiveInteger(value: unknown, flag: string): number {
   return value;
 }
 
+export interface EvalDataOptions {
+  /** --tokenizer: this file, before any other. */
+  tokenizer?: string;
+  /** false (ranking / constrained only: nothing to decode): no tokenizer is looked for unless --tokenizer names one. */
+  needTokenizer?: boolean;
+}
+
 /**
- * The evaluation split and the tokenizer to decode generations with: the model folder's tokenizer.json,
- * else the one beside the data file. When the data names the tokenizer that made its token ids (hash), a
- * different tokenizer is refused: the ids would mean other words.
+ * The evaluation split and the tokenizer to decode generations with: --tokenizer, else the model folder's
+ * tokenizer.json, else the one beside the data file (a shipped dataset's own). When the data names the tokenizer
+ * that made its token ids (hash), a different tokenizer is refused: the ids would mean other words. Without
+ * generation (`needTokenizer: false`) the tokenizer is only opened when --tokenizer names one.
  */
 export async function openEvalData(
   dataFile: string,
-  modelFolder: string | undefined
-): Promise<{ dataset: PreferenceDataset; tokenizer: Tokenizer; rows: number }> {
+  modelFolder: string | undefined,
+  options: EvalDataOptions = {}
+): Promise<{ dataset: PreferenceDataset; tokenizer: Tokenizer | undefined; rows: number }> {
   const dataset = PreferenceDataset.fromArrow(dataFile);
   const metadata = await dataset.metadata();
-  const candidates = [
-    ...(modelFolder ? [path.join(modelFolder, "tokenizer.json")] : []),
-    path.join(path.dirname(dataFile), "tokenizer.json"),
-  ];
-  const tokenizerFile = candidates.find((f) => fs.existsSync(f));
-  if (!tokenizerFile) throw new UsageError(`no tokenizer.json in ${candidates.map((f) => path.dirname(f)).join(" or ")}`);
-  const tokenizer = Tokenizer.fromFile(tokenizerFile);
-  const expected = metadata.tokenizer;
-  if (expected && expected.hash !== tokenizer.hash) {
-    throw new UsageError(
-      `${dataFile} was tokenized with another tokenizer (sha256 ${expected.hash.slice(0, 12)}…) than ${tokenizerFile} (${tokenizer.hash.slice(0, 12)}…)`
-    );
+  let tokenizerFile: string | undefined;
+  if (options.tokenizer !== undefined) {
+    tokenizerFile = path.resolve(options.tokenizer);
+    if (!fs.existsSync(tokenizerFile)) throw new UsageError(`--tokenizer ${options.tokenizer}: no such file`);
+    if (!fs.statSync(tokenizerFile).isFile()) throw new UsageError(`--tokenizer ${options.tokenizer}: not a file (expected a tokenizer.json)`);
+  } else if (options.needTokenizer !== false) {
+    const candidates = [
+      ...(modelFolder ? [path.join(modelFolder, "tokenizer.json")] : []),
+      path.join(path.dirname(dataFile), "tokenizer.json"),
+    ];
+    tokenizerFile = candidates.find((f) => fs.existsSync(f));
+    if (!tokenizerFile) {
+      throw new UsageError(
+        `no tokenizer.json in ${candidates.map((f) => path.dirname(f)).join(" or ")}: pass --tokenizer FILE (generation decodes its outputs; --no-generation needs none)`
+      );
+    }
+  }
+  let tokenizer: Tokenizer | undefined;
+  if (tokenizerFile !== undefined) {
+    tokenizer = Tokenizer.fromFile(tokenizerFile);
+    const expected = metadata.tokenizer;
+    if (expected && expected.hash !== tokenizer.hash) {
+      throw new UsageError(
+        `${dataFile} was tokenized with another tokenizer (sha256 ${expected.hash.slice(0, 12)}…) than ${tokenizerFile} (${tokenizer.hash.slice(0, 12)}…)`
+      );
+    }
   }
   return { dataset, tokenizer, rows: await dataset.countRows() };
 }

@@ -14,6 +14,7 @@ import { formatMetricsTable, formatPopularityBiasTable } from "../../eval/table"
 import type { DeviceName } from "../../native";
 import { createProgress, type Progress } from "../../report/progress";
 import { checkDataFile, checkPositiveInteger, resolvePopularity, UsageError } from "../eval-setup";
+import { resolveDataArg } from "../data-arg";
 import { integer, SEED_RANGE } from "../flags";
 
 export interface BaselineFitArgs {
@@ -78,8 +79,8 @@ export async function runBaselineFit(args: BaselineFitArgs, out: NodeJS.Writable
     throw new UsageError("sdpo baseline needs --kind, --data and --out (or: sdpo baseline eval DIR --data FILE)");
   }
   if (!isBaselineKind(args.kind)) throw new UsageError(`--kind must be one of ${BASELINE_KINDS.join(", ")}, got ${JSON.stringify(args.kind)}`);
-  const dataFile = checkDataFile(args.data);
-  const evalFile = args.eval === undefined ? undefined : checkDataFile(args.eval, "--eval");
+  const dataFile = checkDataFile(resolveDataArg(args.data, "train", "--data").file);
+  const evalFile = args.eval === undefined ? undefined : checkDataFile(resolveDataArg(args.eval, "valid", "--eval").file, "--eval");
   const seed = checkSeed(args.seed ?? 0);
   const epochs = args.epochs === undefined ? undefined : checkPositiveInteger(args.epochs, "--epochs");
   const outDir = path.resolve(args.out);
@@ -113,12 +114,12 @@ export async function runBaselineFit(args: BaselineFitArgs, out: NodeJS.Writable
 export async function runBaselineEval(args: BaselineEvalArgs, out: NodeJS.WritableStream = process.stdout): Promise<BaselineEvaluation> {
   const dir = path.resolve(args.dir);
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`${args.dir}: no such folder (expected a folder written by \`sdpo baseline\`)`);
-  const dataFile = checkDataFile(args.data);
+  const dataFile = checkDataFile(resolveDataArg(args.data, "valid", "--data").file);
   const maxRows = args.maxRows === undefined ? undefined : checkPositiveInteger(args.maxRows, "--max-rows");
   const baseline = await loadBaseline(dir, { device: (args.device ?? "cpu") as DeviceName });
   try {
     const { file, sha256 } = baseline.source;
-    const popularity = await resolvePopularity({ file, sha256, where: path.join(dir, "baseline.json") }, args.trainData);
+    const popularity = await resolvePopularity({ file, sha256, where: path.join(dir, "baseline.json") }, args.trainData === undefined ? undefined : resolveDataArg(args.trainData, "train", "--train-data").file);
     return await report(baseline, dataFile, popularity, { json: args.json, maxRows }, out);
   } finally {
     baseline.dispose();
@@ -131,7 +132,7 @@ const evalSubcommand: CommandModule<object, BaselineEvalArgs> = {
   builder: (y) =>
     y
       .positional("dir", { type: "string", describe: "folder written by `sdpo baseline`" })
-      .option("data", { type: "string", demandOption: true, describe: "evaluation split (.arrow)" })
+      .option("data", { type: "string", demandOption: true, describe: "evaluation split (.arrow), or a shipped dataset's name (lastfm: its validation split)" })
       .option("json", { type: "boolean", describe: "print one JSON object (kind, rows, hr1, hr3, hr5, ndcg3, ndcg5, ranks, popularityBias)" })
       .option("train-data", {
         type: "string",
@@ -151,12 +152,12 @@ export const baselineCommand: CommandModule<object, BaselineFitArgs> = {
     y
       .command(evalSubcommand)
       .option("kind", { type: "string", choices: [...BASELINE_KINDS], describe: "which baseline" })
-      .option("data", { type: "string", describe: "training split (.arrow): counts and training use only this file" })
+      .option("data", { type: "string", describe: "training split (.arrow), or a shipped dataset's name (lastfm: its training split): counts and training use only this file" })
       .option("out", { type: "string", describe: "folder to write (baseline.json; the model files for sasrec)" })
       .option("seed", { ...integer("seed", "random: the scores; sasrec: initialisation and example order", SEED_RANGE), default: 0 })
       .option("epochs", integer("epochs", "sasrec: training epochs (default 3)", { min: 1, max: 10000 }))
       .option("overwrite", { type: "boolean", describe: "replace an existing --out folder" })
-      .option("eval", { type: "string", describe: "also score the fitted baseline on this split (.arrow)" })
+      .option("eval", { type: "string", describe: "also score the fitted baseline on this split (.arrow, or lastfm: its validation split)" })
       .option("json", { type: "boolean", describe: "with --eval: print the metrics as one JSON object" })
       .option("device", { type: "string", default: "cpu", describe: "sasrec: cpu, cuda or cuda:N" }) as never,
   handler: async (args) => {

@@ -1,5 +1,6 @@
 import type { CommandModule } from "yargs";
 import { convertLlaraFile } from "../../data/convert";
+import { resolveTokenizerArg } from "../data-arg";
 import { integer, outputPath, SEED_RANGE } from "../flags";
 
 interface ConvertArgs {
@@ -22,7 +23,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
       .option("format", { type: "string", choices: ["llara"], default: "llara", describe: "input format" })
       .option("input", { type: "string", demandOption: true, describe: "JSON file (historyList, itemList, trueSelection)" })
       .option("output", outputPath("output", "Arrow IPC file to write (atomically)", "file"))
-      .option("tokenizer", { type: "string", describe: "tokenizer.json; without it only text and item columns are written" })
+      .option("tokenizer", { type: "string", describe: "tokenizer.json, or a shipped dataset's name (lastfm); without it only text and item columns are written" })
       .option("template", { type: "string", describe: "prompt templates, one per line, with [HistoryHere] and [CansHere]" })
       .option("seed", integer("seed", "seeds the template choice and the fixed negatives", { ...SEED_RANGE, default: 0 }))
       .option("negatives", integer("negatives", "fixed rejected responses per row, drawn once from the candidates", { min: 0, max: 4096, default: 0 }))
@@ -30,7 +31,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
   handler: async (args) => {
     const { rows } = await convertLlaraFile(args.input, {
       output: args.output,
-      tokenizerFile: args.tokenizer,
+      tokenizerFile: args.tokenizer === undefined ? undefined : resolveTokenizerArg(args.tokenizer),
       templateFile: args.template,
       seed: args.seed,
       negatives: args.negatives,

@@ -5,6 +5,7 @@
  * (training_data.json) or on --train-data.
  */
 import * as path from "path";
+import { resolveDataArg, resolveTokenizerArg } from "../data-arg";
 import { integer, SEED_RANGE } from "../flags";
 import type { CommandModule } from "yargs";
 import { evaluate, type EvalResult } from "../../eval/evaluate";
@@ -28,6 +29,7 @@ import {
 export interface EvalArgs {
   model: string;
   data: string;
+  tokenizer?: string;
   json?: boolean;
   batchSize?: number;
   generation?: boolean;
@@ -72,7 +74,8 @@ export function evalJson(result: EvalResult): EvalJson {
 
 export async function runEval(args: EvalArgs, out: NodeJS.WritableStream = process.stdout): Promise<EvalResult> {
   const modelFolder = checkModelFolder(args.model);
-  const dataFile = checkDataFile(args.data);
+  const dataFile = checkDataFile(resolveDataArg(args.data, "valid", "--data").file);
+  const tokenizerFile = args.tokenizer === undefined ? undefined : resolveTokenizerArg(args.tokenizer);
   const batchSize = checkPositiveInteger(args.batchSize ?? 8, "--batch-size");
   const maxNewTokens = checkPositiveInteger(args.maxNewTokens ?? 20, "--max-new-tokens");
   const maxRows = args.maxRows === undefined ? undefined : checkPositiveInteger(args.maxRows, "--max-rows");
@@ -85,9 +88,10 @@ export async function runEval(args: EvalArgs, out: NodeJS.WritableStream = proce
   if (!generation && !ranking && !constrained) throw new UsageError("--no-generation and --no-ranking together leave nothing to measure (add --constrained?)");
   const device = (args.device ?? "cpu") as DeviceName;
 
-  const { dataset, tokenizer, rows } = await openEvalData(dataFile, modelFolder);
+  const { dataset, tokenizer, rows } = await openEvalData(dataFile, modelFolder, { tokenizer: tokenizerFile, needTokenizer: generation });
   const recorded = await findTrainingDataRecord(modelFolder);
-  const popularity = await resolvePopularity(recorded && { ...recorded.record, where: recorded.where }, args.trainData);
+  const trainData = args.trainData === undefined ? undefined : resolveDataArg(args.trainData, "train", "--train-data").file;
+  const popularity = await resolvePopularity(recorded && { ...recorded.record, where: recorded.where }, trainData);
   const model = await loadModel(modelFolder, { device });
   const progress = createProgress(maxRows ? Math.min(rows, maxRows) : rows, { label: "eval", unit: "rows" });
   try {
@@ -125,7 +129,15 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
   builder: (y) =>
     y
       .option("model", { type: "string", demandOption: true, describe: "Hugging Face model folder (config.json, *.safetensors)" })
-      .option("data", { type: "string", demandOption: true, describe: "evaluation split (.arrow)" })
+      .option("data", {
+        type: "string",
+        demandOption: true,
+        describe: "evaluation split (.arrow), or a shipped dataset's name (lastfm: its validation split; lastfm:train)",
+      })
+      .option("tokenizer", {
+        type: "string",
+        describe: "tokenizer.json to decode generations with, or a shipped dataset's name (default: the model folder's, else the one beside --data; --no-generation needs none)",
+      })
       .option("json", {
         type: "boolean",
         describe: "print one JSON object (hr1, validRatio, hr3, hr5, ndcg3, ndcg5, rankHr1, constrainedHr1, rows, intervals, popularityBias)",

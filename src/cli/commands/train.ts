@@ -19,6 +19,7 @@ import { createTrainer, LOSS_NAMES } from "../../trainers/registry";
 import { latestCheckpoint, otherRunIn, readMarker, recordTrainingData } from "../../trainers/run_dir";
 import { readCheckpoint } from "../../trainers/checkpoint_io";
 import { recordResampleFlags, resolveResampleFlags, trainingRows } from "../train-resample";
+import { resolveDataArg, resolveTokenizerArg } from "../data-arg";
 import { integer, outputPath, real, SEED_RANGE } from "../flags";
 import type { NegativeSampling, RewardMarginMode, LossName, TrainerOptions } from "../../trainers/types";
 
@@ -205,8 +206,16 @@ export async function runTrain(args: TrainArgs): Promise<void> {
   if ((args.model === undefined) === (args.config === undefined)) {
     throw new TrainUsageError("give exactly one of --model DIR (a Hugging Face folder) or --config tiny|small|FILE");
   }
-  const dataFile = requireFile(args.data, "--data");
-  const evalFile = args.eval !== undefined ? requireFile(args.eval, "--eval") : undefined;
+  // A shipped dataset's name (lastfm) stands for its training split here, its validation split after --eval.
+  let dataFile: string;
+  let evalFile: string | undefined;
+  try {
+    dataFile = requireFile(resolveDataArg(args.data, "train", "--data").file, "--data");
+    evalFile = args.eval !== undefined ? requireFile(resolveDataArg(args.eval, "valid", "--eval").file, "--eval") : undefined;
+    if (args.tokenizer !== undefined) args.tokenizer = resolveTokenizerArg(args.tokenizer);
+  } catch (err) {
+    throw err instanceof TrainUsageError ? err : new TrainUsageError((err as Error).message);
+  }
   const out = path.resolve(args.out);
   if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new TrainUsageError(`--out ${args.out}: exists and is not a folder`);
   if (args.model !== undefined && !fs.existsSync(path.join(args.model, "config.json")) && !fs.existsSync(path.join(args.model, "adapter_config.json"))) {
@@ -332,8 +341,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
   builder: (y: Argv) =>
     y
       .option("loss", { type: "string", choices: LOSS_NAMES, demandOption: true, describe: "loss to train with" })
-      .option("data", { type: "string", demandOption: true, describe: "training split (.arrow)" })
-      .option("eval", { type: "string", describe: "evaluation split (.arrow)" })
+      .option("data", { type: "string", demandOption: true, describe: "training split (.arrow), or a shipped dataset's name (lastfm: its training split)" })
+      .option("eval", { type: "string", describe: "evaluation split (.arrow), or a shipped dataset's name (lastfm: its validation split)" })
       .option("model", { type: "string", describe: "Hugging Face model folder to start from" })
       .option("config", { type: "string", describe: "train from scratch: tiny, small, or a config.json file" })
       .option("out", outputPath("out", "output folder (checkpoints, trainer_state.json, train_log.jsonl)", "folder"))
@@ -368,7 +377,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option("progress", { type: "boolean", describe: "progress bar (default: when stderr is a terminal)" })
       .option("redraw-candidates", { type: "boolean", describe: "re-draw each example's candidate list every epoch (target at a random position) and re-render its prompt" })
       .option("subsequence-rows", { type: "boolean", describe: "with --redraw-candidates: also train on every history prefix predicting its next item" })
-      .option("tokenizer", { type: "string", describe: "with --redraw-candidates: the data's tokenizer.json (default: the model folder's, else the one beside --data)" })
+      .option("tokenizer", { type: "string", describe: "with --redraw-candidates: the data's tokenizer.json, or a shipped dataset's name (default: the model folder's, else the one beside --data)" })
       .option("in-batch-negatives", { type: "boolean", describe: "sdpo/napo: each row also takes the other rows' chosen and rejected items as negatives (NAPO)" })
       .option("in-batch-cap", integer("in-batch-cap", "with --in-batch-negatives: most shared negatives per row (seeded choice per step; default no cap)", { min: 0, max: 65536 }))
       .option("negative-sampling", {
