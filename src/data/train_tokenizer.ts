@@ -6,11 +6,38 @@
  * `vocabSize - 256 - specials` merges: BPE training is greedy, so that prefix is exactly what a trainer
  * with the smaller vocabulary would have produced. The vocabulary is the full 256-symbol byte alphabet
  * (so any text encodes, unseen characters included), the kept merges, then the special tokens.
+ *
+ * The Rust trainer writes its (hidden) progress bars' line feeds straight to file descriptor 1, where no
+ * JavaScript stream can catch them: it runs in a child process whose stdout is discarded, so a command that
+ * trains a tokenizer prints nothing but its own lines.
  */
+import { spawnSync } from "child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, renameSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
-import { BPE, Tokenizer as HfTokenizer, byteLevelAlphabet, byteLevelPreTokenizer } from "tokenizers";
+import { Tokenizer as HfTokenizer, byteLevelAlphabet } from "tokenizers";
+
+/** The child's program: train the default BPE trainer on argv[1] with the byte-level pre-tokenizer, save to argv[2]. */
+const LEARN_MERGES = `
+const [modulePath, corpus, saved] = process.argv.slice(1);
+const { BPE, Tokenizer, byteLevelPreTokenizer } = require(modulePath);
+const trainer = new Tokenizer(BPE.empty());
+trainer.setPreTokenizer(byteLevelPreTokenizer(false, true));
+trainer.train([corpus]);
+trainer.save(saved);
+`;
+
+/** Runs the Rust BPE trainer on `corpus` in a child process (its stdout discarded); returns the saved tokenizer's text. */
+function learnInChild(corpus: string, saved: string): string {
+  const run = spawnSync(process.execPath, ["-e", LEARN_MERGES, require.resolve("tokenizers"), corpus, saved], {
+    stdio: ["ignore", "ignore", "pipe"],
+    encoding: "utf8",
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  if (run.error) throw new Error(`tokenizer training could not start: ${run.error.message}`);
+  if (run.status !== 0) throw new Error(`tokenizer training failed (exit ${run.status ?? run.signal}): ${run.stderr.trim().split("\n").slice(-3).join(" ")}`);
+  return readFileSync(saved, "utf8");
+}
 
 export const DEFAULT_SPECIAL_TOKENS = ["<|endoftext|>", "<|pad|>"];
 
@@ -36,12 +63,7 @@ export function trainByteLevelBpe(texts: string[], options: TrainTokenizerOption
   try {
     const corpus = join(dir, "corpus.txt");
     writeFileSync(corpus, texts.join("\n"));
-    const trainer = new HfTokenizer(BPE.empty());
-    trainer.setPreTokenizer(byteLevelPreTokenizer(false, true));
-    trainer.train([corpus]);
-    const saved = join(dir, "trained.json");
-    trainer.save(saved);
-    const merges = JSON.parse(readFileSync(saved, "utf8")).model.merges as (string | string[])[];
+    const merges = JSON.parse(learnInChild(corpus, join(dir, "trained.json"))).model.merges as (string | string[])[];
     // tokenizers writes merges as ["a", "b"] pairs; older versions as "a b" strings.
     learned = merges.map((m) => (Array.isArray(m) ? m : m.split(" ")));
   } finally {
