@@ -9,8 +9,15 @@ export interface ResolvedRewardMargin {
 }
 
 export type ResolvedOptions = Required<
-  Omit<TrainerOptions, "model" | "outputDir" | "referenceMode" | "rewardMargin" | "inBatchNegatives" | "negativeSampling" | "poolSize" | "poolRefreshSteps" | "distributed">
+  Omit<
+    TrainerOptions,
+    "model" | "outputDir" | "referenceMode" | "rewardMargin" | "inBatchNegatives" | "negativeSampling" | "poolSize" | "poolRefreshSteps" | "distributed" | "maxSteps" | "saveTotalLimit"
+  >
 > & {
+  /** null: numTrainEpochs decides the number of steps. */
+  maxSteps: number | null;
+  /** null: every checkpoint is kept. */
+  saveTotalLimit: number | null;
   /** null: train alone even under a launcher (distributed: false). */
   distributed: ResolvedDistributed | null;
   outputDir?: string;
@@ -43,7 +50,7 @@ export const OPTION_NAMES = [
   "model", "learningRate", "beta", "negatives", "batchSize", "gradientAccumulationSteps", "numTrainEpochs",
   "warmupRatio", "lrSchedulerType", "maxGradNorm", "weightDecay", "weightDecayAllParameters", "adamBeta1", "adamBeta2",
   "adamEpsilon", "seed", "evalSteps", "saveSteps", "outputDir", "referenceMode", "logSteps", "overwrite", "rewardMargin",
-  "inBatchNegatives", "negativeSampling", "poolSize", "poolRefreshSteps", "distributed",
+  "inBatchNegatives", "negativeSampling", "poolSize", "poolRefreshSteps", "distributed", "maxSteps", "saveTotalLimit",
 ] as const;
 const DISTRIBUTED_KEYS = ["backend", "timeoutMs", "bucketBytes"];
 const BACKENDS: DistributedBackend[] = ["gloo", "nccl", "auto"];
@@ -98,7 +105,9 @@ export function resolveOptions(loss: LossName, options: TrainerOptions, hasAdapt
     negatives: loss === "sft" ? 0 : negatives,
     batchSize: check("batchSize", o.batchSize ?? 8, wholePositive, "a whole number >= 1"),
     gradientAccumulationSteps: check("gradientAccumulationSteps", o.gradientAccumulationSteps ?? 1, wholePositive, "a whole number >= 1"),
-    numTrainEpochs: check("numTrainEpochs", o.numTrainEpochs ?? 1, wholePositive, "a whole number >= 1"),
+    numTrainEpochs: check("numTrainEpochs", o.numTrainEpochs ?? 1, positive, "a finite number > 0 (fractions train part of an epoch)"),
+    maxSteps: o.maxSteps == null ? null : check("maxSteps", o.maxSteps, wholePositive, "a whole number >= 1"),
+    saveTotalLimit: o.saveTotalLimit == null ? null : check("saveTotalLimit", o.saveTotalLimit, wholePositive, "a whole number >= 1"),
     warmupRatio: check("warmupRatio", o.warmupRatio ?? 0, (v) => v >= 0 && v <= 1, "in [0, 1]"),
     lrSchedulerType,
     maxGradNorm: check("maxGradNorm", o.maxGradNorm ?? 1.0, nonNegative, "a finite number >= 0 (0 disables clipping)"),

@@ -76,6 +76,24 @@ export async function latestCheckpoint(dir: string): Promise<string | undefined>
   return steps.length > 0 ? path.join(dir, `checkpoint-${steps[0]}`) : undefined;
 }
 
+/**
+ * Removes all but the newest `keep` checkpoint-N folders of `dir` (highest N first), as TRL's save_total_limit;
+ * returns the removed folders. Each is renamed to a hidden .old- name first, so a kill mid-removal leaves no
+ * half-deleted checkpoint-N that --resume could pick (removeStaleTemps clears the rest on the next start).
+ */
+export async function pruneCheckpoints(dir: string, keep: number): Promise<string[]> {
+  const steps = (await checkpointFolders(dir)).map((n) => Number(n.slice("checkpoint-".length))).sort((a, b) => b - a);
+  const removed: string[] = [];
+  for (const step of steps.slice(Math.max(0, keep))) {
+    const name = `checkpoint-${step}`;
+    const doomed = path.join(dir, `.old-${name}-${process.pid}-${Date.now()}`);
+    await fsp.rename(path.join(dir, name), doomed);
+    await fsp.rm(doomed, { recursive: true, force: true });
+    removed.push(path.join(dir, name));
+  }
+  return removed;
+}
+
 /** The run folder's record of its training file: `sdpo train` writes it, `sdpo eval` reads it (popularity bias). */
 export const TRAINING_DATA_FILE = "training_data.json";
 

@@ -20,7 +20,7 @@ import { TrainerEvents, type Listener, type TrainerEventName } from "./events";
 import { resolveOptions, type ResolvedOptions } from "./options";
 import { chosenTokenCount, packBatch } from "./pack";
 import { ReferenceCache } from "./reference_cache";
-import { claimOutputDir, newRunId } from "./run_dir";
+import { claimOutputDir, newRunId, pruneCheckpoints } from "./run_dir";
 import { learningRateAt, warmupStepsFor } from "./schedules";
 import { openSource, type PreferenceSource } from "./source";
 import { StepNegatives } from "./step_negatives";
@@ -29,12 +29,22 @@ import type { EvalEvent, FitOptions, FitReport, LossName, TrainerOptions } from 
 
 /** Options that fix the data order and the schedule: a resumed run must use the same. */
 const RESUME_INVARIANTS = [
-  "gradientAccumulationSteps", "negatives", "seed", "numTrainEpochs", "warmupRatio", "lrSchedulerType", "learningRate",
+  "gradientAccumulationSteps", "negatives", "seed", "numTrainEpochs", "maxSteps", "warmupRatio", "lrSchedulerType", "learningRate",
   "negativeSampling", "poolSize", "poolRefreshSteps", "inBatchNegatives", "rewardMargin",
 ] as const;
 
-/** Invariants a checkpoint written before the variants existed lacks: read as off (null). */
-const VARIANT_KEYS: readonly string[] = ["poolSize", "poolRefreshSteps", "inBatchNegatives", "rewardMargin"];
+/** Invariants a checkpoint written before they existed lacks: read as off (null). */
+const VARIANT_KEYS: readonly string[] = ["poolSize", "poolRefreshSteps", "inBatchNegatives", "rewardMargin", "maxSteps"];
+
+/**
+ * Optimizer steps of a whole fit(): maxSteps when set, else numTrainEpochs x steps per epoch rounded up (as the
+ * Hugging Face Trainer: 0.5 epoch of 5 steps is 3 steps), at least 1.
+ */
+export function totalStepsFor(o: Pick<ResolvedOptions, "maxSteps" | "numTrainEpochs">, stepsPerEpoch: number): number {
+  if (o.maxSteps !== null) return o.maxSteps;
+  // 0.3 x 10 is 3.0000000000000004 in floating point: a hair below the next whole number counts as it.
+  return Math.max(1, Math.ceil(o.numTrainEpochs * stepsPerEpoch - 1e-9));
+}
 
 export abstract class PreferenceTrainer {
   abstract readonly loss: LossName;
@@ -171,7 +181,9 @@ export abstract class PreferenceTrainer {
     const globalBatchSize = o.batchSize * worldSize;
     const batchesPerEpoch = Math.ceil(numRows / globalBatchSize);
     const stepsPerEpoch = Math.ceil(batchesPerEpoch / o.gradientAccumulationSteps);
-    const totalSteps = stepsPerEpoch * o.numTrainEpochs;
+    const totalSteps = totalStepsFor(o, stepsPerEpoch);
+    // Epochs of data the steps need (the last one may be cut short: fractional epochs, maxSteps).
+    const epochsToRun = Math.ceil(totalSteps / stepsPerEpoch);
     const schedule = { type: o.lrSchedulerType, learningRate: o.learningRate, totalSteps, warmupSteps: warmupStepsFor(o.warmupRatio, totalSteps) };
 
     if (fitOptions.runId !== undefined && fitOptions.resumeFrom !== undefined) {
@@ -256,6 +268,7 @@ export abstract class PreferenceTrainer {
       const trainable = this.model.native.parameterInfo().filter((p) => p.trainable);
       const dir = await writeCheckpoint(o.outputDir, this.model, this.trainer, trainable, stateNow());
       lastSaved = globalStep;
+      if (o.saveTotalLimit !== null) await pruneCheckpoints(o.outputDir, o.saveTotalLimit);
       this.events.emit("checkpoint", { type: "checkpoint", step: globalStep, path: dir });
     };
     const runEval = async () => {
@@ -342,7 +355,7 @@ export abstract class PreferenceTrainer {
       return true;
     };
 
-    training: for (; epoch < o.numTrainEpochs; epoch++, batchesInEpoch = 0) {
+    training: for (; epoch < epochsToRun && globalStep < totalSteps; epoch++, batchesInEpoch = 0) {
       const negativeSampling = o.negativeSampling === "random" ? "random" : "fixed";
       const batches = train.batches({ batchSize: globalBatchSize, negatives: o.negatives, shuffle: true, seed: o.seed, epoch, skipBatches: batchesInEpoch, negativeSampling });
       let group: PreferenceBatch[] = [];
@@ -354,18 +367,21 @@ export abstract class PreferenceTrainer {
           break training;
         }
         group = [];
+        // The step budget (fractional epochs, maxSteps) can end an epoch early; its evaluation still runs.
+        if (globalStep >= totalSteps) break;
       }
-      if (group.length > 0 && !(await optimizerStep(group))) {
+      if (group.length > 0 && globalStep < totalSteps && !(await optimizerStep(group))) {
         aborted = true;
         break;
       }
       if (o.evalSteps === 0) await runEval();
+      if (globalStep >= totalSteps && batchesInEpoch < batchesPerEpoch) break;
     }
     if (!aborted) await save();
     const seconds = (Date.now() - started) / 1000;
     return {
       steps: globalStep,
-      epochs: aborted ? fractionalEpoch() : o.numTrainEpochs,
+      epochs: fractionalEpoch(),
       aborted,
       finalLoss: lastLoss,
       lastEval,

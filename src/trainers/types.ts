@@ -30,7 +30,15 @@ export interface TrainerOptions {
   negatives?: number; // K, default 3 (S-DPO); DPO uses 1
   batchSize?: number; // examples per micro-batch, default 8
   gradientAccumulationSteps?: number; // default 1
-  numTrainEpochs?: number; // default 1
+  /** Default 1. May be fractional, as TRL's num_train_epochs: 0.5 trains ceil(0.5 x steps per epoch) optimizer
+   *  steps of the first epoch; 2.5 two epochs and half the third. */
+  numTrainEpochs?: number;
+  /** Stop after this many optimizer steps, overriding numTrainEpochs (TRL's max_steps; the schedule spans them);
+   *  the data is read for as many epochs as that takes. Default: none (numTrainEpochs decides). */
+  maxSteps?: number;
+  /** Keep only the newest N checkpoint-* folders of outputDir, removing older ones after each save (TRL's
+   *  save_total_limit). Default: keep all. */
+  saveTotalLimit?: number;
   warmupRatio?: number; // default 0
   lrSchedulerType?: LrSchedulerType; // default "cosine"
   maxGradNorm?: number; // default 1.0; 0 disables clipping
