@@ -80,14 +80,20 @@ export async function openEvalData(
   let tokenizer: Tokenizer | undefined;
   if (tokenizerFile !== undefined) {
     tokenizer = Tokenizer.fromFile(tokenizerFile);
-    const expected = metadata.tokenizer;
-    if (expected && expected.hash !== tokenizer.hash) {
-      throw new UsageError(
-        `${dataFile} was tokenized with another tokenizer (sha256 ${expected.hash.slice(0, 12)}…) than ${tokenizerFile} (${tokenizer.hash.slice(0, 12)}…)`
-      );
-    }
+    checkDataTokenizer(dataFile, metadata.tokenizer?.hash, tokenizerFile, tokenizer.hash);
   }
   return { dataset, tokenizer, rows: await dataset.countRows() };
+}
+
+/**
+ * Refuses a tokenizer other than the one a data file's token columns were made with (`expectedHash`: the sha256
+ * of that tokenizer.json, as the file's schema metadata records it): the ids would mean other words. Nothing is
+ * checked when the file records no tokenizer. `hint` ends the message (what to do about it).
+ */
+export function checkDataTokenizer(dataFile: string, expectedHash: string | undefined, tokenizerFile: string, actualHash: string, hint = ""): void {
+  if (expectedHash && expectedHash !== actualHash) {
+    throw new UsageError(`${dataFile} was tokenized with another tokenizer (sha256 ${expectedHash.slice(0, 12)}…) than ${tokenizerFile} (${actualHash.slice(0, 12)}…)${hint}`);
+  }
 }
 
 /** Frees a model's native memory, whichever shape it has. */

@@ -1,7 +1,7 @@
 /** Progress, logs and plots for training runs. */
 export { attachProgress, createProgress, formatDuration } from "./progress";
 export type { Progress, ProgressOptions } from "./progress";
-export { attachJsonlLog, openJsonl, readJsonl } from "./jsonl";
+export { attachJsonlLog, openJsonl, readJsonl, trimJsonlAfterStep } from "./jsonl";
 export type { JsonlWriter } from "./jsonl";
 export { plotTrainingCurves } from "./curves";
 export type { RunLog } from "./curves";

@@ -70,3 +70,50 @@ export function readJsonl(file: string): Record<string, unknown>[] {
   });
   return records;
 }
+
+/**
+ * Drops the records of `file` past optimizer step `step` (and lines that are not JSON: a line torn by a kill),
+ * so a run resumed from checkpoint-`step` does not log the steps it redoes twice. The file is rewritten through
+ * a temporary file and a rename, so a reader sees the old log or the new one, never half of one. Returns the
+ * number of lines dropped (0: the file is left as it was); a missing file is nothing to trim.
+ */
+export function trimJsonlAfterStep(file: string, step: number): number {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    throw err;
+  }
+  const kept: string[] = [];
+  let dropped = 0;
+  for (const raw of text.split("\n")) {
+    if (raw.trim() === "") continue;
+    let record: unknown;
+    try {
+      record = JSON.parse(raw);
+    } catch {
+      dropped++;
+      continue;
+    }
+    const at = (record as { step?: unknown } | null)?.step;
+    if (typeof at === "number" && at > step) dropped++;
+    else kept.push(raw + "\n");
+  }
+  if (dropped === 0) return 0;
+  const temp = `${file}.tmp-${process.pid}`;
+  try {
+    const fd = fs.openSync(temp, "w");
+    try {
+      fs.writeSync(fd, kept.join(""));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(temp, file);
+  } catch (err) {
+    fs.rmSync(temp, { force: true });
+    throw err;
+  }
+  return dropped;
+}

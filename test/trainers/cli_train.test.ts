@@ -1,5 +1,5 @@
 /** `sdpo train`: a run end to end, and bad input refused before anything is written. */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
 import { join } from "path";
 import yargs from "yargs";
 import { createHash } from "crypto";
@@ -74,9 +74,8 @@ describe("sdpo train", () => {
     const record = JSON.parse(readFileSync(join(out, TRAINING_DATA_FILE), "utf8"));
     expect(record).toEqual({ file: data, sha256: createHash("sha256").update(readFileSync(data)).digest("hex"), rows: 8 });
     expect((await findTrainingDataRecord(join(out, "checkpoint-2")))?.record).toEqual(record);
-    // --resume of a finished run continues from its last checkpoint and has nothing left to do
-    // (the trainer flags come back from the checkpoint)
-    await runTrain({ ...quiet, loss: "sdpo", data, config: "tiny", out, resume: true });
+    // --resume of a finished run says so and trains nothing
+    expect((await runTrain({ ...quiet, loss: "sdpo", data, config: "tiny", out, resume: true })).status).toBe("finished-already");
     expect(readdirSync(out).filter((n) => n.startsWith("checkpoint-")).sort()).toEqual(["checkpoint-1", "checkpoint-2"]);
   });
 
@@ -88,8 +87,11 @@ describe("sdpo train", () => {
     expect((await rejectionOf(runTrain({ ...base, model: tmp.path }))).message).toMatch(/exactly one of --model/);
     expect((await rejectionOf(runTrain({ ...base, config: undefined, model: tmp.path }))).message).toMatch(/no config\.json/);
     expect((await rejectionOf(runTrain({ ...base, negatives: 7 }))).message).toMatch(/--data .*train\.arrow: .*/);
-    expect((await rejectionOf(runTrain({ ...base, resume: true }))).message).toMatch(/holds no checkpoint-N folder/);
+    expect((await rejectionOf(runTrain({ ...base, resume: true }))).message).toMatch(/--resume .*run: no such folder/);
     expect(existsSync(out)).toBe(false);
+    mkdirSync(out);
+    expect((await rejectionOf(runTrain({ ...base, resume: true }))).message).toMatch(/holds no checkpoint-N folder/);
+    rmSync(out, { recursive: true });
 
     await runTrain({ ...base, negatives: 2 });
     const stamp = statSync(join(out, "checkpoint-2", "trainer_state.json")).mtimeMs;
@@ -128,6 +130,9 @@ describe("sdpo train", () => {
       });
     expect(await parse(["train", "--loss", "sdpo", "--data", data, "--config", "tiny", "--out", "x", "--learning-rat", "1"])).toMatch(/Unknown argument/);
     expect(await parse(["train", "--loss", "ipo", "--data", data, "--config", "tiny", "--out", "x"])).toMatch(/Invalid values/);
-    expect(await parse(["train", "--data", data, "--out", "x"])).toMatch(/Missing required argument: loss/);
+    // --loss, --data and --out may come from the run folder with --resume; without it they are required.
+    expect((await rejectionOf(runTrain({ ...quiet, data, config: "tiny", out: tmp.file("x") }))).message).toMatch(/--loss is required/);
+    expect((await rejectionOf(runTrain({ ...quiet, loss: "sdpo", config: "tiny", out: tmp.file("x") }))).message).toMatch(/--data is required/);
+    expect((await rejectionOf(runTrain({ ...quiet, loss: "sdpo", data, config: "tiny" }))).message).toMatch(/--out is required/);
   });
 });

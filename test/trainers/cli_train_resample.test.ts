@@ -20,12 +20,15 @@ test("trains on re-drawn rows, records the choice, and --resume reads it back", 
   const out = join(dir, "run");
   // 267 rows at batch 128: 3 steps; the tokenizer is found beside --data.
   const base: TrainArgs = { progress: false, loss: "sdpo", data: join(lastfm, "valid.arrow"), config: "tiny", out, batchSize: 128, negatives: 3, referenceMode: "frozen-copy" };
-  await runTrain({ ...base, redrawCandidates: true });
+  await runTrain({ ...base, redrawCandidates: true, saveSteps: 2 });
   expect(JSON.parse(readFileSync(join(out, RESAMPLE_RECORD), "utf8"))).toMatchObject({ redrawCandidates: true, subsequenceRows: false });
   expect(existsSync(join(out, "checkpoint-3"))).toBe(true);
-  // Resuming with no data flag takes the run's own: the same 3 steps, nothing left to do and no mismatch.
-  await runTrain({ ...base, resume: true });
+  // The run as stopped after step 2: resuming with no data flag takes the run's own rows and finishes it.
+  rmSync(join(out, "checkpoint-3"), { recursive: true });
+  expect((await runTrain({ ...base, resume: true })).status).toBe("trained");
+  expect(existsSync(join(out, "checkpoint-3"))).toBe(true);
   // Sub-sequence rows change the number of examples, which the checkpoint's step count catches.
+  rmSync(join(out, "checkpoint-3"), { recursive: true });
   expect((await rejectionOf(runTrain({ ...base, resume: true, redrawCandidates: true, subsequenceRows: true }))).message).toMatch(/steps/);
 });
 

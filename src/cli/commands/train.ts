@@ -14,23 +14,29 @@ import { Model } from "../../model/model";
 import { native, type DeviceName, type ModelDType } from "../../native";
 import { readLaunchEnv } from "../../distributed/launch_env";
 import { spawnLocalRanks } from "../../distributed/spawn_local";
-import { attachJsonlLog, attachProgress } from "../../report";
+import { attachJsonlLog, attachProgress, trimJsonlAfterStep } from "../../report";
 import { createTrainer, LOSS_NAMES } from "../../trainers/registry";
-import { latestCheckpoint, otherRunIn, readMarker, recordTrainingData } from "../../trainers/run_dir";
-import { readCheckpoint } from "../../trainers/checkpoint_io";
+import { findTrainingDataRecord, latestCheckpoint, otherRunIn, readMarker, recordTrainingData, sha256OfFile } from "../../trainers/run_dir";
+import { readCheckpoint, type TrainerState } from "../../trainers/checkpoint_io";
+import { checkDataTokenizer } from "../eval-setup";
+import { fillFromRecord, readRunArgs, VARIANT_FLAGS, writeRunArgs } from "../run-args";
 import { recordResampleFlags, resolveResampleFlags, trainingRows } from "../train-resample";
 import { resolveDataArg, resolveTokenizerArg } from "../data-arg";
-import { integer, outputPath, real, SEED_RANGE } from "../flags";
-import type { NegativeSampling, RewardMarginMode, LossName, TrainerOptions } from "../../trainers/types";
+import { checkNumber, checkOutputPath, FlagError, integer, outputPath, real, SEED_RANGE } from "../flags";
+import type { FitReport, NegativeSampling, RewardMarginMode, LossName, TrainerOptions } from "../../trainers/types";
 
 export interface TrainArgs {
-  loss: LossName;
-  data: string;
+  /** Required, except with --resume (the run's own). */
+  loss?: LossName;
+  /** Required, except with --resume (the run's own, from train_args.json). */
+  data?: string;
   eval?: string;
   model?: string;
   config?: string;
-  out: string;
-  resume?: boolean;
+  /** The run folder; with --resume DIR, DIR. */
+  out?: string;
+  /** --resume [DIR]: true or "" continue the run in --out; a path continues the run in that folder. */
+  resume?: boolean | string;
   overwrite?: boolean;
   allowNonFiniteWeights?: boolean;
   device?: string;
@@ -45,6 +51,8 @@ export interface TrainArgs {
   batchSize?: number;
   gradientAccumulationSteps?: number;
   numTrainEpochs?: number;
+  maxSteps?: number;
+  saveTotalLimit?: number;
   warmupRatio?: number;
   lrSchedulerType?: "cosine" | "linear" | "constant";
   maxGradNorm?: number;
@@ -75,6 +83,8 @@ export interface TrainArgs {
   distTimeoutMs?: number;
   nproc?: number;
   masterPort?: number;
+  /** Set by --resume: --data is the run's recorded training file (checked against its sha256). */
+  recordedData?: boolean;
 }
 
 /** Trainer options of the variants from their flags, each checked against the flags it depends on. */
@@ -142,9 +152,6 @@ function savedVariantOptions(saved: Record<string, unknown>): Partial<TrainerOpt
   return out;
 }
 
-const VARIANT_FLAGS = [
-  "inBatchNegatives", "inBatchCap", "negativeSampling", "poolSize", "poolRefreshSteps", "rewardMargin", "marginGamma", "marginTau", "marginConfidence",
-] as const;
 
 /** A user mistake: printed as one line with exit status 1. */
 export class TrainUsageError extends Error {
@@ -161,7 +168,7 @@ function requireFile(file: string, flag: string): string {
 const TRAINER_FLAGS = [
   "learningRate", "beta", "negatives", "batchSize", "gradientAccumulationSteps", "numTrainEpochs", "warmupRatio",
   "lrSchedulerType", "maxGradNorm", "weightDecay", "weightDecayAllParameters", "adamBeta1", "adamBeta2", "adamEpsilon",
-  "seed", "evalSteps", "saveSteps", "logSteps", "referenceMode",
+  "seed", "evalSteps", "saveSteps", "logSteps", "referenceMode", "maxSteps", "saveTotalLimit",
 ] as const;
 
 /** Opens a split and checks every row for this loss's number of negatives (the data layer names row and problem). */
@@ -190,21 +197,99 @@ function rankArgv(argv: string[]): string[] {
   return out;
 }
 
-export async function runTrain(args: TrainArgs): Promise<void> {
+/** How a `sdpo train` ended: trained to the end, stopped by Ctrl-C (exit status 130), or nothing to do. */
+export interface TrainOutcome {
+  status: "trained" | "stopped" | "finished-already";
+  report?: FitReport;
+  out?: string;
+}
+
+/**
+ * `--resume [DIR]`: the run folder (DIR, else --out) and the flags it was started with, filled into `args`
+ * where they were not given again (train_args.json; the trainer options come from the checkpoint later).
+ */
+function resumeFolder(args: TrainArgs): string {
+  const named = typeof args.resume === "string" && args.resume !== "" ? args.resume : undefined;
+  if (named !== undefined && args.out !== undefined && path.resolve(named) !== path.resolve(args.out)) {
+    throw new TrainUsageError(`--resume ${named} and --out ${args.out} name different folders; a resumed run writes into its own folder (drop --out)`);
+  }
+  const folder = named ?? args.out;
+  if (folder === undefined) throw new TrainUsageError("--resume needs the run folder: --resume DIR (or --out DIR)");
+  if (!fs.existsSync(folder)) throw new TrainUsageError(`--resume ${folder}: no such folder`);
+  if (!fs.statSync(folder).isDirectory()) throw new TrainUsageError(`--resume ${folder}: not a folder`);
+  let record;
+  try {
+    record = readRunArgs(folder);
+  } catch (err) {
+    throw new TrainUsageError(`--resume: ${(err as Error).message}`);
+  }
+  if (record) fillFromRecord(args as unknown as Record<string, unknown>, record);
+  args.recordedData = record?.args.data !== undefined && args.data === record.args.data;
+  return folder;
+}
+
+export async function runTrain(args: TrainArgs): Promise<TrainOutcome> {
   const launch = readLaunchEnv();
   if (args.nproc !== undefined) {
     if (launch) throw new TrainUsageError(`--nproc: this process is already rank ${launch.rank} of ${launch.worldSize} (WORLD_SIZE is set by a launcher); drop --nproc`);
     if (!Number.isInteger(args.nproc) || args.nproc < 1) throw new TrainUsageError(`--nproc must be a whole number >= 1, got ${args.nproc}`);
     const result = await spawnLocalRanks(process.execPath, [...process.execArgv, ...rankArgv(process.argv.slice(1))], args.nproc, args.masterPort);
+    // Ctrl-C reaches every rank: each stops cleanly (130) and the run is stopped, not failed.
+    if (result.statuses.includes(130) && result.statuses.every((s) => s === 0 || s === 130)) return { status: "stopped" };
     if (result.status !== 0) throw new TrainUsageError(`${result.statuses.filter((s) => s !== 0).length} of ${args.nproc} ranks failed (see their messages above)`);
-    return;
+    return { status: "trained" };
   }
   if (args.masterPort !== undefined) throw new TrainUsageError("--master-port goes with --nproc (under torchrun, MASTER_PORT is its own)");
   // Rank 0 alone talks and writes; the other ranks of a data-parallel run train silently.
   const isMain = !launch || launch.rank === 0;
+  const resuming = args.resume !== undefined && args.resume !== false;
+  if (resuming) args.out = resumeFolder(args);
+
+  // Where to resume from (the latest checkpoint, or the marker of a run stopped before its first one).
+  let resumeFrom: string | undefined;
+  let resumeRunId: string | undefined;
+  let restartRunId: string | undefined;
+  let resumeState: TrainerState | undefined;
+  if (resuming) {
+    const folder = args.out as string;
+    resumeFrom = await latestCheckpoint(folder);
+    const marker = resumeFrom ? undefined : await readMarker(folder);
+    if (!resumeFrom && !marker) throw new TrainUsageError(`--resume: ${folder} holds no checkpoint-N folder to resume from`);
+    if (marker) {
+      if (args.loss !== undefined && marker.loss !== args.loss) throw new TrainUsageError(`--resume: ${folder} holds a ${marker.loss} run, not ${args.loss}`);
+      args.loss ??= marker.loss;
+      // A run stopped before its first checkpoint (killed while writing it): it restarts from step 0 as itself.
+      restartRunId = resumeRunId = marker.runId;
+    }
+  }
+  if (resumeFrom) {
+    const { state } = await readCheckpoint(resumeFrom);
+    if (args.loss !== undefined && state.loss !== args.loss) throw new TrainUsageError(`--resume: ${args.out} was trained with --loss ${state.loss}, not ${args.loss}`);
+    args.loss ??= state.loss;
+    resumeRunId = state.runId;
+    resumeState = state;
+    if (state.globalStep >= state.totalSteps) {
+      if (isMain) {
+        process.stdout.write(
+          `${path.resolve(args.out as string)}: the run is finished (step ${state.globalStep} of ${state.totalSteps}, ${path.basename(resumeFrom)}); nothing to train\n`
+        );
+      }
+      return { status: "finished-already", out: path.resolve(args.out as string) };
+    }
+  }
+
+  if (args.loss === undefined) throw new TrainUsageError("--loss is required (sft, dpo, sdpo or napo), unless --resume continues a run");
   if (!LOSS_NAMES.includes(args.loss)) throw new TrainUsageError(`--loss must be one of ${LOSS_NAMES.join(", ")}`);
+  if (args.data === undefined) {
+    throw new TrainUsageError(resuming ? `--resume: ${args.out} records no training data (a run from an older version): give --data again` : "--data is required (an .arrow split or a shipped dataset's name)");
+  }
+  if (args.out === undefined) throw new TrainUsageError("--out is required (the run folder)");
   if ((args.model === undefined) === (args.config === undefined)) {
-    throw new TrainUsageError("give exactly one of --model DIR (a Hugging Face folder) or --config tiny|small|FILE");
+    throw new TrainUsageError(
+      resuming
+        ? `--resume: ${args.out} records neither --model nor --config (a run from an older version): give the one it started from again`
+        : "give exactly one of --model DIR (a Hugging Face folder) or --config tiny|small|FILE"
+    );
   }
   // A shipped dataset's name (lastfm) stands for its training split here, its validation split after --eval.
   let dataFile: string;
@@ -221,29 +306,20 @@ export async function runTrain(args: TrainArgs): Promise<void> {
   if (args.model !== undefined && !fs.existsSync(path.join(args.model, "config.json")) && !fs.existsSync(path.join(args.model, "adapter_config.json"))) {
     throw new TrainUsageError(`--model ${args.model}: not a Hugging Face model folder (no config.json)`);
   }
+  // The training file a resumed run takes from its record must be the one it started on.
+  if (resuming && args.recordedData) {
+    const recorded = await findTrainingDataRecord(out);
+    if (recorded && recorded.record.file === dataFile && (await sha256OfFile(dataFile)) !== recorded.record.sha256) {
+      throw new TrainUsageError(`--resume: the run's training file ${dataFile} has changed since the run started (${recorded.where} records sha256 ${recorded.record.sha256.slice(0, 12)}…); give --data to train on it anyway`);
+    }
+  }
 
   let variants = variantOptions(args);
-
-  // Where to resume from, and whether --out is free for this run.
-  let resumeFrom: string | undefined;
-  let resumeRunId: string | undefined;
-  let restartRunId: string | undefined;
-  if (args.resume) {
-    resumeFrom = await latestCheckpoint(out);
-    const marker = resumeFrom ? undefined : await readMarker(out);
-    if (!resumeFrom && !marker) throw new TrainUsageError(`--resume: ${args.out} holds no checkpoint-N folder to resume from`);
-    if (marker && marker.loss !== args.loss) throw new TrainUsageError(`--resume: ${args.out} holds a ${marker.loss} run, not ${args.loss}`);
-    // A run stopped before its first checkpoint (killed while writing it): it restarts from step 0 as itself.
-    if (marker) restartRunId = resumeRunId = marker.runId;
-  }
-  if (resumeFrom) {
-    const { state } = await readCheckpoint(resumeFrom);
-    if (state.loss !== args.loss) throw new TrainUsageError(`--resume: ${args.out} was trained with --loss ${state.loss}, not ${args.loss}`);
-    resumeRunId = state.runId;
+  if (resumeState) {
     // Trainer flags not given again default to the run's own, so `--resume` needs only the essentials.
-    const saved = state.options as Record<string, unknown>;
+    const saved = resumeState.options as Record<string, unknown>;
     for (const key of TRAINER_FLAGS) {
-      if (args[key] === undefined && saved[key] !== undefined) (args as unknown as Record<string, unknown>)[key] = saved[key];
+      if (args[key] === undefined && saved[key] !== undefined && saved[key] !== null) (args as unknown as Record<string, unknown>)[key] = saved[key];
     }
     if (VARIANT_FLAGS.every((key) => args[key] === undefined)) variants = savedVariantOptions(saved);
   }
@@ -254,13 +330,27 @@ export async function runTrain(args: TrainArgs): Promise<void> {
 
   let resample;
   try {
-    resample = resolveResampleFlags(args, out, args.resume ?? false);
+    resample = resolveResampleFlags(args, out, resuming);
   } catch (err) {
     throw new TrainUsageError((err as Error).message);
   }
   const negatives = args.loss === "sft" ? 0 : args.negatives ?? (args.loss === "dpo" ? 1 : 3);
   const trainFile = await openChecked(dataFile, "--data", negatives, variants.negativeSampling === "random" ? "random" : "fixed");
   const evalData = evalFile ? await openChecked(evalFile, "--eval", negatives, "fixed") : undefined;
+  // Token ids made by another tokenizer than the model's would mean other words: refused when both are known.
+  if (args.model !== undefined) {
+    const modelTokenizer = path.join(args.model, "tokenizer.json");
+    if (fs.existsSync(modelTokenizer)) {
+      const actual = await sha256OfFile(modelTokenizer);
+      const hint = "; convert the data with the model's tokenizer (sdpo convert --tokenizer)";
+      try {
+        checkDataTokenizer(dataFile, (await trainFile.metadata()).tokenizer?.hash, modelTokenizer, actual, hint);
+        if (evalData && evalFile) checkDataTokenizer(evalFile, (await evalData.metadata()).tokenizer?.hash, modelTokenizer, actual, hint);
+      } catch (err) {
+        throw new TrainUsageError((err as Error).message);
+      }
+    }
+  }
   let train;
   try {
     train = await trainingRows(trainFile, dataFile, resample, args.model);
@@ -294,9 +384,15 @@ export async function runTrain(args: TrainArgs): Promise<void> {
   for (const key of TRAINER_FLAGS) {
     if (args[key] !== undefined) (options as unknown as Record<string, unknown>)[key] = args[key];
   }
-  const trainer = createTrainer(args.loss, options);
-  const showProgress = isMain && (args.progress ?? process.stderr.isTTY);
-  const progress = showProgress ? attachProgress(trainer, { label: args.loss }) : undefined;
+  let trainer;
+  try {
+    trainer = createTrainer(args.loss, options);
+  } catch (err) {
+    model.native.dispose();
+    throw new TrainUsageError((err as Error).message);
+  }
+  // A bar on a terminal, plain lines every 10% or 30 s otherwise (logs, pipes); --progress forces the bar.
+  const progress = isMain && args.progress !== false ? attachProgress(trainer, { label: args.loss, tty: args.progress === true ? true : undefined }) : undefined;
   let log: ReturnType<typeof attachJsonlLog> | undefined;
   const abort = new AbortController();
   const onSignal = () => abort.abort();
@@ -306,21 +402,32 @@ export async function runTrain(args: TrainArgs): Promise<void> {
     const logFile = path.join(out, "train_log.jsonl");
     // Another run's log, or the log of steps a restarted run is about to redo (rank 0 alone writes).
     if (isMain && ((other && args.overwrite) || restartRunId)) fs.rmSync(logFile, { force: true });
+    // Steps logged after the checkpoint a resumed run continues from (a Ctrl-C or a kill) are redone: their lines go.
+    if (isMain && resumeState) trimJsonlAfterStep(logFile, resumeState.globalStep);
     if (isMain) {
       log = attachJsonlLog(trainer, logFile);
       recordResampleFlags(out, resample);
+      writeRunArgs(out, { ...args, data: dataFile, eval: evalFile });
       // What `sdpo eval` counts item popularity on (popularity-bias metrics).
       await recordTrainingData(out, dataFile, await trainFile.countRows());
     }
     if (isMain && restartRunId) process.stderr.write(`sdpo train: ${args.out} holds run ${restartRunId} with no checkpoint yet; restarting it from step 0\n`);
     const report = await trainer.fit(train, { eval: evalData, signal: abort.signal, resumeFrom, runId: restartRunId });
+    // The bar's last state and any eval / checkpoint lines it holds come out before the summary.
     progress?.stop();
-    if (isMain) process.stdout.write(
-      `${args.loss}: ${report.steps} steps, final loss ${report.finalLoss.toFixed(4)}, ` +
-        `${report.examplesPerSecond.toFixed(1)} examples/s, ${report.seconds.toFixed(1)} s` +
-        (report.aborted ? " (stopped early; the last checkpoint is kept)" : "") +
-        `\n${out}\n`
-    );
+    if (isMain) {
+      const summary =
+        `${args.loss}: ${report.steps} steps, final loss ${report.finalLoss.toFixed(4)}, ` +
+        `${report.examplesPerSecond.toFixed(1)} examples/s, ${report.seconds.toFixed(1)} s`;
+      if (report.aborted) {
+        const last = await latestCheckpoint(out);
+        process.stdout.write(
+          `${summary} (stopped at step ${report.steps}; ${last ? `${path.basename(last)} is kept` : "no checkpoint yet"})\n` +
+            `continue with: sdpo train --resume ${out}\n`
+        );
+      } else process.stdout.write(`${summary}\n${out}\n`);
+    }
+    return { status: report.aborted ? "stopped" : "trained", report, out };
   } finally {
     process.removeListener("SIGINT", onSignal);
     progress?.stop();
@@ -335,18 +442,29 @@ export async function runTrain(args: TrainArgs): Promise<void> {
 /** Upper bound of step counts and intervals. */
 const STEP_COUNT = 1_000_000_000;
 
+/** --max-steps: a whole number >= 1, or TRL's default -1 (no limit: undefined). */
+function maxStepsFlag(value: unknown): number | undefined {
+  if (value === undefined || value === -1) return undefined;
+  if (typeof value === "number" && Number.isInteger(value) && value < 1) throw new FlagError(`--max-steps must be a whole number >= 1 (or -1: no limit), got ${value}`);
+  return checkNumber("max-steps", value, { min: 1, max: STEP_COUNT }, true);
+}
+
 export const trainCommand: CommandModule<object, TrainArgs> = {
   command: "train",
   describe: "Train a model with sft, dpo, sdpo or napo on an .arrow split; checkpoints and a JSONL log go to --out",
   builder: (y: Argv) =>
     y
-      .option("loss", { type: "string", choices: LOSS_NAMES, demandOption: true, describe: "loss to train with" })
-      .option("data", { type: "string", demandOption: true, describe: "training split (.arrow), or a shipped dataset's name (lastfm: its training split)" })
+      .option("loss", { type: "string", choices: LOSS_NAMES, describe: "loss to train with (required; with --resume: the run's own)" })
+      .option("data", { type: "string", describe: "training split (.arrow), or a shipped dataset's name (lastfm: its training split); required, except with --resume" })
       .option("eval", { type: "string", describe: "evaluation split (.arrow), or a shipped dataset's name (lastfm: its validation split)" })
       .option("model", { type: "string", describe: "Hugging Face model folder to start from" })
       .option("config", { type: "string", describe: "train from scratch: tiny, small, or a config.json file" })
-      .option("out", outputPath("out", "output folder (checkpoints, trainer_state.json, train_log.jsonl)", "folder"))
-      .option("resume", { type: "boolean", describe: "continue from the latest checkpoint in --out" })
+      .option("out", { ...outputPath("out", "output folder (checkpoints, trainer_state.json, train_log.jsonl); required, except with --resume DIR", "folder", false), alias: "output_dir" })
+      .option("resume", {
+        type: "string",
+        describe: "--resume [DIR]: continue the run in DIR (default --out) from its latest checkpoint, with the model, data and settings it was started with (flags given again override them); a finished run is left as it is",
+        coerce: (value: unknown) => (typeof value === "string" && value !== "" ? checkOutputPath("resume", value, "folder") : value),
+      })
       .option("overwrite", { type: "boolean", describe: "replace another run held in --out" })
       .option("allow-non-finite-weights", { type: "boolean", describe: "load --model weights holding NaN or infinities (refused by default)" })
       .option("device", { type: "string", describe: "cpu, cuda or cuda:N (default cpu)" })
@@ -355,26 +473,45 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option("lora-rank", integer("lora-rank", "LoRA rank (implies --lora; default 8)", { min: 1, max: 65536 }))
       .option("lora-alpha", real("lora-alpha", "LoRA alpha (default 2 * rank)", { above: 0 }))
       .option("lora-dropout", real("lora-dropout", "LoRA dropout (default 0)", { min: 0, below: 1 }))
-      .option("learning-rate", real("learning-rate", "peak learning rate (default 1e-4)", { min: 0 }))
+      .option("learning-rate", { ...real("learning-rate", "peak learning rate (default 1e-4)", { min: 0 }), alias: "learning_rate" })
       .option("beta", real("beta", "DPO / S-DPO beta (default 1)", { above: 0 }))
       .option("negatives", integer("negatives", "negatives per example (sdpo default 3, dpo 1)", { min: 0, max: 4096 }))
-      .option("batch-size", integer("batch-size", "examples per micro-batch (default 8)", { min: 1, max: 65536 }))
-      .option("gradient-accumulation-steps", integer("gradient-accumulation-steps", "micro-batches per optimizer step (default 1)", { min: 1, max: 65536 }))
-      .option("num-train-epochs", integer("num-train-epochs", "epochs (default 1)", { min: 1, max: 1000000 }))
-      .option("warmup-ratio", real("warmup-ratio", "fraction of steps spent warming up (default 0)", { min: 0, max: 1 }))
-      .option("lr-scheduler-type", { type: "string", choices: ["cosine", "linear", "constant"], describe: "default cosine" })
-      .option("max-grad-norm", real("max-grad-norm", "gradient clipping norm, 0 disables (default 1)", { min: 0 }))
-      .option("weight-decay", real("weight-decay", "AdamW weight decay of the weight matrices (default 0)", { min: 0 }))
+      .option("batch-size", { ...integer("batch-size", "examples per micro-batch (default 8)", { min: 1, max: 65536 }), alias: "per_device_train_batch_size" })
+      .option("gradient-accumulation-steps", {
+        ...integer("gradient-accumulation-steps", "micro-batches per optimizer step (default 1)", { min: 1, max: 65536 }),
+        alias: "gradient_accumulation_steps",
+      })
+      .option("num-train-epochs", {
+        ...real("num-train-epochs", "epochs (default 1); a fraction trains that share of an epoch's steps (0.5: half the first epoch)", { above: 0, max: 1000000 }),
+        alias: ["epochs", "num_train_epochs"],
+      })
+      .option("max-steps", {
+        type: "number" as const,
+        describe: "stop after N optimizer steps, overriding --num-train-epochs (TRL's max_steps; -1, its default: no limit) (a whole number >= 1, or -1)",
+        coerce: maxStepsFlag,
+        alias: "max_steps",
+      })
+      .option("save-total-limit", {
+        ...integer("save-total-limit", "keep only the newest N checkpoint-* folders in --out (default: all)", { min: 1, max: STEP_COUNT }),
+        alias: "save_total_limit",
+      })
+      .option("warmup-ratio", { ...real("warmup-ratio", "fraction of steps spent warming up (default 0)", { min: 0, max: 1 }), alias: "warmup_ratio" })
+      .option("lr-scheduler-type", { type: "string", choices: ["cosine", "linear", "constant"], describe: "default cosine", alias: "lr_scheduler_type" })
+      .option("max-grad-norm", { ...real("max-grad-norm", "gradient clipping norm, 0 disables (default 1)", { min: 0 }), alias: "max_grad_norm" })
+      .option("weight-decay", { ...real("weight-decay", "AdamW weight decay of the weight matrices (default 0)", { min: 0 }), alias: "weight_decay" })
       .option("weight-decay-all-parameters", { type: "boolean", describe: "apply --weight-decay to every trainable tensor, RMSNorm weights and biases too" })
-      .option("adam-beta1", real("adam-beta1", "default 0.9", { min: 0, below: 1 }))
-      .option("adam-beta2", real("adam-beta2", "default 0.999", { min: 0, below: 1 }))
-      .option("adam-epsilon", real("adam-epsilon", "default 1e-8", { above: 0 }))
+      .option("adam-beta1", { ...real("adam-beta1", "default 0.9", { min: 0, below: 1 }), alias: "adam_beta1" })
+      .option("adam-beta2", { ...real("adam-beta2", "default 0.999", { min: 0, below: 1 }), alias: "adam_beta2" })
+      .option("adam-epsilon", { ...real("adam-epsilon", "default 1e-8", { above: 0 }), alias: "adam_epsilon" })
       .option("seed", integer("seed", "data order and initialisation seed (default 42)", SEED_RANGE))
-      .option("eval-steps", integer("eval-steps", "evaluate every N steps (0: at the end of each epoch)", { min: 0, max: STEP_COUNT }))
-      .option("save-steps", integer("save-steps", "checkpoint every N steps (0: at the end only)", { min: 0, max: STEP_COUNT }))
-      .option("log-steps", integer("log-steps", "log every N steps (default 1)", { min: 1, max: STEP_COUNT }))
+      .option("eval-steps", { ...integer("eval-steps", "evaluate every N steps (0: at the end of each epoch)", { min: 0, max: STEP_COUNT }), alias: "eval_steps" })
+      .option("save-steps", { ...integer("save-steps", "checkpoint every N steps (0: at the end only)", { min: 0, max: STEP_COUNT }), alias: "save_steps" })
+      .option("log-steps", { ...integer("log-steps", "log every N steps (default 1)", { min: 1, max: STEP_COUNT }), alias: "logging_steps" })
       .option("reference-mode", { type: "string", choices: ["adapters-off", "frozen-copy", "precomputed"], describe: "reference policy" })
-      .option("progress", { type: "boolean", describe: "progress bar (default: when stderr is a terminal)" })
+      .option("progress", {
+        type: "boolean",
+        describe: "--progress: a progress bar even when stderr is not a terminal; --no-progress: no progress output (default: a bar on a terminal, else a plain line every 10% or 30 s)",
+      })
       .option("redraw-candidates", { type: "boolean", describe: "re-draw each example's candidate list every epoch (target at a random position) and re-render its prompt" })
       .option("subsequence-rows", { type: "boolean", describe: "with --redraw-candidates: also train on every history prefix predicting its next item" })
       .option("tokenizer", { type: "string", describe: "with --redraw-candidates: the data's tokenizer.json, or a shipped dataset's name (default: the model folder's, else the one beside --data)" })
@@ -398,7 +535,9 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .strict() as unknown as Argv<TrainArgs>,
   handler: async (args) => {
     try {
-      await runTrain(args);
+      const outcome = await runTrain(args);
+      // Stopped by Ctrl-C after a clean stop: 130 (128 + SIGINT), as a shell reports a process Ctrl-C ended.
+      if (outcome.status === "stopped") process.exitCode = 130;
     } catch (err) {
       process.stderr.write(`sdpo train: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exitCode = 1;
