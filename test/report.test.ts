@@ -5,7 +5,7 @@ import * as path from "path";
 import { Writable } from "stream";
 import { plotTrainingCurves, smooth } from "../src/report/curves";
 import { attachJsonlLog, readJsonl } from "../src/report/jsonl";
-import { attachProgress, createProgress, formatDuration } from "../src/report/progress";
+import { attachProgress, createProgress, fitWidth, formatDuration } from "../src/report/progress";
 import { escapeXml, lineChartSvg, niceTicks } from "../src/report/svg-chart";
 import type { EvalEvent, StepEvent } from "../src/trainers/types";
 
@@ -170,7 +170,7 @@ describe("progress", () => {
   test("plain lines when not a TTY: first, last, eval and checkpoint lines", () => {
     const out = sink();
     const trainer = new EventEmitter();
-    const progress = attachProgress(trainer, { label: "sdpo", stream: out.stream, tty: false, intervalSeconds: 3600 });
+    const progress = attachProgress(trainer, { label: "sdpo", stream: out.stream, tty: false, intervalSeconds: 3600, everyPercent: 0 });
     for (let i = 1; i <= 10; i++) trainer.emit("step", step(i, 2 - i / 10, 0));
     trainer.emit("eval", evalEvent(10, 0.9, 0.3));
     trainer.emit("checkpoint", { type: "checkpoint", step: 10, path: "/x/checkpoint-10" });
@@ -189,7 +189,62 @@ describe("progress", () => {
     const progress = createProgress(4, { label: "eval", unit: "rows", stream: out.stream, tty: true });
     progress.update(2, "batch 1");
     progress.stop();
-    expect(out.text()).toMatch(/eval \|█{10}░{10}\|  50% 2\/4 rows \| ETA [^|]+ \| batch 1 \| \d+s elapsed/);
+    expect(out.text()).toMatch(/\reval \|█{10}░{10}\|  50% 2\/4 rows \| ETA [^|]+ \| batch 1 \| \d+s elapsed\x1b\[K\n$/);
+  });
+
+  test("not a TTY: a plain line every 10% of the steps (and at least every intervalSeconds), not only at the end", () => {
+    const out = sink();
+    const trainer = new EventEmitter();
+    const progress = attachProgress(trainer, { label: "sdpo", stream: out.stream, tty: false, intervalSeconds: 3600 });
+    for (let i = 1; i <= 100; i++) trainer.emit("step", { ...step(i, 1, 0), totalSteps: 100 });
+    progress.stop();
+    const lines = out.text().trim().split("\n");
+    expect(lines.map((l) => Number(/^sdpo: (\d+)\/100 steps/.exec(l)?.[1]))).toEqual([1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
+    // With no share of the total given, the interval alone: 0 s prints every step.
+    const every = sink();
+    const p2 = createProgress(undefined, { stream: every.stream, tty: false, intervalSeconds: 0 });
+    for (let i = 1; i <= 3; i++) p2.update(i);
+    p2.stop();
+    expect(every.text().trim().split("\n")).toHaveLength(3);
+  });
+
+  test("the bar stays within an 80-column terminal; eval and checkpoint lines are printed whole, above it, up to the last", () => {
+    const out = sink();
+    Object.assign(out.stream, { columns: 80 });
+    const trainer = new EventEmitter();
+    const progress = attachProgress(trainer, { label: "sdpo", stream: out.stream, tty: true });
+    for (let i = 1; i <= 10; i++) trainer.emit("step", { ...step(i, 1.23456, 0), examplesPerSecond: 123456.7, elapsedSeconds: 3600 * i });
+    trainer.emit("eval", evalEvent(10, 0.9, 0.3));
+    trainer.emit("checkpoint", { type: "checkpoint", step: 10, path: "/a/rather/long/folder/name/for/the/run/of/this/test/checkpoint-10" });
+    progress.stop();
+    const text = out.text();
+    // Every drawing of the bar: after a carriage return, up to the clear-to-end-of-line.
+    const draws = [...text.matchAll(/\r([^\r\n]*?)\x1b\[K/g)].map((m) => m[1]).filter((d) => d !== "");
+    expect(draws.length).toBeGreaterThan(0);
+    for (const d of draws) expect(Array.from(d).length).toBeLessThanOrEqual(79);
+    expect(draws[draws.length - 1]).toMatch(/^sdpo \|█{20}\| 100% 10\/10 steps \| ETA 0s \| epoch 1\.00 \| loss 1\.23…$/);
+    const lines = text.split("\n").map((l) => l.replace(/^[\s\S]*\r\x1b\[K/, ""));
+    expect(lines).toContain("sdpo eval @ step 10: loss 0.9000, chosen reward 0.3000, reward accuracy 0.500 (20 rows)");
+    expect(lines).toContain("sdpo checkpoint @ step 10: /a/rather/long/folder/name/for/the/run/of/this/test/checkpoint-10");
+    // The bar's final state is the last thing written, on a line of its own.
+    expect(text.endsWith("loss 1.23…\x1b[K\n")).toBe(true);
+    progress.log("after the stop");
+    expect(out.text().endsWith("\nafter the stop\n")).toBe(true);
+  });
+
+  test("an SFT eval line gives the loss alone (no NaN rewards)", () => {
+    const out = sink();
+    const trainer = new EventEmitter();
+    const progress = attachProgress(trainer, { label: "sft", stream: out.stream, tty: false });
+    trainer.emit("eval", { ...evalEvent(4, 2.5, NaN), rewardAccuracy: NaN });
+    progress.stop();
+    expect(out.text()).toBe("sft eval @ step 4: loss 2.5000 (20 rows)\n");
+  });
+
+  test("fitWidth cuts by characters with an ellipsis", () => {
+    expect(fitWidth("abcdef", 6)).toBe("abcdef");
+    expect(fitWidth("abcdef", 4)).toBe("abc…");
+    expect(fitWidth("██████", 3)).toBe("██…");
   });
 
   test("durations", () => {

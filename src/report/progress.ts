@@ -1,8 +1,9 @@
 /**
- * Visible progress for long work: a cli-progress bar on a TTY, plain periodic lines otherwise (CI logs,
- * pipes), both on stderr by default so `--json` output on stdout stays clean.
+ * Visible progress for long work: a one-line bar on a TTY, plain lines otherwise (CI logs, pipes: one every 10%
+ * of the work or every 30 s, whichever comes first), both on stderr by default so `--json` output on stdout
+ * stays clean. The bar is drawn with a carriage return and kept within the terminal's width (cut, never
+ * wrapped); lines logged while it is shown go above it at once, and stop() leaves the last state on screen.
  */
-import { MultiBar, type SingleBar } from "cli-progress";
 import { subscribe, type TrainerEventSource } from "./events";
 
 export interface ProgressOptions {
@@ -13,8 +14,10 @@ export interface ProgressOptions {
   stream?: NodeJS.WriteStream | NodeJS.WritableStream;
   /** Force bar (true) or plain lines (false); default: whether the stream is a TTY. */
   tty?: boolean;
-  /** Plain mode: at most one line per this many seconds (plus the last one). Default 10. */
+  /** Plain mode: a line at least this often while work goes on (plus the first and the last). Default 30. */
   intervalSeconds?: number;
+  /** Plain mode: also a line each time another this-many percent of `total` is done (0: off). Default 10. */
+  everyPercent?: number;
 }
 
 export interface Progress {
@@ -25,6 +28,13 @@ export interface Progress {
   log(line: string): void;
   /** Final render; the bar is left on screen. Idempotent. */
   stop(): void;
+}
+
+/** `text` cut to `width` characters (code points), the last one an ellipsis when cut. */
+export function fitWidth(text: string, width: number): string {
+  const chars = Array.from(text);
+  if (chars.length <= width) return text;
+  return width <= 0 ? "" : chars.slice(0, width - 1).join("") + "…";
 }
 
 export function formatDuration(seconds: number): string {
@@ -47,7 +57,8 @@ export function createProgress(total: number | undefined, options: ProgressOptio
   const tty = options.tty ?? Boolean((stream as NodeJS.WriteStream).isTTY);
   const label = options.label ?? "";
   const unit = options.unit ?? "";
-  const interval = (options.intervalSeconds ?? 10) * 1000;
+  const interval = (options.intervalSeconds ?? 30) * 1000;
+  const everyPercent = options.everyPercent ?? 10;
   let started = Date.now();
   let value = 0;
   let status = "";
@@ -59,38 +70,42 @@ export function createProgress(total: number | undefined, options: ProgressOptio
   const counter = (): string => (total ? `${value}/${total}${unit ? " " + unit : ""}` : `${value}${unit ? " " + unit : ""}`);
 
   if (tty) {
-    const multi = new MultiBar({
-      stream,
-      format: (_o, _p, payload: { text: string }) => payload.text,
-      hideCursor: null,
-      clearOnComplete: false,
-      stopOnComplete: false,
-      fps: 5,
-    });
+    // One column short of the width: writing the last column leaves some terminals waiting to wrap.
+    const width = (): number => Math.max(20, ((stream as NodeJS.WriteStream).columns || 80) - 1);
     const render = (): string => {
-      const width = 20;
+      const barWidth = 20;
       const fraction = total ? Math.min(1, value / total) : 0;
-      const filled = Math.round(fraction * width);
-      const bar = total ? `|${"█".repeat(filled)}${"░".repeat(width - filled)}| ${(fraction * 100).toFixed(0).padStart(3)}% ` : "";
-      // ETA first after the counter: cli-progress cuts the line at the terminal's width.
+      const filled = Math.round(fraction * barWidth);
+      const bar = total ? `|${"█".repeat(filled)}${"░".repeat(barWidth - filled)}| ${(fraction * 100).toFixed(0).padStart(3)}% ` : "";
+      // ETA first after the counter: the line is cut at the terminal's width.
       return `${label ? label + " " : ""}${bar}${counter()} | ETA ${eta(value, total, elapsed())}${status ? " | " + status : ""} | ${formatDuration(elapsed())} elapsed`;
     };
-    const bar: SingleBar = multi.create(total ?? 1, 0, { text: render() });
+    let lastDraw = 0;
+    const draw = (force: boolean): void => {
+      const now = Date.now();
+      if (!force && now - lastDraw < 200) return; // at most 5 redraws a second
+      lastDraw = now;
+      stream.write(`\r${fitWidth(render(), width())}\x1b[K`);
+    };
+    draw(true);
+    lastDraw = 0; // the first update is drawn at once
     return {
       update(v, s, seconds) {
         value = v;
         if (s !== undefined) status = s;
         setClock(seconds);
-        if (!stopped) bar.update(Math.min(v, total ?? 1), { text: render() });
+        if (!stopped) draw(false);
       },
       log(line) {
-        if (stopped) stream.write(line + "\n");
-        else multi.log(line + "\n");
+        if (stopped) return void stream.write(line + "\n");
+        // Over the bar's line, then the bar again below it: logged lines are never held back or cut.
+        stream.write(`\r\x1b[K${line}\n`);
+        draw(true);
       },
       stop() {
         if (stopped) return;
-        bar.update(Math.min(value, total ?? 1), { text: render() });
-        multi.stop();
+        draw(true);
+        stream.write("\n");
         stopped = true;
       },
     };
@@ -98,26 +113,32 @@ export function createProgress(total: number | undefined, options: ProgressOptio
 
   let lastLine = 0;
   let lastPrinted = -1;
+  /** Which share of the work (in everyPercent steps) `v` is in. */
+  const bucket = (v: number): number => (total && everyPercent > 0 ? Math.floor((100 * v) / total / everyPercent) : 0);
+  let lastBucket = 0;
+  let updated = false;
   const print = (): void => {
     lastLine = Date.now();
     lastPrinted = value;
+    lastBucket = bucket(value);
     const pct = total ? ` (${Math.floor((100 * value) / total)}%)` : "";
     stream.write(`${label ? label + ": " : ""}${counter()}${pct}${status ? " | " + status : ""} | ${formatDuration(elapsed())} elapsed, ETA ${eta(value, total, elapsed())}\n`);
   };
   return {
     update(v, s, seconds) {
       value = v;
+      updated = true;
       if (s !== undefined) status = s;
       setClock(seconds);
       if (stopped) return;
-      if (Date.now() - lastLine >= interval || (total !== undefined && v >= total && lastPrinted !== v)) print();
+      if (Date.now() - lastLine >= interval || bucket(v) > lastBucket || (total !== undefined && v >= total && lastPrinted !== v)) print();
     },
     log(line) {
       stream.write(line + "\n");
     },
     stop() {
       if (stopped) return;
-      if (lastPrinted !== value) print(); // the last state, unless already shown
+      if (lastPrinted !== value && updated) print(); // the last state, unless already shown (or never set)
       stopped = true;
     },
   };
@@ -145,9 +166,12 @@ export function attachProgress(
         `epoch ${e.epoch.toFixed(2)} | loss ${fmt(e.loss)} | ${e.examplesPerSecond.toFixed(1)} ex/s`,
         e.elapsedSeconds
       ),
+    // SFT has no reference, so no rewards: its eval line gives the loss alone.
     eval: (e) =>
       ensure().log(
-        `${options.label ? options.label + " " : ""}eval @ step ${e.step}: loss ${fmt(e.loss)}, chosen reward ${fmt(e.chosenReward)}, reward accuracy ${fmt(e.rewardAccuracy, 3)} (${e.rows} rows)`
+        `${options.label ? options.label + " " : ""}eval @ step ${e.step}: loss ${fmt(e.loss)}` +
+          (Number.isFinite(e.chosenReward) ? `, chosen reward ${fmt(e.chosenReward)}, reward accuracy ${fmt(e.rewardAccuracy, 3)}` : "") +
+          ` (${e.rows} rows)`
       ),
     checkpoint: (e) => ensure().log(`${options.label ? options.label + " " : ""}checkpoint @ step ${e.step}: ${e.path}`),
   });
