@@ -118,6 +118,25 @@ describe("sdpo train", () => {
     expect(state.options).toMatchObject({ weightDecay: 0.1, weightDecayAllParameters: true });
   });
 
+  test("with stderr not a terminal, progress comes as plain lines while training (every 10% of the steps), eval and checkpoint lines included", async () => {
+    const out = tmp.file("run");
+    const written: string[] = [];
+    const stderrWrite = process.stderr.write;
+    process.stderr.write = ((chunk: string) => (written.push(String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      expect(process.stderr.isTTY).toBeFalsy();
+      // 8 rows, batch 1, 5 epochs: 40 steps.
+      await runTrain({ loss: "sft", data, eval: data, config: "tiny", out, batchSize: 1, numTrainEpochs: 5, evalSteps: 20 });
+    } finally {
+      process.stderr.write = stderrWrite;
+    }
+    const lines = written.join("").split("\n").filter(Boolean);
+    expect(lines.filter((l) => /^sft: \d+\/40 steps/.test(l)).map((l) => Number(/^sft: (\d+)/.exec(l)![1]))).toEqual([1, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40]);
+    expect(lines.filter((l) => l.startsWith("sft eval @ step"))).toEqual([expect.stringMatching(/^sft eval @ step 20: loss \d+\.\d{4} \(8 rows\)$/), expect.stringMatching(/^sft eval @ step 40: /)]);
+    expect(lines[lines.length - 1]).toBe(`sft checkpoint @ step 40: ${join(out, "checkpoint-40")}`);
+    expect(written.join("")).not.toMatch(/\r|\x1b/);
+  });
+
   test("the command line is strict: unknown flags and losses are refused", async () => {
     const parse = (argv: string[]) =>
       new Promise<string>((resolve) => {
