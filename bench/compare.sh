@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ours (`sdpo bench`, full fine-tuning, frozen reference copy) against the paper's recipe
 # (bench/reference_sdpo.py), alternating ours/ref ROUNDS times at each K, same shape, same thread
-# count on both sides; prints every run, then the median ratios per K as JSON lines.
+# count on both sides; prints every run, then the median ratios per K as JSON lines (camelCase keys, as every
+# machine-readable output of sdpo; logs written before bench's keys were camelCase have snake_case ones).
 #
 #   bench/compare.sh                     # ROUNDS=3 KS="3 15" THREADS=1
 #   ROUNDS=5 KS="3" THREADS=2 STEPS=6 bench/compare.sh -- --prompt-len 160
@@ -47,23 +48,28 @@ done
 node -e '
 const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => JSON.parse(l));
 const median = (v) => { const s = [...v].sort((a, b) => a - b), m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+// camelCase keys (sdpo bench and reference_sdpo.py now); the snake_case of logs written before them read too.
+const get = (r, key, old) => r[key] ?? r[old];
 for (const K of [...new Set(lines.map((l) => l.K))]) {
   const runs = (side) => lines.filter((l) => l.K === K && l.side === side).map((l) => l.result);
   const ours = runs("ours"), ref = runs("ref");
   const pairs = ours.map((o, i) => [o, ref[i]]);
+  const eps = (r) => get(r, "examplesPerSecond", "examples_per_s");
+  const rss = (r) => get(r, "peakRssMb", "peak_rss_mb");
+  const flops = (r) => get(r, "modelFlopsPerSecond", "model_flops_per_s");
   console.log(JSON.stringify({
     K,
     rounds: pairs.length,
-    examples_per_s_ours: median(ours.map((o) => o.examples_per_s)),
-    examples_per_s_ref: median(ref.map((r) => r.examples_per_s)),
-    speedup_median_of_rounds: median(pairs.map(([o, r]) => o.examples_per_s / r.examples_per_s)),
-    peak_rss_mb_ours: median(ours.map((o) => o.peak_rss_mb)),
-    peak_rss_mb_ref: median(ref.map((r) => r.peak_rss_mb)),
-    peak_rss_ratio: median(pairs.map(([o, r]) => o.peak_rss_mb / r.peak_rss_mb)),
-    model_gflops_ours: median(ours.map((o) => o.model_flops_per_s)) / 1e9,
-    model_gflops_ref: median(ref.map((r) => r.model_flops_per_s)) / 1e9,
-    matmul_gflops: median(ours.map((o) => o.matmul_flops_per_s)) / 1e9,
-    ours_fraction_of_matmul: median(ours.map((o) => o.flops_fraction_of_matmul)),
+    examplesPerSecondOurs: median(ours.map(eps)),
+    examplesPerSecondRef: median(ref.map(eps)),
+    speedupMedianOfRounds: median(pairs.map(([o, r]) => eps(o) / eps(r))),
+    peakRssMbOurs: median(ours.map(rss)),
+    peakRssMbRef: median(ref.map(rss)),
+    peakRssRatio: median(pairs.map(([o, r]) => rss(o) / rss(r))),
+    modelGflopsOurs: median(ours.map(flops)) / 1e9,
+    modelGflopsRef: median(ref.map(flops)) / 1e9,
+    matmulGflops: median(ours.map((o) => get(o, "matmulFlopsPerSecond", "matmul_flops_per_s"))) / 1e9,
+    oursFractionOfMatmul: median(ours.map((o) => get(o, "flopsFractionOfMatmul", "flops_fraction_of_matmul"))),
     load1: median(lines.filter((l) => l.K === K).map((l) => l.load1)),
   }));
 }' "$LOG"

@@ -10,8 +10,8 @@ sums exp() directly:
     loss = -logsigmoid(-log(sum_k exp(beta * (r_k - r_w))))
 
 A LLaMA-style decoder (RMSNorm, RoPE, SwiGLU, grouped-query attention) with random weights, trained
-with AdamW, full fine-tuning. Prints one JSON line: examples_per_s, peak_rss_mb (ru_maxrss = VmHWM),
-model FLOP/s (model_flops_per_example: the same definition as `sdpo bench`).
+with AdamW, full fine-tuning. Prints one JSON line with `sdpo bench`'s camelCase keys: examplesPerSecond, peakRssMb (ru_maxrss = VmHWM),
+modelFlopsPerSecond (model_flops_per_example: the same definition as `sdpo bench`).
 Runs on Debian's python3-torch (1.13): /usr/bin/python3 bench/reference_sdpo.py --negatives 3 --threads 2
 """
 import argparse
@@ -219,15 +219,15 @@ def main():
     print(json.dumps({
         "impl": "reference-paper-recipe",
         "device": a.device,
-        "examples_per_s": examples_per_s,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-        "step_ms_median": sorted(step_ms)[len(step_ms) // 2],
-        "baseline_rss_mb": baseline_rss_mb,
-        "model_flops_per_s": examples_per_s * model_flops_per_example(a),
+        "examplesPerSecond": examples_per_s,
+        "peakRssMb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "stepMsMedian": sorted(step_ms)[len(step_ms) // 2],
+        "baselineRssMb": baseline_rss_mb,
+        "modelFlopsPerSecond": examples_per_s * model_flops_per_example(a),
         "params": n_params,
         "threads": torch.get_num_threads(),
         "negatives": a.negatives,
-        "batch_size": a.batch_size,
+        "batchSize": a.batch_size,
         "steps": a.steps,
     }))
 

@@ -19,6 +19,7 @@ import { pessimisticRank, rankingMetrics } from "../src/eval/ranking";
 import { createModel, loadModel, saveModel } from "../src/model/checkpoint";
 import { presetConfig } from "../src/model/config";
 import { recordTrainingData } from "../src/trainers/run_dir";
+import { nonCamelCaseKeys } from "./helpers";
 
 const data = shippedLastfm();
 const ROWS = 12;
@@ -159,6 +160,8 @@ test("sdpo eval --json prints one object with the documented keys", async () => 
   expect(lines).toHaveLength(1);
   const json = JSON.parse(lines[0]);
   expect(Object.keys(json).sort()).toEqual(["constrainedHr1", "hr1", "hr3", "hr5", "intervals", "ndcg3", "ndcg5", "popularityBias", "rankHr1", "rows", "validRatio"]);
+  expect(typeof json.rankHr1).toBe("number"); // ranking HR@1, measured with --no-generation too
+  expect(nonCamelCaseKeys(json)).toEqual([]);
   // A model saved outside a run folder records no training data: the bias metrics are left out, saying why.
   expect(json.popularityBias).toEqual({ measured: false, reason: expect.stringMatching(/no training data is recorded for this model; pass --train-data FILE/) });
   expect(json.rows).toBe(8);

@@ -29,3 +29,16 @@ export function expectThrows(fn: () => unknown, name: "TypeError" | "RangeError"
   expect(err.name).toBe(name);
   if (message) expect(err.message).toMatch(message);
 }
+
+/**
+ * Keys of a machine-readable output (nested objects and arrays included) that are not camelCase, as
+ * "path.to.key": `sdpo eval --json`, `sdpo baseline --json` and `sdpo bench` share that convention.
+ */
+export function nonCamelCaseKeys(value: unknown, at = ""): string[] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => nonCamelCaseKeys(v, `${at}[${i}]`));
+  if (value === null || typeof value !== "object") return [];
+  return Object.entries(value).flatMap(([key, v]) => [
+    ...(/^[a-z][a-zA-Z0-9]*$/.test(key) ? [] : [`${at}${at ? "." : ""}${key}`]),
+    ...nonCamelCaseKeys(v, `${at}${at ? "." : ""}${key}`),
+  ]);
+}

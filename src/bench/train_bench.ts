@@ -20,7 +20,7 @@ export interface TrainBenchOptions extends BenchShape {
   /** Side of the square fp32 matmul timed for the machine's matmul rate; 0 skips it. */
   matmulSize: number;
   seed: number;
-  /** Default "cpu". peak_rss_mb is host memory either way. */
+  /** Default "cpu". peakRssMb is host memory either way. */
   device?: DeviceName;
 }
 
@@ -28,17 +28,17 @@ export interface TrainBenchResult {
   impl: "softmax-dpo";
   device: DeviceName;
   mode: "full-frozen-copy" | "lora-adapters-off";
-  examples_per_s: number;
-  step_ms_median: number;
-  peak_rss_mb: number;
-  baseline_rss_mb: number;
-  model_flops_per_s: number;
-  matmul_flops_per_s: number | null;
-  flops_fraction_of_matmul: number | null;
+  examplesPerSecond: number;
+  stepMsMedian: number;
+  peakRssMb: number;
+  baselineRssMb: number;
+  modelFlopsPerSecond: number;
+  matmulFlopsPerSecond: number | null;
+  flopsFractionOfMatmul: number | null;
   params: number;
   threads: number;
   negatives: number;
-  batch_size: number;
+  batchSize: number;
   steps: number;
 }
 
@@ -128,17 +128,17 @@ export async function runTrainBench(o: TrainBenchOptions): Promise<TrainBenchRes
       impl: "softmax-dpo",
       device: o.device ?? "cpu",
       mode: lora ? "lora-adapters-off" : "full-frozen-copy",
-      examples_per_s: examplesPerS,
-      step_ms_median: median(stepMs),
-      peak_rss_mb: peak,
-      baseline_rss_mb: baseline,
-      model_flops_per_s: modelFlopsPerS,
-      matmul_flops_per_s: matmulFlopsPerS,
-      flops_fraction_of_matmul: matmulFlopsPerS ? modelFlopsPerS / matmulFlopsPerS : null,
+      examplesPerSecond: examplesPerS,
+      stepMsMedian: median(stepMs),
+      peakRssMb: peak,
+      baselineRssMb: baseline,
+      modelFlopsPerSecond: modelFlopsPerS,
+      matmulFlopsPerSecond: matmulFlopsPerS,
+      flopsFractionOfMatmul: matmulFlopsPerS ? modelFlopsPerS / matmulFlopsPerS : null,
       params,
       threads: addon.buildInfo().numThreads,
       negatives: o.negatives,
-      batch_size: o.batchSize,
+      batchSize: o.batchSize,
       steps: o.steps,
     };
   } finally {

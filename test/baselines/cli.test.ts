@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { main } from "../../src/cli/main";
 import { BaselineFiles, TRAIN_ROWS } from "./fixtures";
+import { nonCamelCaseKeys } from "../helpers";
 
 async function sdpo(argv: string[]): Promise<{ error?: string; stdout: string }> {
   const out: string[] = [];
@@ -38,6 +39,8 @@ describe("sdpo baseline", () => {
     const json = JSON.parse(r.stdout);
     expect(json).toMatchObject({ kind: "cooccurrence", rows: 7, ranks: [2, 3, 2, 3, 4, 2, 1] });
     expect(json.hr1).toBeCloseTo(1 / 7, 12);
+    expect(json.rankHr1).toBe(json.hr1); // the key sdpo eval --json gives a model's ranking HR@1
+    expect(nonCamelCaseKeys(json)).toEqual([]);
     // Popularity counted on the training file baseline.json records (head: C; one evaluation target is C).
     expect(json.popularityBias).toMatchObject({ measured: true, source: { file: files.train, rows: 5 }, catalogueItems: 6, headItems: 1, headRows: 1, tailRows: 6 });
     expect(json.popularityBias.ranking).toMatchObject({ rows: 7, hr1Head: 1, hr1Tail: 0 });

@@ -1,7 +1,7 @@
 import { native } from "../../src/native";
 import { modelFlopsPerExample, type BenchShape } from "../../src/bench/model_flops";
 import { randomBatch, runTrainBench, seededRandom } from "../../src/bench/train_bench";
-import { expectThrows, rejectionOf } from "../helpers";
+import { expectThrows, nonCamelCaseKeys, rejectionOf } from "../helpers";
 
 const tiny: BenchShape = { vocab: 32, dim: 16, layers: 2, heads: 4, kvHeads: 2, ffn: 24, promptLen: 5, respLen: 3, negatives: 2 };
 
@@ -49,10 +49,12 @@ describe("runTrainBench", () => {
   it.each([0, 2])("trains a tiny model (lora rank %d) and reports finite figures", async (loraRank) => {
     const r = await runTrainBench({ ...tiny, batchSize: 2, steps: 2, warmup: 1, loraRank, matmulSize: 64, seed: 3 });
     expect(r.mode).toBe(loraRank ? "lora-adapters-off" : "full-frozen-copy");
-    expect(r.examples_per_s).toBeGreaterThan(0);
-    expect(r.peak_rss_mb).toBeGreaterThan(0);
-    expect(r.model_flops_per_s).toBeCloseTo(r.examples_per_s * modelFlopsPerExample(tiny, { frozenBase: loraRank > 0 }).perExample, 0);
-    expect(r.flops_fraction_of_matmul).toBeGreaterThan(0);
+    expect(r.examplesPerSecond).toBeGreaterThan(0);
+    expect(r.peakRssMb).toBeGreaterThan(0);
+    expect(r.modelFlopsPerSecond).toBeCloseTo(r.examplesPerSecond * modelFlopsPerExample(tiny, { frozenBase: loraRank > 0 }).perExample, 0);
+    expect(r.flopsFractionOfMatmul).toBeGreaterThan(0);
+    expect(nonCamelCaseKeys(r)).toEqual([]); // as sdpo eval --json and sdpo baseline --json
+    expect(r.batchSize).toBe(2);
   });
 
   it("rejects a shape the model cannot take", async () => {

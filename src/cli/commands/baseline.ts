@@ -47,10 +47,14 @@ function checkSeed(value: unknown): number {
   return value;
 }
 
-/** What `--json` prints: the ranking metrics, the per-row ranks, and popularityBias as `sdpo eval --json` has it. */
+/**
+ * What `--json` prints: the ranking metrics, the per-row ranks, and popularityBias as `sdpo eval --json` has it,
+ * under `sdpo eval --json`'s camelCase keys. A baseline's HR@1 is a ranking HR@1 (the top-scored candidate), so it
+ * is also given as rankHr1, the key `sdpo eval --json` has for that figure of a model.
+ */
 export function baselineJson(kind: string, evaluation: BaselineEvaluation, bias?: PopularityBiasResult): Record<string, unknown> {
   const { rows, hr1, hr3, hr5, ndcg3, ndcg5 } = evaluation.metrics;
-  return { kind, rows, hr1, hr3, hr5, ndcg3, ndcg5, ranks: evaluation.ranks, ...(bias ? { popularityBias: popularityBiasJson(bias) } : {}) };
+  return { kind, rows, hr1, rankHr1: hr1, hr3, hr5, ndcg3, ndcg5, ranks: evaluation.ranks, ...(bias ? { popularityBias: popularityBiasJson(bias) } : {}) };
 }
 
 async function report(
@@ -133,7 +137,7 @@ const evalSubcommand: CommandModule<object, BaselineEvalArgs> = {
     y
       .positional("dir", { type: "string", describe: "folder written by `sdpo baseline`" })
       .option("data", { type: "string", demandOption: true, describe: "evaluation split (.arrow), or a shipped dataset's name (lastfm: its validation split)" })
-      .option("json", { type: "boolean", describe: "print one JSON object (kind, rows, hr1, hr3, hr5, ndcg3, ndcg5, ranks, popularityBias)" })
+      .option("json", { type: "boolean", describe: "print one JSON object (kind, rows, hr1, rankHr1, hr3, hr5, ndcg3, ndcg5, ranks, popularityBias)" })
       .option("train-data", {
         type: "string",
         describe: "training split (.arrow) to count item popularity on for the popularity-bias metrics (default: the one baseline.json records)",
