@@ -132,7 +132,10 @@ describe("JSONL log and curves", () => {
     const text = fs.readFileSync(svg, "utf8");
     expect(text).toContain('data-name="sft train"'); // the loss
     expect((text.match(/>sft train</g) ?? []).length).toBe(1); // one legend entry: loss only
-    expect(text).toContain("no data"); // the reward panel
+    // The reward panel, with nothing to draw, is left out (no empty "no data" panel).
+    expect((text.match(/class="panel"/g) ?? []).length).toBe(1);
+    expect(text).not.toContain("no data");
+    expect(text).not.toContain("Chosen reward");
   });
 
   test("a trainer whose on() returns an unsubscribe function is detached on close", () => {

@@ -55,6 +55,14 @@ const OWNED_PATTERN = /^seed-\d+$/;
 type DemoMethod = Extract<LossName, "sft" | "dpo" | "sdpo">;
 const METHODS: DemoMethod[] = ["sft", "dpo", "sdpo"];
 const LABELS: Record<DemoMethod, string> = { sft: "SFT", dpo: "DPO", sdpo: "S-DPO" };
+/**
+ * The subtitle of dpo-vs-sdpo.svg: the two losses share an axis but not a scale. At the start (policy = reference)
+ * DPO's loss is -log sigmoid(0) = log 2, S-DPO's with K negatives -log(1 / (K + 1)) = log(K + 1).
+ */
+export function lossScaleNote(negatives: number): string {
+  return `Loss scales differ: DPO starts at log 2 ≈ ${Math.log(2).toFixed(2)}, S-DPO (K = ${negatives}) at log(K+1) ≈ ${Math.log(negatives + 1).toFixed(2)}`;
+}
+
 /** The comparisons printed with paired bootstrap probabilities. */
 const COMPARISONS: [string, string][] = [["sdpo", "dpo"], ["dpo", "sft"], ["sdpo", "sft"], ["sdpo", "popularity"], ["sdpo", "cooccurrence"]];
 const COMPARED_METRICS: MetricName[] = ["hr1", "rankHr1", "ndcg5", "constrainedHr1"];
@@ -215,7 +223,7 @@ export async function runDemo(args: DemoArgs, io: Io = { out: process.stdout, er
       plotTrainingCurves(
         (["dpo", "sdpo"] as const).map((m) => ({ label: LABELS[m], path: path.join(seedDir, "logs", `${m}.jsonl`) })),
         path.join(seedDir, "plots", "dpo-vs-sdpo.svg"),
-        { title: "DPO vs S-DPO from the SFT checkpoint" }
+        { title: "DPO vs S-DPO from the SFT checkpoint", notes: [lossScaleNote(recipe.sdpo.negatives ?? 3)] }
       );
       for (const method of METHODS) record(method, await timed(`eval ${method}`, () => evaluateFolder(method, path.join(seedDir, method), seed)));
       for (const kind of recipe.baselines) {
