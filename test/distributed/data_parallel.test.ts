@@ -137,7 +137,10 @@ function trainAlone(test: object): RankResult {
         child.on("exit", (status) => resolve({ status, stderr }));
       });
     const dp = await runCli(["--out", dpOut, "--batch-size", "4", "--nproc", "2"]);
-    expect(dp.stderr).toBe("");
+    // Rank 0 alone talks: its plain progress lines (stderr is not a terminal), each step once, nothing else.
+    const lines = dp.stderr.trim().split("\n");
+    expect(lines.filter((l) => !/^sdpo: \d\/3 steps /.test(l))).toEqual([`sdpo checkpoint @ step 3: ${join(dpOut, "checkpoint-3")}`]);
+    expect(lines.map((l) => /^sdpo: (\d)\/3 steps/.exec(l)?.[1]).filter(Boolean)).toEqual(["1", "2", "3"]);
     expect(dp.status).toBe(0);
     const aloneOut = join(tmp.path, "cli-alone");
     expect((await runCli(["--out", aloneOut, "--batch-size", "8"])).status).toBe(0);
