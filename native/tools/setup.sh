@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 # libgloo-dev: the headers of the gloo that Debian's libtorch links, for data-parallel training on CPU.
+# librsvg2-bin: rsvg-convert, with which the tests render the training plots to PNG.
 # OpenBLAS matters: without it Debian's libtorch falls back to the reference BLAS (~30x slower matmuls).
-packages=(libtorch-dev libgloo-dev libopenblas0-pthread python3-torch cmake g++ make ninja-build)
+packages=(libtorch-dev libgloo-dev libopenblas0-pthread python3-torch cmake g++ make ninja-build librsvg2-bin)
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for pkg in "${packages[@]}"; do
