@@ -1,5 +1,8 @@
 /** Data helpers of `sdpo demo`: the package's own LastFM files, and row-limited views of a dataset. */
+import * as fs from "fs";
+import * as path from "path";
 import type { PreferenceBatch } from "../data/batch";
+import { buildLastfmItemTokens } from "../data/lastfm_build";
 import { packageRoot, shippedDataset, type ShippedDataset } from "../data/shipped";
 
 export { packageRoot } from "../data/shipped";
@@ -39,4 +42,16 @@ export async function firstRows<S extends BatchSourceLike>(
       }
     },
   };
+}
+
+/**
+ * The shipped rows re-tokenized with one token per artist name, written to `<out>/data` (a few seconds;
+ * deterministic, so a resumed demo rebuilds the same bytes). `sdpo eval` of the demo's models reads this
+ * valid.arrow: the shipped one is tokenized without the item tokens.
+ */
+export async function itemTokenData(shipped: ShippedData, out: string): Promise<ShippedData> {
+  const dir = path.join(out, "data");
+  fs.mkdirSync(dir, { recursive: true });
+  await buildLastfmItemTokens(shipped.dir, dir);
+  return { dir, train: path.join(dir, "train.arrow"), valid: path.join(dir, "valid.arrow"), tokenizer: path.join(dir, "tokenizer.json") };
 }

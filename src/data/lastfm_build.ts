@@ -7,6 +7,7 @@ import { readFileSync } from "fs";
 import { join } from "path";
 import { itemVocabulary, llaraRecords, parseLlaraJson, parseTemplates, responseText, writeLlaraArrow } from "./convert";
 import { mixSeed, Rng } from "./rng";
+import { addItemTokens } from "./item_tokens";
 import { Tokenizer } from "./tokenizer";
 import { trainByteLevelBpe, writeFileAtomic } from "./train_tokenizer";
 
@@ -32,35 +33,60 @@ export function splitRows(count: number, seed: number, validRows: number): { tra
   return { train, valid };
 }
 
-/** Reads `sourceDir`/{lastfm-val.json, prompt-music.txt} and writes the outputs into `outDir`. */
-export async function buildLastfm(sourceDir: string, outDir: string): Promise<{ train: number; valid: number }> {
+interface LastfmRows {
+  rows: ReturnType<typeof parseLlaraJson>;
+  templates: string[];
+  items: string[];
+  split: { train: number[]; valid: number[] };
+}
+
+function readLastfm(sourceDir: string): LastfmRows {
   const rawPath = join(sourceDir, LASTFM.raw);
   const rows = parseLlaraJson(readFileSync(rawPath, "utf8"), rawPath);
   const templatePath = join(sourceDir, LASTFM.templates);
   const templates = parseTemplates(readFileSync(templatePath, "utf8"), templatePath);
   const items = itemVocabulary(rows); // over the whole file, so train and valid share item ids
-  const split = splitRows(rows.length, LASTFM.seed, LASTFM.validRows);
-  const trainRows = split.train.map((i) => rows[i]);
-  const validRows = split.valid.map((i) => rows[i]);
+  return { rows, templates, items, split: splitRows(rows.length, LASTFM.seed, LASTFM.validRows) };
+}
 
-  const trainTexts = llaraRecords(trainRows, { templates, seed: LASTFM.seed, items }).map(
-    (r) => r.prompt + responseText(r.chosen),
-  );
-  const tokenizerJson = trainByteLevelBpe(trainTexts, { vocabSize: LASTFM.vocabSize });
+/** Writes tokenizer.json and the two Arrow files of `data` tokenized with `tokenizerJson` into `outDir`. */
+async function writeLastfm(data: LastfmRows, tokenizerJson: string, outDir: string): Promise<{ train: number; valid: number }> {
   const tokenizerPath = join(outDir, "tokenizer.json");
   writeFileAtomic(tokenizerPath, tokenizerJson);
   const tokenizer = Tokenizer.fromString(tokenizerJson, tokenizerPath);
-
-  const common = { templates, seed: LASTFM.seed, items, tokenizer, negatives: LASTFM.negatives };
-  for (const [name, part, indices] of [
-    ["train", trainRows, split.train],
-    ["valid", validRows, split.valid],
-  ] as const) {
-    await writeLlaraArrow(part, {
-      ...common,
-      output: join(outDir, `${name}.arrow`),
-      source: { dataset: "lastfm", split: name, file: LASTFM.raw, splitSeed: LASTFM.seed, firstRows: indices.slice(0, 3) },
-    });
+  const common = { templates: data.templates, seed: LASTFM.seed, items: data.items, tokenizer, negatives: LASTFM.negatives };
+  for (const name of ["train", "valid"] as const) {
+    const indices = data.split[name];
+    await writeLlaraArrow(
+      indices.map((i) => data.rows[i]),
+      {
+        ...common,
+        output: join(outDir, `${name}.arrow`),
+        source: { dataset: "lastfm", split: name, file: LASTFM.raw, splitSeed: LASTFM.seed, firstRows: indices.slice(0, 3) },
+      }
+    );
   }
-  return { train: trainRows.length, valid: validRows.length };
+  return { train: data.split.train.length, valid: data.split.valid.length };
+}
+
+/** Reads `sourceDir`/{lastfm-val.json, prompt-music.txt} and writes the outputs into `outDir`. */
+export async function buildLastfm(sourceDir: string, outDir: string): Promise<{ train: number; valid: number }> {
+  const data = readLastfm(sourceDir);
+  const trainTexts = llaraRecords(
+    data.split.train.map((i) => data.rows[i]),
+    { templates: data.templates, seed: LASTFM.seed, items: data.items }
+  ).map((r) => r.prompt + responseText(r.chosen));
+  return writeLastfm(data, trainByteLevelBpe(trainTexts, { vocabSize: LASTFM.vocabSize }), outDir);
+}
+
+/**
+ * The same rows and split tokenized with `sourceDir`/tokenizer.json plus one token per artist name
+ * (src/data/item_tokens.ts): the data of `sdpo demo`'s from-scratch decoder. A few seconds; deterministic.
+ */
+export async function buildLastfmItemTokens(sourceDir: string, outDir: string): Promise<{ train: number; valid: number; vocabSize: number }> {
+  const data = readLastfm(sourceDir);
+  const tokenizerPath = join(sourceDir, "tokenizer.json");
+  const json = addItemTokens(readFileSync(tokenizerPath, "utf8"), data.items, tokenizerPath);
+  const counts = await writeLastfm(data, json, outDir);
+  return { ...counts, vocabSize: Tokenizer.fromString(json).vocabSize };
 }

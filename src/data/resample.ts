@@ -3,7 +3,8 @@
  * candidate list (the target at a random position, the others drawn uniformly from the item vocabulary, as the
  * LLaRA/S-DPO files draw theirs) and its prompt re-rendered from the history and those candidates with one of the
  * file's templates, then re-tokenized. Optionally every history prefix is an example too (items 1..i predict
- * item i+1), so each training sequence teaches every next-item step, not only its last.
+ * item i+1), so each training sequence teaches every next-item step, not only its last. Optionally a share of
+ * copy rows (a random history, a random target) that only the candidate list predicts.
  *
  * A model trained on the file's fixed rows can memorise "this prompt -> this title"; with a new list and a new
  * position every epoch, the only way to lower the loss is to copy a title out of the list and rank by history.
@@ -26,6 +27,14 @@ export interface ResampleOptions {
   minHistory?: number;
   /** Candidates per example (default: the file's, 20 for LastFM). */
   numCandidates?: number;
+  /**
+   * Share of copy rows among the examples (default 0; at most 0.9): extra examples whose history is random
+   * items and whose target is a random item. Only the candidate list predicts their target, so they reward a
+   * decoder for reading the list (copying a listed title) rather than guessing the next item from history alone.
+   */
+  copyRows?: number;
+  /** Seed of the copy rows' histories and targets (default 0); fixed for the dataset, like the file's rows. */
+  copyRowsSeed?: number;
 }
 
 /** What the trainers ask of a batch source (src/trainers/source.ts's BatchRequest). */
@@ -118,11 +127,32 @@ export class ResampledDataset {
       }
     });
 
+    const copyRows = options.copyRows ?? 0;
+    if (!(Number.isFinite(copyRows) && copyRows >= 0 && copyRows <= 0.9)) throw new RangeError(`copyRows must be a share in [0, 0.9], got ${copyRows}`);
+    const copySeed = options.copyRowsSeed ?? 0;
+    if (!Number.isSafeInteger(copySeed)) throw new RangeError(`copyRowsSeed must be an integer, got ${copySeed}`);
+    if (copyRows > 0) {
+      // Histories as long as the file's (3-10 items for LastFM), drawn without repeats; the target is not among them.
+      const longestHistory = rows.reduce((m, r) => Math.max(m, r.history.length), 0);
+      const maxHistory = Math.min(Math.max(longestHistory, minHistory), items.length - numCandidates);
+      if (maxHistory < minHistory) throw new DataError(name, `has too few items (${items.length}) for copy rows`);
+      const count = Math.round((examples.length * copyRows) / (1 - copyRows));
+      for (let i = 0; i < count; i++) {
+        const row = rows.length + i; // beyond the file's rows: names the copy row in batch.rows and seeds its draws
+        const rng = new Rng(mixSeed(copySeed, row, 0x636f7079));
+        const length = minHistory + rng.below(maxHistory - minHistory + 1);
+        const drawn = new Set<number>();
+        while (drawn.size < length + 1) drawn.add(rng.below(items.length));
+        const [target, ...history] = drawn;
+        examples.push({ row, history: Int32Array.from(history), target, key: row * 4096 + length });
+      }
+    }
+
     const titleTokens = await tokenizer.encodeBatch(items.map(responseText), { appendEos: true });
     return new ResampledDataset(name, items, templates, examples, titleTokens, tokenizer, numCandidates);
   }
 
-  /** Examples per epoch: the file's rows, plus the sub-sequence examples when asked for. */
+  /** Examples per epoch: the file's rows, plus the sub-sequence examples and copy rows when asked for. */
   async countRows(): Promise<number> {
     return this.examples.length;
   }

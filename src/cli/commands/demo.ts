@@ -30,7 +30,7 @@ import { attachProgress, createProgress, formatDuration } from "../../report/pro
 import { createTrainer } from "../../trainers";
 import type { FitReport, LossName } from "../../trainers/types";
 import { DEMO_RECIPE, demoModelConfig, QUICK_RECIPE, type DemoRecipe } from "../demo-recipe";
-import { firstRows, shippedLastfm } from "../demo-data";
+import { firstRows, itemTokenData, shippedLastfm } from "../demo-data";
 import { disposeModel, UsageError } from "../eval-setup";
 
 export interface DemoArgs {
@@ -115,8 +115,8 @@ export async function runDemo(args: DemoArgs, io: Io = { out: process.stdout, er
   const device = (args.device ?? "cpu") as DeviceName;
   const seedCount = args.seeds ?? 1;
   if (!Number.isInteger(seedCount) || seedCount < 1 || seedCount > 100) throw new UsageError(`--seeds must be an integer from 1 to 100, got ${String(args.seeds)}`);
-  const data = shippedLastfm();
   const out = prepareOutputFolder(args.out ?? "sdpo-demo", args.overwrite ?? false, args.resume ?? false);
+  const data = recipe.itemTokens ? await itemTokenData(shippedLastfm(), out) : shippedLastfm();
   // A model folder is saved atomically: one with its config and weights is a finished run.
   const saved = (dir: string): boolean => (args.resume ?? false) && fs.existsSync(path.join(dir, "config.json")) && fs.existsSync(path.join(dir, "model.safetensors"));
   const say = (line: string): void => void io.err.write(line + "\n");
@@ -131,7 +131,7 @@ export async function runDemo(args: DemoArgs, io: Io = { out: process.stdout, er
 
   try {
     const tokenizer = Tokenizer.fromFile(data.tokenizer);
-    const resampled = await ResampledDataset.open(data.train, tokenizer, { subsequences: recipe.subsequences });
+    const resampled = await ResampledDataset.open(data.train, tokenizer, { subsequences: recipe.subsequences, copyRows: recipe.copyRows });
     const sftTrain = await firstRows(resampled, recipe.trainRows);
     const preferenceTrain = await firstRows(resampled, recipe.preferenceRows);
     const curveEval = await firstRows(PreferenceDataset.fromArrow(data.valid), recipe.curveEvalRows);
@@ -141,7 +141,8 @@ export async function runDemo(args: DemoArgs, io: Io = { out: process.stdout, er
     const seeds = Array.from({ length: seedCount }, (_, i) => recipe.seed + i);
     say(
       `sdpo demo: a ${shape.num_hidden_layers}-layer, ${shape.hidden_size}-wide decoder from scratch on ${sftTrain.numRows} re-drawn training examples ` +
-        `an epoch${recipe.subsequences ? " (sub-sequence rows included)" : ""}, ${seeds.length} seed${seeds.length > 1 ? "s" : ""}, output in ${out}`
+        `an epoch${recipe.subsequences ? " (sub-sequence rows included)" : ""}${recipe.copyRows > 0 ? `, ${Math.round(recipe.copyRows * 100)} % of them copy rows` : ""}` +
+        `${recipe.itemTokens ? `, one token per artist name (${tokenizer.vocabSize} ids; data in ${data.dir})` : ""}, ${seeds.length} seed${seeds.length > 1 ? "s" : ""}, output in ${out}`
     );
 
     const timed = async <T>(label: string, work: () => Promise<T>): Promise<T> => {
