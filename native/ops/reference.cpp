@@ -16,17 +16,6 @@ torch::Tensor exactSoftplus(const torch::Tensor& x) { return torch::relu(x) + to
 
 }  // namespace
 
-torch::Tensor sdpo_loss_reference(const torch::Tensor& policy_chosen, const torch::Tensor& policy_rejected,
-                                  const torch::Tensor& reference_chosen, const torch::Tensor& reference_rejected,
-                                  double beta, const torch::Tensor& mask) {
-  auto in = checkPreferenceInputs(policy_chosen, policy_rejected, reference_chosen, reference_rejected, beta, mask, 2);
-  torch::Tensor chosen_reward = beta * (in.policy_chosen - in.reference_chosen);        // [B]
-  torch::Tensor rejected_reward = beta * (in.policy_rejected - in.reference_rejected);  // [B, K]
-  torch::Tensor gaps = rejected_reward - chosen_reward.unsqueeze(1);
-  if (in.mask.defined()) gaps = gaps.masked_fill(in.mask.logical_not(), -std::numeric_limits<double>::infinity());
-  return exactSoftplus(torch::logsumexp(gaps, 1));
-}
-
 torch::Tensor dpo_loss_reference(const torch::Tensor& policy_chosen, const torch::Tensor& policy_rejected,
                                  const torch::Tensor& reference_chosen, const torch::Tensor& reference_rejected,
                                  double beta) {
@@ -74,9 +63,18 @@ torch::Tensor napo_loss_reference(const torch::Tensor& policy_chosen, const torc
   auto in = checkPreferenceInputs(policy_chosen, policy_rejected, reference_chosen, reference_rejected, beta, mask, 2);
   torch::Tensor chosen_reward = beta * (in.policy_chosen - in.reference_chosen);        // [B]
   torch::Tensor rejected_reward = beta * (in.policy_rejected - in.reference_rejected);  // [B, K]
-  torch::Tensor gaps = rejected_reward - chosen_reward.unsqueeze(1) + napo_margins(in.policy_rejected, margin);
+  torch::Tensor gaps = rejected_reward - chosen_reward.unsqueeze(1);
+  const NapoMargin checked = checkNapoMargin(margin, in.policy_rejected);
+  if (checked.gamma != 0) gaps = gaps + napo_margins(in.policy_rejected, checked);  // gamma = 0: S-DPO
   if (in.mask.defined()) gaps = gaps.masked_fill(in.mask.logical_not(), -std::numeric_limits<double>::infinity());
   return exactSoftplus(torch::logsumexp(gaps, 1));
+}
+
+torch::Tensor sdpo_loss_reference(const torch::Tensor& policy_chosen, const torch::Tensor& policy_rejected,
+                                  const torch::Tensor& reference_chosen, const torch::Tensor& reference_rejected,
+                                  double beta, const torch::Tensor& mask) {
+  return napo_loss_reference(policy_chosen, policy_rejected, reference_chosen, reference_rejected, beta, NapoMargin{},
+                             mask);
 }
 
 }  // namespace sdpo::ops
