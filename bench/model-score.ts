@@ -4,6 +4,7 @@
  *   npm run build:ts && node dist/bench/model-score.js [--dtype float32] [--threads 2]
  */
 import { native, type ModelDType, type NativeModelConfig } from "../src/native";
+import { modelTestHooks } from "../src/native/test-hooks";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -44,10 +45,10 @@ async function main(): Promise<void> {
   const batch = { promptIds, promptOffsets, responseIds, responseOffsets, responsePrompt };
 
   const time = async (reference: boolean, reps: number) => {
-    await model.score(batch, { reference }); // warm-up
+    await modelTestHooks(model).score(batch, { reference }); // warm-up
     const t0 = process.hrtime.bigint();
     let out;
-    for (let i = 0; i < reps; i++) out = await model.score(batch, { reference });
+    for (let i = 0; i < reps; i++) out = await modelTestHooks(model).score(batch, { reference });
     return { ms: Number(process.hrtime.bigint() - t0) / 1e6 / reps, logps: out!.logps };
   };
   const fast = await time(false, 3);
@@ -63,9 +64,9 @@ async function main(): Promise<void> {
   const adapterNames = model.parameterInfo().filter((p) => p.isAdapter).map((p) => p.name);
   const ones = new Float64Array(R).fill(1);
   const timeGrad = async (options: { reference?: boolean; train?: boolean }) => {
-    await model.scoreGradients(batch, ones, adapterNames, options);
+    await modelTestHooks(model).scoreGradients(batch, ones, adapterNames, options);
     const t0 = process.hrtime.bigint();
-    await model.scoreGradients(batch, ones, adapterNames, options);
+    await modelTestHooks(model).scoreGradients(batch, ones, adapterNames, options);
     return +(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1);
   };
   const gradFast = await timeGrad({});
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
   const genOptions = { maxNewTokens: Number(arg("new-tokens", "16")), eosTokenId: config.vocab_size - 1 };
   const timeGen = async (reference: boolean) => {
     const t0 = process.hrtime.bigint();
-    const out = await model.generate(promptIds, promptOffsets, { ...genOptions, reference });
+    const out = await modelTestHooks(model).generate(promptIds, promptOffsets, { ...genOptions, reference });
     return { ms: Number(process.hrtime.bigint() - t0) / 1e6, ids: Array.from(out.ids) };
   };
   await timeGen(false);

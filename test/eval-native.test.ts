@@ -19,6 +19,7 @@ import { pessimisticRank, rankingMetrics } from "../src/eval/ranking";
 import { createModel, loadModel, saveModel } from "../src/model/checkpoint";
 import { presetConfig } from "../src/model/config";
 import { recordTrainingData } from "../src/trainers/run_dir";
+import { modelTestHooks } from "../src/native/test-hooks";
 
 const data = shippedLastfm();
 const ROWS = 12;
@@ -46,7 +47,7 @@ test("batched candidate ranking equals row-by-row scoring on the reference path"
     const ranks: number[] = [];
     for await (const batch of PreferenceDataset.fromArrow(data.valid).batches({ batchSize: 1, negatives: 0, shuffle: false })) {
       if (ranks.length === ROWS) break;
-      const { logps } = await model.native.score(candidateScoringInput(batch), { reference: true });
+      const { logps } = await modelTestHooks(model.native).score(candidateScoringInput(batch), { reference: true });
       ranks.push(pessimisticRank(logps, targetIndex(batch, 0)));
     }
     const expected = rankingMetrics(ranks);
@@ -91,7 +92,7 @@ test("constrained decoding from one tokenLogps pass is the greedy walk through t
             const responses = children.map((t) => [...path, t]);
             const offsets = [0];
             for (const r of responses) offsets.push(offsets[offsets.length - 1] + r.length);
-            const step = await model.native.score(
+            const step = await modelTestHooks(model.native).score(
               {
                 promptIds: prompt.values,
                 promptOffsets: prompt.offsets,

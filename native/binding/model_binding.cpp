@@ -1,4 +1,4 @@
-// JS class `Model` (NativeModel in src/native.ts): a CausalLMImpl with its parameters by Hugging Face
+// JS class `Model` (NativeModel in src/native/model-types.ts): a CausalLMImpl with its parameters by Hugging Face
 // name, LoRA, shared-prefix scoring and greedy generation. Long calls run off the event loop and hold
 // the model's mutex; every method refuses use after dispose().
 #include <napi.h>

@@ -1,6 +1,7 @@
 /** Greedy generation with a KV cache == an argmax loop over full forwards; constrained decoding. */
 import type { NativeModel } from "../../src/native";
 import { makeModel, packBatch, randomizeParameters, tinyConfig } from "./fixtures";
+import { modelTestHooks } from "../../src/native/test-hooks";
 
 const prompts = [[1, 2, 3], [4], [5, 6, 7, 8, 9, 10, 11], [12, 13]];
 const promptIds = Int32Array.from(prompts.flat());
@@ -15,7 +16,7 @@ function unpack(out: { ids: Int32Array; offsets: Int32Array }): number[][] {
 /** The next token by brute force: score every vocabulary token as a one-token response. */
 async function argmaxNext(model: NativeModel, context: number[], vocab: number, allowed?: Set<number>): Promise<number> {
   const candidates = Array.from({ length: vocab }, (_, t) => [t]);
-  const { logps } = await model.score(packBatch([context], [candidates]), { reference: true });
+  const { logps } = await modelTestHooks(model).score(packBatch([context], [candidates]), { reference: true });
   let best = -1;
   for (let t = 0; t < vocab; t++) if ((!allowed || allowed.has(t)) && (best < 0 || logps[t] > logps[best])) best = t;
   return best;
@@ -29,7 +30,7 @@ describe("Model.generate", () => {
       const eos = 0;
       const options = { maxNewTokens: 6, eosTokenId: eos };
       const fast = unpack(await model.generate(promptIds, promptOffsets, options));
-      const reference = unpack(await model.generate(promptIds, promptOffsets, { ...options, reference: true }));
+      const reference = unpack(await modelTestHooks(model).generate(promptIds, promptOffsets, { ...options, reference: true }));
       expect(fast).toEqual(reference);
       for (let p = 0; p < prompts.length; p++) {
         const context = [...prompts[p]];
@@ -85,7 +86,7 @@ describe("Model.generate", () => {
     };
     const options = { maxNewTokens: 8, eosTokenId: eos, allowed };
     const out = unpack(await model.generate(promptIds, promptOffsets, options));
-    expect(out).toEqual(unpack(await model.generate(promptIds, promptOffsets, { ...options, reference: true })));
+    expect(out).toEqual(unpack(await modelTestHooks(model).generate(promptIds, promptOffsets, { ...options, reference: true })));
     out.forEach((tokens, p) => {
       expect(tokens[tokens.length - 1]).toBe(eos);
       const produced = tokens.slice(0, -1);
