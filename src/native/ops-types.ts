@@ -3,8 +3,8 @@
 /** Float arrays accepted by the ops; results come back in the dtype of the inputs. */
 export type FloatArray = Float32Array | Float64Array;
 
-/** Which implementation an op runs: the fused kernels (default) or the composed-ATen reference. */
-export type OpImplementation = "fused" | "reference";
+/** Which implementation an op runs: the fused kernels (default) or the plain composed-ATen version they are held to. */
+export type OpImplementation = "fused" | "plain";
 export type OpDevice = "cpu" | "cuda";
 
 export interface PreferenceLossInputs<T extends FloatArray = FloatArray> {

@@ -25,13 +25,13 @@ export interface AdamWUpdateOptions {
   weightDecay?: number;
   /** Gradient multiplier (the clipping factor), applied in the same pass. Default 1. */
   gradScale?: number;
-  /** "fused" (one pass, CPU float32/float64: what the trainer runs) or "reference" (composed ATen ops). */
-  implementation?: "fused" | "reference";
+  /** "fused" (one pass, CPU float32/float64: what the trainer runs) or "plain" (composed ATen ops). */
+  implementation?: "fused" | "plain";
 }
 
 export interface LayerOptions<T extends FloatArray> {
-  /** "fused" (the model's CPU float32/float64 path) or "reference" (composed ATen ops). */
-  implementation?: "fused" | "reference";
+  /** "fused" (the model's CPU float32/float64 path) or "plain" (composed ATen ops). */
+  implementation?: "fused" | "plain";
   /** dL/dy: when given, the result carries the input gradients. */
   gradOutput?: T;
 }
@@ -74,31 +74,31 @@ export interface NativeTestHooks {
   /** RoPE on x [B, H, T, d]; y and grad.x in [B, H, T, d] order. */
   applyRope<T extends FloatArray>(inputs: RopeInputs<T>, options: LayerOptions<T>): { y: T; grad?: { x: T } };
   /** Sum of grad^2 accumulated in float64 (the gradient-norm kernel of clipping). */
-  gradSumSquares(grad: FloatArray, options?: { implementation?: "fused" | "reference" }): number;
+  gradSumSquares(grad: FloatArray, options?: { implementation?: "fused" | "plain" }): number;
   /** Rows per logits chunk token log-probs uses for these inputs when options.chunkRows is 0 (a pure function). */
   tokenChunkRows(args: TokenChunkArguments): number;
 }
 
 /** The model's slow plain paths, next to the fast ones they check. */
 export interface NativeModelTestHooks extends NativeModel {
-  /** `reference`: each prompt+response run separately, full-vocabulary log_softmax. */
-  score(batch: PackedResponsesInput, options?: NativeScoreOptions & { reference?: boolean }): Promise<ScoreResult>;
-  /** `reference`: a full forward per token, one prompt at a time. */
+  /** `plainKernels`: each prompt+response run separately, full-vocabulary log_softmax. */
+  score(batch: PackedResponsesInput, options?: NativeScoreOptions & { plainKernels?: boolean }): Promise<ScoreResult>;
+  /** `plainKernels`: a full forward per token, one prompt at a time. */
   generate(
     promptIds: Int32Array,
     promptOffsets: Int32Array,
-    options: NativeGenerateOptions & { reference?: boolean }
+    options: NativeGenerateOptions & { plainKernels?: boolean }
   ): Promise<{ ids: Int32Array; offsets: Int32Array }>;
   /**
    * d(sum_r weights[r] * logp_r) / d(parameter) for each named parameter (frozen ones included), as float64
    * arrays laid out like getTensor: a gradient check. `train`: training mode for the call (LoRA dropout active;
-   * gradient checkpointing applies); `reference`: differentiate the plain path (score's `reference`) instead.
+   * gradient checkpointing applies); `plainKernels`: differentiate the plain path (score's) instead.
    */
   scoreGradients(
     batch: PackedResponsesInput,
     weights: Float64Array,
     names: string[],
-    options?: { adapters?: boolean; train?: boolean; reference?: boolean }
+    options?: { adapters?: boolean; train?: boolean; plainKernels?: boolean }
   ): Promise<Float64Array[]>;
 }
 

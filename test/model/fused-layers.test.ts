@@ -1,4 +1,4 @@
-/** The model's fused CPU RMSNorm and RoPE against their composed references, a JS oracle and finite differences. */
+/** The model's fused CPU RMSNorm and RoPE against their plain composed versions, a JS oracle and finite differences. */
 import { expectThrows } from "../helpers";
 import { randomArray, rng } from "../ops/support";
 import { nativeTestHooks } from "../../src/native/test-hooks";
@@ -34,7 +34,7 @@ function numericGrad(x: Float64Array, f: (x: Float64Array) => ArrayLike<number>,
   });
 }
 
-describe("rmsNorm: fused vs reference", () => {
+describe("rmsNorm: fused vs plain", () => {
   for (const [dtype, ctor, tol] of dtypes) {
     for (const [rows, dim] of [[1, 1], [3, 7], [300, 257], [5, 64]]) {
       test(`${dtype}, ${rows} rows x ${dim}: y, grad x, grad weight`, () => {
@@ -42,10 +42,10 @@ describe("rmsNorm: fused vs reference", () => {
         const inputs = { x: randomArray(ctor, rows * dim, random, 2), weight: randomArray(ctor, dim, random) };
         const gradOutput = randomArray(ctor, rows * dim, random);
         const fused = nativeTestHooks().rmsNorm(inputs, { eps: 1e-6, gradOutput });
-        const reference = nativeTestHooks().rmsNorm(inputs, { eps: 1e-6, gradOutput, implementation: "reference" });
-        expect(maxError(fused.y, reference.y)).toBeLessThan(tol);
-        expect(maxError(fused.grad!.x, reference.grad!.x)).toBeLessThan(tol);
-        expect(maxError(fused.grad!.weight!, reference.grad!.weight!)).toBeLessThan(tol);
+        const plain = nativeTestHooks().rmsNorm(inputs, { eps: 1e-6, gradOutput, implementation: "plain" });
+        expect(maxError(fused.y, plain.y)).toBeLessThan(tol);
+        expect(maxError(fused.grad!.x, plain.grad!.x)).toBeLessThan(tol);
+        expect(maxError(fused.grad!.weight!, plain.grad!.weight!)).toBeLessThan(tol);
         // JS oracle for y
         const oracle = new Float64Array(rows * dim);
         for (let n = 0; n < rows; n++) {
@@ -77,7 +77,7 @@ describe("rmsNorm: fused vs reference", () => {
   });
 });
 
-describe("applyRope: fused vs reference", () => {
+describe("applyRope: fused vs plain", () => {
   /** HF rotate_half RoPE in [B, H, T, d] order from x in `layout` order. */
   function ropeOracle(x: ArrayLike<number>, cos: ArrayLike<number>, sin: ArrayLike<number>, B: number, H: number, T: number, d: number, layout: string, angleBatch: number): Float64Array {
     const out = new Float64Array(B * H * T * d), half = d / 2;
@@ -104,9 +104,9 @@ describe("applyRope: fused vs reference", () => {
           };
           const gradOutput = randomArray(ctor, B * H * T * d, random);
           const fused = nativeTestHooks().applyRope(inputs, { gradOutput });
-          const reference = nativeTestHooks().applyRope(inputs, { gradOutput, implementation: "reference" });
-          expect(maxError(fused.y, reference.y)).toBeLessThan(tol);
-          expect(maxError(fused.grad!.x, reference.grad!.x)).toBeLessThan(tol);
+          const plain = nativeTestHooks().applyRope(inputs, { gradOutput, implementation: "plain" });
+          expect(maxError(fused.y, plain.y)).toBeLessThan(tol);
+          expect(maxError(fused.grad!.x, plain.grad!.x)).toBeLessThan(tol);
           expect(maxError(fused.y, ropeOracle(inputs.x, inputs.cos, inputs.sin, B, H, T, d, layout, angleBatch))).toBeLessThan(tol);
         });
       }

@@ -1,4 +1,4 @@
-/** The fused AdamW pass and the float64-accumulated gradient norm, held to their composed references and a JS oracle. */
+/** The fused AdamW pass and the float64-accumulated gradient norm, held to their plain composed versions and a JS oracle. */
 import { expectThrows } from "../helpers";
 import { randomArray, rng } from "./support";
 import { nativeTestHooks, type AdamWUpdateOptions } from "../../src/native/test-hooks";
@@ -34,7 +34,7 @@ const dtypes: [string, Ctor, number][] = [
 // 1 and 7: shorter than any vector width; 65537: one past a parallel chunk; 200003: several chunks.
 const sizes = [1, 7, 65537, 200003];
 
-describe("adamwUpdate: fused pass vs composed reference vs oracle", () => {
+describe("adamwUpdate: fused pass vs plain composed version vs oracle", () => {
   for (const [dtype, ctor, tol] of dtypes) {
     for (const n of sizes) {
       test(`${dtype}, ${n} elements, weight decay, clipping scale, steps 1 and 1000`, () => {
@@ -49,14 +49,14 @@ describe("adamwUpdate: fused pass vs composed reference vs oracle", () => {
           const o = { learningRate: 3e-3, step, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradScale: 0.37 };
           const before = tensors.param.slice();
           const fused = nativeTestHooks().adamwUpdate(tensors, { ...o, implementation: "fused" });
-          const reference = nativeTestHooks().adamwUpdate(tensors, { ...o, implementation: "reference" });
+          const plain = nativeTestHooks().adamwUpdate(tensors, { ...o, implementation: "plain" });
           const oracle = adamwOracle(tensors.param, tensors.grad, tensors.expAvg, tensors.expAvgSq, o);
           expect(fused.param.constructor.name).toBe(ctor.name); // the addon's arrays come from another realm
           expect(Array.from(tensors.param)).toEqual(Array.from(before)); // inputs untouched
           for (const key of ["param", "expAvg", "expAvgSq"] as const) {
             // Relative error, against the inputs' scale where an element itself is near 0 (cancellation).
             const floor = { param: 1, expAvg: 1e-3, expAvgSq: 1e-5 }[key];
-            expect({ key, error: maxRelError(fused[key], reference[key], floor) < tol }).toEqual({ key, error: true });
+            expect({ key, error: maxRelError(fused[key], plain[key], floor) < tol }).toEqual({ key, error: true });
             expect({ key, error: maxRelError(fused[key], oracle[key], floor) < tol }).toEqual({ key, error: true });
           }
         }
@@ -87,15 +87,15 @@ describe("adamwUpdate: fused pass vs composed reference vs oracle", () => {
 
 describe("gradSumSquares: float64 accumulation without a float64 copy", () => {
   for (const [dtype, ctor] of dtypes) {
-    test(`${dtype}: fused == reference == JS sum over odd sizes`, () => {
+    test(`${dtype}: fused == plain == JS sum over odd sizes`, () => {
       for (const n of [0, 1, 3, 65536, 65537, 300001]) {
         const g = randomArray(ctor, n, rng(n + 1), 3);
         let oracle = 0;
         for (let i = 0; i < n; i++) oracle += g[i] * g[i];
         const fused = nativeTestHooks().gradSumSquares(g);
-        const reference = nativeTestHooks().gradSumSquares(g, { implementation: "reference" });
+        const plain = nativeTestHooks().gradSumSquares(g, { implementation: "plain" });
         expect(Math.abs(fused - oracle)).toBeLessThanOrEqual(1e-12 * Math.max(oracle, 1));
-        expect(Math.abs(fused - reference)).toBeLessThanOrEqual(1e-12 * Math.max(oracle, 1));
+        expect(Math.abs(fused - plain)).toBeLessThanOrEqual(1e-12 * Math.max(oracle, 1));
       }
     });
   }

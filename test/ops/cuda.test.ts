@@ -1,6 +1,6 @@
 /**
  * The same checks with device "cuda", for every softmax loss (S-DPO, NAPO fixed and dynamic: one kernel pair)
- * and DPO: fused CUDA kernels against the CPU reference, gradients against finite differences, K = 1 against
+ * and DPO: fused CUDA kernels against the plain CPU version, gradients against finite differences, K = 1 against
  * DPO, gamma = 0 against S-DPO, overflow. Reported as skipped where no CUDA device is present.
  */
 import { native } from "../../src/native";
@@ -26,24 +26,24 @@ describeCuda("S-DPO, NAPO and DPO on CUDA", () => {
         [15, false],
         [300, true], // more negatives than threads in a block: the strided loops and block reductions
       ] as const) {
-        test(`${loss.name} ${dtype} K=${negatives}${masked ? " masked" : ""}: fused CUDA = CPU reference`, () => {
+        test(`${loss.name} ${dtype} K=${negatives}${masked ? " masked" : ""}: fused CUDA = CPU plain`, () => {
           const fx = loss.fixture(ctor, 37, negatives, 50 + negatives, masked);
           const cuda = loss.run(fx, { beta: 0.9, grad: true, device: "cuda" });
-          const cpu = loss.run(fx, { beta: 0.9, grad: true, implementation: "reference" });
+          const cpu = loss.run(fx, { beta: 0.9, grad: true, implementation: "plain" });
           expect(tagOf(cuda.losses)).toBe(ctor.name);
           expectClose(cuda.losses, cpu.losses, atol, rtol);
           if (loss.margin) expectClose(cuda.margins!, cpu.margins!, atol, rtol);
           expectClose(cuda.grad!.policyChosen, cpu.grad!.policyChosen, atol, rtol);
           expectClose(cuda.grad!.policyRejected, cpu.grad!.policyRejected, atol, rtol);
-          const cudaReference = loss.run(fx, { beta: 0.9, grad: true, device: "cuda", implementation: "reference" });
-          expectClose(cudaReference.losses, cpu.losses, atol, rtol);
+          const cudaPlain = loss.run(fx, { beta: 0.9, grad: true, device: "cuda", implementation: "plain" });
+          expectClose(cudaPlain.losses, cpu.losses, atol, rtol);
         });
       }
     }
-    test(`dpoLoss ${dtype}: fused CUDA = CPU reference`, () => {
+    test(`dpoLoss ${dtype}: fused CUDA = CPU plain`, () => {
       const fx = preferenceFixture(ctor, 33, 1, 9);
       const cuda = dpoLoss(fx, { beta: 0.4, grad: true, device: "cuda" });
-      const cpu = dpoLoss(fx, { beta: 0.4, grad: true, implementation: "reference" });
+      const cpu = dpoLoss(fx, { beta: 0.4, grad: true, implementation: "plain" });
       expectClose(cuda.losses, cpu.losses, atol, rtol);
       expectClose(cuda.grad!.policyChosen, cpu.grad!.policyChosen, atol, rtol);
       expectClose(cuda.grad!.policyRejected, cpu.grad!.policyRejected, atol, rtol);
@@ -160,11 +160,11 @@ describeCuda("token log-probs on CUDA", () => {
       [10, V],
       [8, 1000], // vocabulary wider than a block
     ] as const) {
-      test(`${dtype}, chunkRows ${chunkRows}, V=${vocab}: fused CUDA = CPU reference`, () => {
+      test(`${dtype}, chunkRows ${chunkRows}, V=${vocab}: fused CUDA = CPU plain`, () => {
         const { atol, rtol } = dtype === "float32" ? { atol: 5e-5, rtol: 5e-5 } : tolerance.float64;
         const fx = fixture(ctor, 5 + chunkRows, vocab);
         const cuda = tokenLogProbs(fx, { grad: true, chunkRows, device: "cuda" });
-        const cpu = tokenLogProbs(fx, { grad: true, implementation: "reference" });
+        const cpu = tokenLogProbs(fx, { grad: true, implementation: "plain" });
         expectClose(cuda.logps, cpu.logps, atol, rtol);
         expectClose(cuda.grad!.hidden, cpu.grad!.hidden, atol, rtol);
         expectClose(cuda.grad!.weight, cpu.grad!.weight, atol, rtol);
@@ -193,7 +193,7 @@ describeCuda("token log-probs on CUDA", () => {
     const fx = fixture(Float32Array, 2);
     fx.labels[7] = -5;
     fx.labels[30] = V + 1000;
-    for (const implementation of ["fused", "reference"] as const) {
+    for (const implementation of ["fused", "plain"] as const) {
       for (const chunkRows of [0, 10]) {
         expectThrows(() => native().tokenLogProbs(fx, { device: "cuda", grad: true, implementation, chunkRows }), "RangeError", /labels\[7\] = -5 is outside/);
       }

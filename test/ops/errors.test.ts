@@ -82,7 +82,7 @@ describe.each(softmaxLosses)("$name argument errors (TS layer)", ({ name, call: 
   });
 
   test("bad options", () => {
-    expectThrows(() => loss(good(), { beta: 1, implementation: "fast" as "fused" }), "RangeError", /options\.implementation must be "fused" or "reference", got "fast"/);
+    expectThrows(() => loss(good(), { beta: 1, implementation: "fast" as "fused" }), "RangeError", /options\.implementation must be "fused" or "plain", got "fast"/);
     expectThrows(() => loss(good(), { beta: 1, device: "tpu" as "cpu" }), "RangeError", /options\.device must be "cpu" or "cuda", got "tpu"/);
     expectThrows(() => loss(good(), { beta: 1, grad: 1 as unknown as boolean }), "TypeError", /options\.grad must be a boolean/);
   });
@@ -173,7 +173,7 @@ describe("the addon's own checks", () => {
     expectThrows(() => loss({ ...good(), policyChosen: Float32Array.from([1, 2]) as unknown as Float64Array }, { beta: 1 }), "TypeError", /inputs\.policyRejected is float64 but the other inputs are float32/);
     expectThrows(() => loss({ ...good(), policyChosen: f64(1, NaN) }, { beta: 1 }), "RangeError", /inputs\.policyChosen holds a non-finite value .* at index 1/);
     expectThrows(() => loss({ ...good() }, { beta: -1 }), "RangeError", /beta must be a finite number > 0, got -1/);
-    expectThrows(() => loss(good(), { beta: 1, implementation: "x" as "fused" }), "RangeError", /options\.implementation must be "fused" or "reference"/);
+    expectThrows(() => loss(good(), { beta: 1, implementation: "x" as "fused" }), "RangeError", /options\.implementation must be "fused" or "plain"/);
   });
   test("dpo inputs", () => {
     expectThrows(() => addon().dpoLoss({ policyChosen: f64(-1), policyRejected: f64(-2), referenceChosen: f64(-1), referenceRejected: f64(-1) }, { beta: -2 }), "RangeError", /beta must be a finite number > 0, got -2/);
@@ -195,7 +195,7 @@ describe("the addon's own checks", () => {
   });
   test("token inputs", () => {
     expectThrows(() => addon().tokenLogProbs({ ...tokens(), labels: Int32Array.from([1, 7]) }), "RangeError", /labels\[1\] = 7 is outside \[0, 4\)/);
-    expectThrows(() => addon().tokenLogProbs({ ...tokens(), labels: Int32Array.from([-3, 0]) }, { implementation: "reference" }), "RangeError", /labels\[0\] = -3 is outside/);
+    expectThrows(() => addon().tokenLogProbs({ ...tokens(), labels: Int32Array.from([-3, 0]) }, { implementation: "plain" }), "RangeError", /labels\[0\] = -3 is outside/);
     expectThrows(() => addon().tokenLogProbs({ ...tokens(), hidden: new Float64Array(7) }), "RangeError", /inputs\.hidden must have length n\*d = 6, got 7/);
     expectThrows(() => addon().tokenLogProbs({ ...tokens(), labels: new Float64Array(2) as unknown as Int32Array }), "TypeError", /inputs\.labels must be int32, got float64/);
     expectThrows(() => addon().tokenLogProbs({ ...tokens(), n: -1 }), "RangeError", /inputs\.n must be a positive integer/);

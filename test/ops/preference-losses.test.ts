@@ -10,7 +10,7 @@ import { sigmoid, softmaxLosses, withoutConfidences } from "./softmax-loss-cases
 import { allFinite, cast, expectClose, finiteDifferences, preferenceFixture, tagOf, tolerance, type FloatCtor } from "./support";
 
 const ROWS = 3;
-const implementations = ["fused", "reference"] as const;
+const implementations = ["fused", "plain"] as const;
 const dtypes = [
   ["float32", Float32Array],
   ["float64", Float64Array],
@@ -62,7 +62,7 @@ describe("gradients (float64, central finite differences) and a JS oracle", () =
   }
 });
 
-describe("fused matches reference", () => {
+describe("fused matches plain", () => {
   for (const [dtype, ctor] of dtypes) {
     const { atol, rtol } = tolerance[dtype];
     for (const loss of softmaxLosses) {
@@ -75,35 +75,35 @@ describe("fused matches reference", () => {
         test(`${loss.name} ${dtype}, B=${ROWS}, K=${negatives}${masked ? ", masked" : ""}`, () => {
           const fx = loss.fixture(ctor, ROWS, negatives, 3 + negatives, masked);
           const fused = loss.run(fx, { beta: 1.3, grad: true });
-          const reference = loss.run(fx, { beta: 1.3, grad: true, implementation: "reference" });
+          const plain = loss.run(fx, { beta: 1.3, grad: true, implementation: "plain" });
           expect(tagOf(fused.losses)).toBe(ctor.name);
           expect(tagOf(fused.grad!.policyRejected)).toBe(ctor.name);
-          expectClose(fused.losses, reference.losses, atol, rtol);
-          expectClose([fused.loss], [reference.loss], atol, rtol);
-          expectClose(fused.chosenRewards, reference.chosenRewards, atol, rtol);
+          expectClose(fused.losses, plain.losses, atol, rtol);
+          expectClose([fused.loss], [plain.loss], atol, rtol);
+          expectClose(fused.chosenRewards, plain.chosenRewards, atol, rtol);
           // Masked-out slots hold no negative: NaN there, rewards elsewhere.
           const real = (a: ArrayLike<number>) => Array.from(a).filter((_, i) => !fx.mask || fx.mask[i]);
-          expectClose(real(fused.rejectedRewards), real(reference.rejectedRewards), atol, rtol);
+          expectClose(real(fused.rejectedRewards), real(plain.rejectedRewards), atol, rtol);
           fx.mask?.forEach((isReal, i) => {
             expect(Number.isNaN(fused.rejectedRewards[i])).toBe(!isReal);
-            expect(Number.isNaN(reference.rejectedRewards[i])).toBe(!isReal);
+            expect(Number.isNaN(plain.rejectedRewards[i])).toBe(!isReal);
           });
           if (loss.margin) {
             expect(tagOf(fused.margins)).toBe(ctor.name);
-            expectClose(fused.margins!, reference.margins!, atol, rtol);
+            expectClose(fused.margins!, plain.margins!, atol, rtol);
           }
-          expectClose(fused.grad!.policyChosen, reference.grad!.policyChosen, atol, rtol);
-          expectClose(fused.grad!.policyRejected, reference.grad!.policyRejected, atol, rtol);
+          expectClose(fused.grad!.policyChosen, plain.grad!.policyChosen, atol, rtol);
+          expectClose(fused.grad!.policyRejected, plain.grad!.policyRejected, atol, rtol);
         });
       }
     }
     test(`dpo ${dtype}`, () => {
       const fx = preferenceFixture(ctor, 9, 1, 11);
       const fused = dpoLoss(fx, { beta: 0.5, grad: true });
-      const reference = dpoLoss(fx, { beta: 0.5, grad: true, implementation: "reference" });
-      expectClose(fused.losses, reference.losses, atol, rtol);
-      expectClose(fused.grad!.policyChosen, reference.grad!.policyChosen, atol, rtol);
-      expectClose(fused.grad!.policyRejected, reference.grad!.policyRejected, atol, rtol);
+      const plain = dpoLoss(fx, { beta: 0.5, grad: true, implementation: "plain" });
+      expectClose(fused.losses, plain.losses, atol, rtol);
+      expectClose(fused.grad!.policyChosen, plain.grad!.policyChosen, atol, rtol);
+      expectClose(fused.grad!.policyRejected, plain.grad!.policyRejected, atol, rtol);
     });
   }
 
@@ -111,9 +111,9 @@ describe("fused matches reference", () => {
     test(`${loss.name}: a larger batch (B=64, K=15, masked) over several threads`, () => {
       const fx = loss.fixture(Float64Array, 64, 15, 5, true);
       const fused = loss.run(fx, { beta: 2, grad: true });
-      const reference = loss.run(fx, { beta: 2, grad: true, implementation: "reference" });
-      expectClose(fused.losses, reference.losses, 1e-12, 1e-11);
-      expectClose(fused.grad!.policyRejected, reference.grad!.policyRejected, 1e-12, 1e-11);
+      const plain = loss.run(fx, { beta: 2, grad: true, implementation: "plain" });
+      expectClose(fused.losses, plain.losses, 1e-12, 1e-11);
+      expectClose(fused.grad!.policyRejected, plain.grad!.policyRejected, 1e-12, 1e-11);
     });
   }
 });

@@ -90,7 +90,7 @@ export function allFinite(a: ArrayLike<number>): boolean {
   return true;
 }
 
-/** Per-dtype tolerances for fused vs reference. */
+/** Per-dtype tolerances for fused vs plain. */
 export const tolerance = {
   float32: { atol: 2e-6, rtol: 2e-5 },
   float64: { atol: 1e-12, rtol: 1e-11 },
