@@ -10,6 +10,7 @@
 import { median, randomFloat32 } from "../src/bench/measure";
 import { native, type OpDevice } from "../src/native";
 import { dpoLoss, sdpoLoss } from "../src/ops/losses";
+import { nativeTestHooks } from "../src/native/test-hooks";
 
 function argument(name: string, fallback: string): string {
   const index = process.argv.indexOf(`--${name}`);
@@ -25,7 +26,7 @@ function integerArgument(name: string, fallback: number): number {
 async function tokenLogprobs(device: OpDevice): Promise<void> {
   const n = integerArgument("n", 8192), d = integerArgument("d", 896), v = integerArgument("v", 151936);
   const reps = integerArgument("reps", 5);
-  const cpuRuleRows = native().tokenChunkRows({ device: "cpu", rows: n, vocab: v, freeBytes: 0, elementSize: 4 });
+  const cpuRuleRows = nativeTestHooks().tokenChunkRows({ device: "cpu", rows: n, vocab: v, freeBytes: 0, elementSize: 4 });
   for (const [rule, chunkRows] of [
     ["cpu rule", cpuRuleRows],
     ["device rule", 0],

@@ -1,8 +1,8 @@
 /**
  * Loss-op benchmark (npm run build:ts && npm run bench:losses):
- *  1. S-DPO forward+backward at B=1024, K=15: fused vs reference, median of repeats and their ratio;
+ *  1. S-DPO forward+backward at B=1024, K=15: fused vs plain, median of repeats and their ratio;
  *  2. token log-probs forward+backward at N=4096, V=32000, D=256: peak memory of the fused chunked path
- *     vs the reference (materialised [N, V] logits), each in a fresh child process that reads VmHWM
+ *     vs the plain version (materialised [N, V] logits), each in a fresh child process that reads VmHWM
  *     (peak resident set) from /proc/self/status before and after the call.
  * Prints a small table, then one JSON line.
  */
@@ -81,34 +81,34 @@ function main(): void {
   }
   const info = native().buildInfo();
   const fused = median(timeSdpo("fused"));
-  const reference = median(timeSdpo("reference"));
+  const plain = median(timeSdpo("plain"));
   const memFused = measureMemory("fused");
-  const memReference = measureMemory("reference");
+  const memPlain = measureMemory("plain");
   const mib = (bytes: number) => bytes / 2 ** 20;
   const logitsMiB = mib(TOKENS.n * TOKENS.v * 4);
 
   console.log(`libtorch ${info.torchVersion}, ${info.numThreads} threads, float32`);
   console.log(`S-DPO forward+backward, B=${SDPO.rows}, K=${SDPO.negatives} (median of ${SDPO.repeats}, binding overhead included)`);
   console.log(`  ${"fused".padEnd(10)} ${fused.toFixed(3).padStart(9)} ms`);
-  console.log(`  ${"reference".padEnd(10)} ${reference.toFixed(3).padStart(9)} ms`);
-  console.log(`  reference / fused: ${(reference / fused).toFixed(2)}x`);
+  console.log(`  ${"plain".padEnd(10)} ${plain.toFixed(3).padStart(9)} ms`);
+  console.log(`  plain / fused: ${(plain / fused).toFixed(2)}x`);
   console.log(`token log-probs forward+backward, N=${TOKENS.n}, V=${TOKENS.v}, D=${TOKENS.d} (one [N, V] float32 logits tensor = ${logitsMiB.toFixed(0)} MiB)`);
   console.log(`  ${"variant".padEnd(10)} ${"peak RSS increase".padStart(18)} ${"time".padStart(9)}`);
-  for (const m of [memFused, memReference]) {
+  for (const m of [memFused, memPlain]) {
     console.log(`  ${m.implementation.padEnd(10)} ${(mib(m.after - m.before).toFixed(1) + " MiB").padStart(18)} ${(m.seconds.toFixed(2) + " s").padStart(9)}`);
   }
-  console.log(`  reference / fused peak: ${((memReference.after - memReference.before) / Math.max(memFused.after - memFused.before, 1)).toFixed(1)}x`);
+  console.log(`  plain / fused peak: ${((memPlain.after - memPlain.before) / Math.max(memFused.after - memFused.before, 1)).toFixed(1)}x`);
   console.log(
     JSON.stringify({
       bench: "losses",
       torch: info.torchVersion,
       threads: info.numThreads,
-      sdpo: { rows: SDPO.rows, negatives: SDPO.negatives, repeats: SDPO.repeats, fusedMedianMs: fused, referenceMedianMs: reference, ratio: reference / fused },
+      sdpo: { rows: SDPO.rows, negatives: SDPO.negatives, repeats: SDPO.repeats, fusedMedianMs: fused, plainMedianMs: plain, ratio: plain / fused },
       tokenLogProbs: {
         ...TOKENS,
         fused: { peakIncreaseBytes: memFused.after - memFused.before, seconds: memFused.seconds, sftLoss: memFused.sftLoss },
-        reference: { peakIncreaseBytes: memReference.after - memReference.before, seconds: memReference.seconds, sftLoss: memReference.sftLoss },
-        ratio: (memReference.after - memReference.before) / Math.max(memFused.after - memFused.before, 1),
+        plain: { peakIncreaseBytes: memPlain.after - memPlain.before, seconds: memPlain.seconds, sftLoss: memPlain.sftLoss },
+        ratio: (memPlain.after - memPlain.before) / Math.max(memFused.after - memFused.before, 1),
       },
     })
   );

@@ -4,6 +4,7 @@
  *   npm run build:ts && node dist/bench/model-score.js [--dtype float32] [--threads 2]
  */
 import { native, type ModelDType, type NativeModelConfig } from "../src/native";
+import { modelTestHooks } from "../src/native/test-hooks";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -43,11 +44,11 @@ async function main(): Promise<void> {
   const responsePrompt = Int32Array.from({ length: R }, (_, r) => Math.floor(r / (K + 1)));
   const batch = { promptIds, promptOffsets, responseIds, responseOffsets, responsePrompt };
 
-  const time = async (reference: boolean, reps: number) => {
-    await model.score(batch, { reference }); // warm-up
+  const time = async (plainKernels: boolean, reps: number) => {
+    await modelTestHooks(model).score(batch, { plainKernels }); // warm-up
     const t0 = process.hrtime.bigint();
     let out;
-    for (let i = 0; i < reps; i++) out = await model.score(batch, { reference });
+    for (let i = 0; i < reps; i++) out = await modelTestHooks(model).score(batch, { plainKernels });
     return { ms: Number(process.hrtime.bigint() - t0) / 1e6 / reps, logps: out!.logps };
   };
   const fast = await time(false, 3);
@@ -62,14 +63,14 @@ async function main(): Promise<void> {
   model.addLora({ rank: 16, alpha: 32, dropout: 0, targets: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] });
   const adapterNames = model.parameterInfo().filter((p) => p.isAdapter).map((p) => p.name);
   const ones = new Float64Array(R).fill(1);
-  const timeGrad = async (options: { reference?: boolean; train?: boolean }) => {
-    await model.scoreGradients(batch, ones, adapterNames, options);
+  const timeGrad = async (options: { plainKernels?: boolean; train?: boolean }) => {
+    await modelTestHooks(model).scoreGradients(batch, ones, adapterNames, options);
     const t0 = process.hrtime.bigint();
-    await model.scoreGradients(batch, ones, adapterNames, options);
+    await modelTestHooks(model).scoreGradients(batch, ones, adapterNames, options);
     return +(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1);
   };
   const gradFast = await timeGrad({});
-  const gradPlain = await timeGrad({ reference: true });
+  const gradPlain = await timeGrad({ plainKernels: true });
   model.setGradientCheckpointing(true);
   const gradCheckpointed = await timeGrad({ train: true });
   model.setGradientCheckpointing(false);
@@ -77,9 +78,9 @@ async function main(): Promise<void> {
 
   // Greedy generation: batched KV cache vs a full forward per token, one prompt at a time.
   const genOptions = { maxNewTokens: Number(arg("new-tokens", "16")), eosTokenId: config.vocab_size - 1 };
-  const timeGen = async (reference: boolean) => {
+  const timeGen = async (plainKernels: boolean) => {
     const t0 = process.hrtime.bigint();
-    const out = await model.generate(promptIds, promptOffsets, { ...genOptions, reference });
+    const out = await modelTestHooks(model).generate(promptIds, promptOffsets, { ...genOptions, plainKernels });
     return { ms: Number(process.hrtime.bigint() - t0) / 1e6, ids: Array.from(out.ids) };
   };
   await timeGen(false);

@@ -78,8 +78,8 @@ export { NegativePool } from "./negatives/pool";
 export { packCandidates, samplePoolNegatives } from "./negatives/pool-batch";
 export type { CandidateScoringInput } from "./negatives/pool-batch";
 export type { NegativePoolOptions, NegativePoolState, PoolFallback, PoolSelection, PoolUpdate } from "./negatives/pool";
-export { SeededRng } from "./negatives/rng";
-export type { SeededRngState } from "./negatives/rng";
+export { SeededRng } from "./rng";
+export type { SeededRngState } from "./rng";
 
 // evaluation (paper protocol + ranking) and training reports (progress, JSONL, curves)
 export { evaluate, judgeGeneration, mentionedCandidates, pessimisticRank, hitAtK, ndcgAtK, rankingMetrics, formatMetricsTable } from "./eval";

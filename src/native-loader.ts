@@ -14,7 +14,7 @@
  * (`gatherLoaderFacts` in src/native-facts.ts), so tests can inject any machine. native/tools/install.js uses the same code.
  */
 import * as path from "path";
-import { gatherLoaderFacts, testLoadInChild, type TestLoadResult } from "./native-facts";
+import { gatherLoaderFacts, testLoadInChild, type LibtorchInstall, type LoaderFacts, type PrebuiltManifest, type TestLoadResult } from "./native-facts";
 
 export {
   findLibtorchInstalls,
@@ -25,64 +25,7 @@ export {
   readPrebuilts,
   testLoadInChild,
 } from "./native-facts";
-export type { TestLoadResult } from "./native-facts";
-
-/** The JSON written beside each prebuilt binary by native/tools/prebuild.js. */
-export interface PrebuiltManifest {
-  file: string;
-  platform: string;
-  arch: string;
-  torchVersion: string;
-  cuda: boolean;
-  cudaVersion: string | null;
-  cxx11Abi: boolean;
-  /** The torch library folder the binary was linked against (its RPATH). */
-  torchLibDir: string;
-  /** The binary's whole RPATH (torchLibDir is the entry holding libtorch). */
-  rpath?: string;
-  torchSource: string;
-  napiVersion: number;
-  /** One line for people: the libtorch (and system package) the binary needs (absent in older manifests). */
-  requires?: string;
-  /** The shared libraries the binary names (DT_NEEDED); null when readelf was not there. */
-  needed?: string[] | null;
-  /** The system package holding the linked libtorch (Debian/Ubuntu: libtorch1.13), or null. */
-  torchPackage?: { manager: string; name: string; version: string | null } | null;
-  builtAt: string;
-  /** native/tools/sources-hash.js of the sources it was built from (absent in older manifests). */
-  nativeSourcesSha256?: string;
-}
-
-/** A libtorch found on this machine, without loading it. */
-export interface LibtorchInstall {
-  /** Where it was found: "LIBTORCH=...", "Torch_DIR=...", "python3 torch at ...", "system (...)". */
-  source: string;
-  libDir: string;
-  version: string;
-  cuda: boolean;
-  cudaVersion: string | null;
-  /** null when the install does not say (the compiler default, true for g++ >= 5, applies). */
-  cxx11Abi: boolean | null;
-}
-
-export interface PrebuiltEntry {
-  path: string;
-  manifest?: PrebuiltManifest;
-  /** Why the manifest could not be read, when it could not. */
-  manifestError?: string;
-  mtimeMs: number;
-}
-
-export interface LoaderFacts {
-  explicitBinary?: string;
-  prebuilts: PrebuiltEntry[];
-  libtorchInstalls: LibtorchInstall[];
-  sourceBuild: { path: string; mtimeMs: number | null };
-  napiVersion: number;
-  /** The same hash of this package's native sources; null when they are not there to hash. */
-  nativeSourcesSha256: string | null;
-  fileExists(file: string): boolean;
-}
+export type { LibtorchInstall, LoaderFacts, PrebuiltEntry, PrebuiltManifest, TestLoadResult } from "./native-facts";
 
 export type CandidateKind = "explicit" | "prebuilt" | "source";
 

@@ -2,7 +2,7 @@
  * evaluate() and `sdpo eval --json` on the real decoder (a small random model saved as a Hugging Face
  * folder) and the shipped LastFM split: the batched ranking agrees with scoring each row alone on the
  * plain reference path, constrained decoding picks the candidate that a step-by-step greedy walk (each step's
- * prefixes scored alone on the reference path) spells, the JSON line has the documented keys, and the
+ * prefixes scored alone on the plain path) spells, the JSON line has the documented keys, and the
  * popularity bias is counted on the training file the folder records (or --train-data), else left out saying why.
  */
 import * as fs from "fs";
@@ -20,6 +20,7 @@ import { createModel, loadModel, saveModel } from "../src/model/checkpoint";
 import { presetConfig } from "../src/model/config";
 import { recordTrainingData } from "../src/trainers/run_dir";
 import { nonCamelCaseKeys } from "./helpers";
+import { modelTestHooks } from "../src/native/test-hooks";
 
 const data = shippedLastfm();
 const ROWS = 12;
@@ -33,7 +34,7 @@ beforeAll(async () => {
   model.native.dispose();
 });
 
-test("batched candidate ranking equals row-by-row scoring on the reference path", async () => {
+test("batched candidate ranking equals row-by-row scoring on the plain path", async () => {
   const model = await loadModel(folder);
   try {
     const tokenizer = Tokenizer.fromFile(data.tokenizer);
@@ -47,7 +48,7 @@ test("batched candidate ranking equals row-by-row scoring on the reference path"
     const ranks: number[] = [];
     for await (const batch of PreferenceDataset.fromArrow(data.valid).batches({ batchSize: 1, negatives: 0, shuffle: false })) {
       if (ranks.length === ROWS) break;
-      const { logps } = await model.native.score(candidateScoringInput(batch), { reference: true });
+      const { logps } = await modelTestHooks(model.native).score(candidateScoringInput(batch), { plainKernels: true });
       ranks.push(pessimisticRank(logps, targetIndex(batch, 0)));
     }
     const expected = rankingMetrics(ranks);
@@ -92,7 +93,7 @@ test("constrained decoding from one tokenLogps pass is the greedy walk through t
             const responses = children.map((t) => [...path, t]);
             const offsets = [0];
             for (const r of responses) offsets.push(offsets[offsets.length - 1] + r.length);
-            const step = await model.native.score(
+            const step = await modelTestHooks(model.native).score(
               {
                 promptIds: prompt.values,
                 promptOffsets: prompt.offsets,
@@ -100,7 +101,7 @@ test("constrained decoding from one tokenLogps pass is the greedy walk through t
                 responseOffsets: Int32Array.from(offsets),
                 responsePrompt: new Int32Array(responses.length),
               },
-              { reference: true, tokenLogps: true }
+              { plainKernels: true, tokenLogps: true }
             );
             const next = children.map((_, c) => step.tokenLogps![offsets[c + 1] - 1]);
             const order = next.map((_, c) => c).sort((x, y) => next[y] - next[x]);

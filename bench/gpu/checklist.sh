@@ -22,7 +22,7 @@ ls -la prebuilds/linux-x64/ && cp prebuilds/linux-x64/*cu* $OUT/ 2>/dev/null
 step inspect
 node dist/src/cli/main.js inspect 2>&1 | tee $OUT/inspect.log | head -40
 step cuda-tests
-timeout 200 node node_modules/.bin/jest --maxWorkers=8 test/ops/cuda.test.ts test/ops/napo-cuda.test.ts > $OUT/jest-cuda.log 2>&1; echo "jest cuda rc $?" | tee -a $OUT/jest-cuda.log
+timeout 200 node node_modules/.bin/jest --maxWorkers=8 test/ops/cuda.test.ts > $OUT/jest-cuda.log 2>&1; echo "jest cuda rc $?" | tee -a $OUT/jest-cuda.log
 tail -40 $OUT/jest-cuda.log
 step full-suite
 timeout 240 node node_modules/.bin/jest --maxWorkers=8 > $OUT/jest-all.log 2>&1; echo "jest all rc $?" | tee -a $OUT/jest-all.log

@@ -19,7 +19,7 @@ grep -iE "error|warning" $OUT/build.log | head -20
 cp prebuilds/linux-x64/softmax_dpo.torch2.11.cu130.* $OUT/ 2>/dev/null
 export SDPO_BINARY=$PWD/build/Release/softmax_dpo.node
 step cuda-tests
-timeout 200 node node_modules/.bin/jest --maxWorkers=8 test/ops/cuda.test.ts test/ops/napo-cuda.test.ts test/ops/token-chunking.test.ts test/trainers/cuda-step.test.ts > $OUT/jest-cuda.log 2>&1; echo "jest cuda rc $?" | tee -a $OUT/jest-cuda.log
+timeout 200 node node_modules/.bin/jest --maxWorkers=8 test/ops/cuda.test.ts test/ops/token-chunking.test.ts test/trainers/cuda-step.test.ts > $OUT/jest-cuda.log 2>&1; echo "jest cuda rc $?" | tee -a $OUT/jest-cuda.log
 grep -E "Tests:|✕|●" $OUT/jest-cuda.log | head -30
 step ops-bench
 timeout 200 node dist/bench/gpu-ops.js --device cuda 2>&1 | tee $OUT/gpu-ops.log

@@ -1,10 +1,10 @@
-// The model's fused CPU layers on their own, to hold them to their composed references:
+// The model's fused CPU layers on their own, to hold them to their plain versions (composed ATen ops):
 //   rmsNorm({x, weight}, {eps, implementation?, gradOutput?, frozenWeight?}) -> {y, grad?: {x, weight?}}
 //     x: rows * D values, weight: D values.
 //   applyRope({x, cos, sin, batch, heads, tokens, headDim, layout?}, {implementation?, gradOutput?}) -> {y, grad?: {x}}
 //     x: [B, H, T, d] values ("bhtd", default) or [B, T, H, d] values viewed as [B, H, T, d] ("bthd", as q and k
 //     come from their projections); cos/sin: [B, T, d] or [1, T, d]. y and grad.x are in [B, H, T, d] order.
-// Float arrays: Float32Array or Float64Array, one dtype. implementation: "fused" (default) or "reference".
+// Float arrays: Float32Array or Float64Array, one dtype. implementation: "fused" (default) or "plain".
 #include <napi.h>
 #include <torch/torch.h>
 
@@ -48,7 +48,7 @@ Napi::Value rmsNormBinding(const Napi::CallbackInfo& info) {
     if (D == 0 || x.numel() % D != 0) throw RangeError(where + ".x length must be a multiple of weight's (D)");
     x = x.view({x.numel() / D, D});
     const double eps = getNumber(options, "eps", "rmsNorm: options");
-    const bool reference = readReferenceImplementation(options, "rmsNorm: options");
+    const bool plain = readPlainImplementation(options, "rmsNorm: options");
     Napi::Value grad_out = options.Get("gradOutput");
     const bool want_grad = !grad_out.IsUndefined();
     const bool frozen_weight = getBoolOr(options, "frozenWeight", false);
@@ -56,7 +56,7 @@ Napi::Value rmsNormBinding(const Napi::CallbackInfo& info) {
       x.set_requires_grad(true);
       if (!frozen_weight) weight.set_requires_grad(true);
     }
-    torch::Tensor y = reference ? model::rms_norm_reference(x, weight, eps) : model::rms_norm_fused_cpu(x, weight, eps);
+    torch::Tensor y = plain ? model::rms_norm_plain(x, weight, eps) : model::rms_norm_fused_cpu(x, weight, eps);
     Napi::Env env = info.Env();
     Napi::Object out = Napi::Object::New(env);
     out.Set("y", toTypedArray(env, y));
@@ -97,8 +97,8 @@ Napi::Value applyRopeBinding(const Napi::CallbackInfo& info) {
     if (want_grad) leaf.set_requires_grad(true);
     torch::Tensor xv = layout == "bhtd" ? leaf : leaf.transpose(1, 2);  // [B, H, T, d]
     model::RopeAngles angles{cos.view({angle_batch, T, d}), sin.view({angle_batch, T, d})};
-    const bool reference = readReferenceImplementation(options, "applyRope: options");
-    torch::Tensor y = reference ? model::apply_rope_reference(xv, angles) : model::apply_rope_fused_cpu(xv, angles);
+    const bool plain = readPlainImplementation(options, "applyRope: options");
+    torch::Tensor y = plain ? model::apply_rope_plain(xv, angles) : model::apply_rope_fused_cpu(xv, angles);
     Napi::Env env = info.Env();
     Napi::Object out = Napi::Object::New(env);
     out.Set("y", toTypedArray(env, y));

@@ -1,5 +1,5 @@
 // Argument readers of the Model binding: the model and LoRA configs (NativeModelConfig,
-// NativeLoraConfig in src/native.ts), device and dtype names, safetensors dtype tags, packed token lists.
+// NativeLoraConfig in src/native/model-types.ts), device and dtype names, safetensors dtype tags, packed token lists.
 #pragma once
 #include <napi.h>
 

@@ -1,4 +1,4 @@
-// JS class `Model` (NativeModel in src/native.ts): a CausalLMImpl with its parameters by Hugging Face
+// JS class `Model` (NativeModel in src/native/model-types.ts): a CausalLMImpl with its parameters by Hugging Face
 // name, LoRA, shared-prefix scoring and greedy generation. Long calls run off the event loop and hold
 // the model's mutex; every method refuses use after dispose().
 #include <napi.h>
@@ -260,7 +260,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     });
   }
 
-  // score(batch, {adapters?, tokenLogps?, reference?}) -> Promise<{logps, tokenLogps?}>
+  // score(batch, {adapters?, tokenLogps?, plainKernels?}) -> Promise<{logps, tokenLogps?}>
   Napi::Value score(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     try {
@@ -268,16 +268,16 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       model::PackedResponses batch = readPackedResponses(info[0], "batch");
       Napi::Object options = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
       const bool want_tokens = getBoolOr(options, "tokenLogps", false);
-      const bool reference = getBoolOr(options, "reference", false);
+      const bool plain = getBoolOr(options, "plainKernels", false);
       const bool adapters = getBoolOr(options, "adapters", m->adapters_enabled());
       auto logps = std::make_shared<torch::Tensor>();
       auto tokens = std::make_shared<torch::Tensor>();
-      auto work = [m, batch, want_tokens, reference, adapters, logps, tokens] {
+      auto work = [m, batch, want_tokens, plain, adapters, logps, tokens] {
         std::lock_guard<std::mutex> lock(m->mutex());
         CallMode mode(*m, adapters);
         torch::NoGradGuard no_grad;
         torch::Tensor per_token;
-        torch::Tensor summed = reference ? m->score_reference(batch, &per_token) : m->score(batch, &per_token);
+        torch::Tensor summed = plain ? m->score_plain(batch, &per_token) : m->score(batch, &per_token);
         *logps = summed.to(torch::kCPU, torch::kDouble);
         if (want_tokens) *tokens = per_token.to(torch::kCPU, torch::kDouble);
       };
@@ -312,9 +312,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       Napi::Object options = info[3].IsObject() ? info[3].As<Napi::Object>() : Napi::Object::New(env);
       const bool adapters = getBoolOr(options, "adapters", m->adapters_enabled());
       const bool train = getBoolOr(options, "train", false);
-      const bool reference = getBoolOr(options, "reference", false);
+      const bool plain = getBoolOr(options, "plainKernels", false);
       auto grads = std::make_shared<std::vector<torch::Tensor>>();
-      auto work = [m, batch, weights, names, adapters, train, reference, grads] {
+      auto work = [m, batch, weights, names, adapters, train, plain, grads] {
         std::lock_guard<std::mutex> lock(m->mutex());
         CallMode mode(*m, adapters, train);
         std::vector<torch::Tensor> params;
@@ -326,7 +326,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
         // Gradients w.r.t. frozen base weights too: switch requires_grad on for this call only.
         for (auto& p : params) p.set_requires_grad(true);
         try {
-          torch::Tensor logps = reference ? m->score_reference(batch) : m->score(batch);
+          torch::Tensor logps = plain ? m->score_plain(batch) : m->score(batch);
           if (weights.numel() != logps.numel()) {
             throw RangeError("scoreGradients: weights must have one entry per response (" +
                              std::to_string(logps.numel()) + "), got " + std::to_string(weights.numel()));
@@ -355,7 +355,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     }
   }
 
-  // generate(promptIds, promptOffsets, {maxNewTokens, eosTokenId, adapters?, reference?, allowed?})
+  // generate(promptIds, promptOffsets, {maxNewTokens, eosTokenId, adapters?, plainKernels?, allowed?})
   Napi::Value generate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     try {
@@ -380,12 +380,12 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
         g.allowed_prompt_offsets = readInt32List(a, "promptOffsets", "options.allowed");
       }
       const bool adapters = getBoolOr(options, "adapters", m->adapters_enabled());
-      const bool reference = getBoolOr(options, "reference", false);
+      const bool plain = getBoolOr(options, "plainKernels", false);
       auto result = std::make_shared<std::vector<std::vector<int64_t>>>();
-      auto work = [m, ids, offsets, g, adapters, reference, result] {
+      auto work = [m, ids, offsets, g, adapters, plain, result] {
         std::lock_guard<std::mutex> lock(m->mutex());
         CallMode mode(*m, adapters);
-        *result = reference ? m->generate_reference(ids, offsets, g) : m->generate(ids, offsets, g);
+        *result = plain ? m->generate_plain(ids, offsets, g) : m->generate(ids, offsets, g);
       };
       auto finish = [result](Napi::Env env) -> Napi::Value { return packedLists(env, *result); };
       return PromiseWorker::run(env, "sdpo.Model.generate", work, finish, {info.This()});

@@ -28,7 +28,7 @@ namespace {
 
 struct OpOptions {
   bool grad = false;
-  bool reference = false;  // implementation: "reference" (composed ATen ops) instead of "fused"
+  bool plain = false;  // implementation: "plain" (composed ATen ops) instead of "fused"
   torch::Device device = torch::kCPU;
 };
 
@@ -50,10 +50,10 @@ OpOptions readOpOptions(const Napi::Object& options, const std::string& where) {
   if (!grad.IsUndefined() && !grad.IsNull() && !grad.IsBoolean()) throw TypeError(where + ".grad must be a boolean");
   out.grad = getBoolOr(options, "grad", false);
   const std::string implementation = stringOr(options, "implementation", "fused", where);
-  if (implementation != "fused" && implementation != "reference") {
-    throw RangeError(where + ".implementation must be \"fused\" or \"reference\", got \"" + implementation + "\"");
+  if (implementation != "fused" && implementation != "plain") {
+    throw RangeError(where + ".implementation must be \"fused\" or \"plain\", got \"" + implementation + "\"");
   }
-  out.reference = implementation == "reference";
+  out.plain = implementation == "plain";
   const std::string device = stringOr(options, "device", "cpu", where);
   if (device == "cuda") {
     if (!torch::cuda::is_available()) {
@@ -212,15 +212,15 @@ Napi::Value preferenceLoss(const Napi::CallbackInfo& info, bool softmax) {
   const PreferenceTensors in = readPreferenceTensors(inputs, op, name, softmax, !softmax);
   return runPreferenceLoss(info.Env(), in, op, beta, [&] {
     if (softmax) {
-      return op.reference ? ops::sdpo_loss_reference(in.policy_chosen, in.policyRejected2d(), in.reference_chosen,
-                                                     in.referenceRejected2d(), beta, in.mask)
-                          : ops::sdpo_loss(in.policy_chosen, in.policyRejected2d(), in.reference_chosen,
-                                           in.referenceRejected2d(), beta, in.mask);
+      return op.plain ? ops::sdpo_loss_plain(in.policy_chosen, in.policyRejected2d(), in.reference_chosen,
+                                             in.referenceRejected2d(), beta, in.mask)
+                      : ops::sdpo_loss(in.policy_chosen, in.policyRejected2d(), in.reference_chosen,
+                                       in.referenceRejected2d(), beta, in.mask);
     }
-    return op.reference ? ops::dpo_loss_reference(in.policy_chosen, in.policy_rejected, in.reference_chosen,
-                                                  in.reference_rejected, beta)
-                        : ops::dpo_loss(in.policy_chosen, in.policy_rejected, in.reference_chosen,
-                                        in.reference_rejected, beta);
+    return op.plain ? ops::dpo_loss_plain(in.policy_chosen, in.policy_rejected, in.reference_chosen,
+                                          in.reference_rejected, beta)
+                    : ops::dpo_loss(in.policy_chosen, in.policy_rejected, in.reference_chosen,
+                                    in.reference_rejected, beta);
   });
 }
 
@@ -268,10 +268,10 @@ Napi::Value napoLossBinding(const Napi::CallbackInfo& info) {
   }
   Napi::Env env = info.Env();
   Napi::Object out = runPreferenceLoss(env, in, op, beta, [&] {
-    return op.reference ? ops::napo_loss_reference(in.policy_chosen, in.policyRejected2d(), in.reference_chosen,
-                                                   in.referenceRejected2d(), beta, margin, in.mask)
-                        : ops::napo_loss(in.policy_chosen, in.policyRejected2d(), in.reference_chosen,
-                                         in.referenceRejected2d(), beta, margin, in.mask);
+    return op.plain ? ops::napo_loss_plain(in.policy_chosen, in.policyRejected2d(), in.reference_chosen,
+                                           in.referenceRejected2d(), beta, margin, in.mask)
+                    : ops::napo_loss(in.policy_chosen, in.policyRejected2d(), in.reference_chosen,
+                                     in.referenceRejected2d(), beta, margin, in.mask);
   });
   out.Set("margins", toTypedArray(env, ops::napo_margins(in.policyRejected2d(), margin, in.mask).reshape({-1})));
   return out;
@@ -328,9 +328,8 @@ Napi::Value tokenLogProbs(const Napi::CallbackInfo& info) {
     {
       ops::DeviceCheckScope input_checks;  // CUDA: the label check is read once, after the backward
       torch::AutoGradMode grad_mode(op.grad);
-      logps = op.reference ? ops::token_logprobs_reference(hidden, weight, labels, ignore_index)
-                           : ops::token_logprobs(hidden, weight, labels, ignore_index,
-                                                 static_cast<int64_t>(chunk_value));
+      logps = op.plain ? ops::token_logprobs_plain(hidden, weight, labels, ignore_index)
+                       : ops::token_logprobs(hidden, weight, labels, ignore_index, static_cast<int64_t>(chunk_value));
       // Mean negative log-prob over the counted labels (0 when every label is ignored).
       const double counted = static_cast<double>(labels.ne(ignore_index).sum().item<int64_t>());
       sft_loss = -logps.sum() / std::max(counted, 1.0);

@@ -1,8 +1,8 @@
-// The AdamW update and gradient norm kernels on their own, to hold the fused ones to their references:
+// The AdamW update and gradient norm kernels on their own, to hold the fused ones to their plain versions:
 //   adamwUpdate({param, grad, expAvg, expAvgSq}, {learningRate, step, beta1?, beta2?, eps?, weightDecay?,
 //               gradScale?, implementation?}) -> {param, expAvg, expAvgSq}   (new arrays; inputs untouched)
 //   gradSumSquares(grad, {implementation?}) -> number
-// Arrays: Float32Array or Float64Array, one dtype, one length. implementation: "fused" (default) or "reference".
+// Arrays: Float32Array or Float64Array, one dtype, one length. implementation: "fused" (default) or "plain".
 #include <napi.h>
 #include <torch/torch.h>
 
@@ -43,8 +43,8 @@ Napi::Value adamwUpdate(const Napi::CallbackInfo& info) {
     s.grad_scale = getNumberOr(options, "gradScale", s.grad_scale, where);
     // Copies: the JS arrays stay as they were.
     torch::Tensor p2 = p.clone(), m2 = m.clone(), v2 = v.clone();
-    if (readReferenceImplementation(options, where)) {
-      train::adamw_update_reference(p2, g, m2, v2, s);
+    if (readPlainImplementation(options, where)) {
+      train::adamw_update_plain(p2, g, m2, v2, s);
     } else {
       train::adamw_update_fused_cpu(p2, g, m2, v2, s);
     }
@@ -63,8 +63,8 @@ Napi::Value gradSumSquares(const Napi::CallbackInfo& info) {
     if (g.scalar_type() != torch::kFloat && g.scalar_type() != torch::kDouble) {
       throw TypeError("gradSumSquares: grad must be a Float32Array or Float64Array");
     }
-    const bool reference = readReferenceImplementation(info.Length() > 1 ? info[1] : info.Env().Undefined(), "gradSumSquares: options");
-    return Napi::Number::New(info.Env(), reference ? train::grad_sum_squares_reference(g) : train::grad_sum_squares(g));
+    const bool plain = readPlainImplementation(info.Length() > 1 ? info[1] : info.Env().Undefined(), "gradSumSquares: options");
+    return Napi::Number::New(info.Env(), plain ? train::grad_sum_squares_plain(g) : train::grad_sum_squares(g));
   });
 }
 

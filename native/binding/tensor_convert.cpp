@@ -115,16 +115,16 @@ bool getBoolOr(const Napi::Object& obj, const char* key, bool fallback) {
   return v.ToBoolean().Value();
 }
 
-bool readReferenceImplementation(const Napi::Value& options, const std::string& where) {
+bool readPlainImplementation(const Napi::Value& options, const std::string& where) {
   if (options.IsUndefined()) return false;
   if (!options.IsObject()) throw TypeError(where + " must be an object");
   Napi::Value impl = options.As<Napi::Object>().Get("implementation");
   if (impl.IsUndefined()) return false;
   const std::string name = impl.IsString() ? impl.As<Napi::String>().Utf8Value() : "";
-  if (name != "fused" && name != "reference") {
-    throw RangeError(where + ".implementation must be \"fused\" or \"reference\"");
+  if (name != "fused" && name != "plain") {
+    throw RangeError(where + ".implementation must be \"fused\" or \"plain\"");
   }
-  return name == "reference";
+  return name == "plain";
 }
 
 void requireFinite(const torch::Tensor& t, const std::string& what) {

@@ -32,8 +32,8 @@ double getNumberOr(const Napi::Object& obj, const char* key, double fallback, co
 bool getBoolOr(const Napi::Object& obj, const char* key, bool fallback);
 
 // options.implementation of a kernel binding: "fused" (default, also when options is undefined) -> false,
-// "reference" -> true; anything else a RangeError naming `where`.
-bool readReferenceImplementation(const Napi::Value& options, const std::string& where);
+// "plain" -> true; anything else a RangeError naming `where`.
+bool readPlainImplementation(const Napi::Value& options, const std::string& where);
 
 // Throws sdpo::RangeError naming `what` if `t` (floating) holds NaN or infinity.
 void requireFinite(const torch::Tensor& t, const std::string& what);

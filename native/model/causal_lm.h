@@ -29,7 +29,7 @@ class CausalLMImpl : public torch::nn::Module {
   // like response_ids.
   torch::Tensor score(const PackedResponses& batch, torch::Tensor* token_logps = nullptr);
   // The same, the plain way: each prompt+response concatenated, full forward, full-vocabulary log_softmax.
-  torch::Tensor score_reference(const PackedResponses& batch, torch::Tensor* token_logps = nullptr);
+  torch::Tensor score_plain(const PackedResponses& batch, torch::Tensor* token_logps = nullptr);
 
   // Full causal forward of right-padded ids [B, T] (int64, any device) -> logits [B, T, vocab].
   torch::Tensor forward(const torch::Tensor& ids);
@@ -39,9 +39,9 @@ class CausalLMImpl : public torch::nn::Module {
   std::vector<std::vector<int64_t>> generate(const torch::Tensor& prompt_ids, const torch::Tensor& prompt_offsets,
                                              const GenerateOptions& options);
   // The same, the plain way: one prompt at a time, a full forward per new token.
-  std::vector<std::vector<int64_t>> generate_reference(const torch::Tensor& prompt_ids,
-                                                       const torch::Tensor& prompt_offsets,
-                                                       const GenerateOptions& options);
+  std::vector<std::vector<int64_t>> generate_plain(const torch::Tensor& prompt_ids,
+                                                   const torch::Tensor& prompt_offsets,
+                                                   const GenerateOptions& options);
 
   void add_lora(const LoraConfig& config);
   const std::optional<LoraConfig>& lora_config() const { return lora_; }

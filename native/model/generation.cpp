@@ -3,7 +3,7 @@
 // Prompts are right-padded to [P, Lp] and prefilled once into a cache of Lp + max_new_tokens
 // positions per layer. Step s feeds each row's last token at RoPE position lp + s; it attends to the
 // row's real prompt keys and to the tokens generated so far (a [P, Lp + max_new] key-validity mask).
-// generate_reference does the same one prompt at a time with a full forward per token.
+// generate_plain does the same one prompt at a time with a full forward per token.
 #include <algorithm>
 #include <limits>
 #include <map>
@@ -183,9 +183,9 @@ std::vector<std::vector<int64_t>> CausalLMImpl::generate(const torch::Tensor& pr
   return out;
 }
 
-std::vector<std::vector<int64_t>> CausalLMImpl::generate_reference(const torch::Tensor& prompt_ids,
-                                                                   const torch::Tensor& prompt_offsets,
-                                                                   const GenerateOptions& options) {
+std::vector<std::vector<int64_t>> CausalLMImpl::generate_plain(const torch::Tensor& prompt_ids,
+                                                               const torch::Tensor& prompt_offsets,
+                                                               const GenerateOptions& options) {
   torch::NoGradGuard no_grad;
   const Prompts prompts = read_prompts(prompt_ids, prompt_offsets, options, config_.vocab_size);
   const int64_t P = prompts.tokens.size(), eos = options.eos_token_id;

@@ -88,7 +88,7 @@ struct RmsNormFunction : torch::autograd::Function<RmsNormFunction> {
 
 }  // namespace
 
-torch::Tensor rms_norm_reference(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+torch::Tensor rms_norm_plain(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
   const bool upcast = x.scalar_type() == torch::kHalf || x.scalar_type() == torch::kBFloat16;
   torch::Tensor h = upcast ? x.to(torch::kFloat) : x;
   h = h * torch::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps);
@@ -109,7 +109,7 @@ torch::Tensor rms_norm_fused_cpu(const torch::Tensor& x, const torch::Tensor& we
 }
 
 torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
-  return rms_norm_fused_applies(x, weight) ? rms_norm_fused_cpu(x, weight, eps) : rms_norm_reference(x, weight, eps);
+  return rms_norm_fused_applies(x, weight) ? rms_norm_fused_cpu(x, weight, eps) : rms_norm_plain(x, weight, eps);
 }
 
 }  // namespace sdpo::model

@@ -51,7 +51,7 @@ static torch::Tensor rotate_half(const torch::Tensor& x) {
   return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
 }
 
-torch::Tensor apply_rope_reference(const torch::Tensor& x, const RopeAngles& angles) {
+torch::Tensor apply_rope_plain(const torch::Tensor& x, const RopeAngles& angles) {
   torch::Tensor cos = angles.cos.unsqueeze(1);  // [B, 1, T, dim]
   torch::Tensor sin = angles.sin.unsqueeze(1);
   return x * cos + rotate_half(x) * sin;
@@ -159,7 +159,7 @@ torch::Tensor apply_rope_fused_cpu(const torch::Tensor& x, const RopeAngles& ang
 }
 
 torch::Tensor apply_rope(const torch::Tensor& x, const RopeAngles& angles) {
-  return apply_rope_fused_applies(x, angles) ? apply_rope_fused_cpu(x, angles) : apply_rope_reference(x, angles);
+  return apply_rope_fused_applies(x, angles) ? apply_rope_fused_cpu(x, angles) : apply_rope_plain(x, angles);
 }
 
 }  // namespace sdpo::model

@@ -21,11 +21,11 @@ struct RopeAngles {
 RopeAngles rope_angles(const torch::Tensor& positions, const torch::Tensor& inv_freq, torch::ScalarType dtype);
 
 // x: [B, H, T, head_dim]; cos/sin [B, T, head_dim] broadcast over heads. The fused CPU kernel where
-// it applies, the reference elsewhere.
+// it applies, the plain version elsewhere.
 torch::Tensor apply_rope(const torch::Tensor& x, const RopeAngles& angles);
 
 // Composed ATen ops: any device and dtype.
-torch::Tensor apply_rope_reference(const torch::Tensor& x, const RopeAngles& angles);
+torch::Tensor apply_rope_plain(const torch::Tensor& x, const RopeAngles& angles);
 
 // One pass forward and backward (float32/float64 on CPU; x may be a transposed view, as q and k are
 // straight from their projections: the output is contiguous [B, H, T, head_dim], ready for attention's

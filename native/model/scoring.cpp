@@ -170,7 +170,7 @@ torch::Tensor CausalLMImpl::score(const PackedResponses& batch, torch::Tensor* t
   return torch::zeros({R}, packed_logps.options()).index_add(0, owner_of_token.to(dev), packed_logps);
 }
 
-torch::Tensor CausalLMImpl::score_reference(const PackedResponses& batch, torch::Tensor* token_logps) {
+torch::Tensor CausalLMImpl::score_plain(const PackedResponses& batch, torch::Tensor* token_logps) {
   validate_packed_responses(batch, config_.vocab_size);
   const auto prompts = spans(batch.prompt_offsets);
   const auto responses = spans(batch.response_offsets);

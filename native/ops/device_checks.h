@@ -42,7 +42,7 @@ class DeviceCheckScope {
 };
 
 // While alive, checks on this thread are read at once even inside a DeviceCheckScope: for code that would
-// index memory with values a queued check has not yet vetted (the reference token log-probs gather with the
+// index memory with values a queued check has not yet vetted (the plain token log-probs gather with the
 // labels; a bad index there is a device-side assert, which ends the CUDA context).
 class DeviceChecksNow {
  public:

@@ -50,7 +50,7 @@ void AdamW::step(double lr, double grad_scale) {
     if (adamw_fused_applies(p, grad, exp_avg_[i], exp_avg_sq_[i])) {
       adamw_update_fused_cpu(p, grad, exp_avg_[i], exp_avg_sq_[i], s);
     } else {
-      adamw_update_reference(p, grad, exp_avg_[i], exp_avg_sq_[i], s);
+      adamw_update_plain(p, grad, exp_avg_[i], exp_avg_sq_[i], s);
     }
   }
 }

@@ -36,7 +36,7 @@ class AdamW {
 
   // One update from the parameters' .grad() * grad_scale (parameters without a gradient are left
   // alone, their moments untouched, as in torch.optim). CPU float32/float64 parameters take the fused
-  // pass of adamw_update.h, others its composed reference.
+  // pass of adamw_update.h, others its plain composed version.
   void step(double lr, double grad_scale = 1.0);
   void zero_grad();
 

@@ -60,8 +60,8 @@ double sum_squares_loop(const T* g, int64_t n) {
 
 }  // namespace
 
-void adamw_update_reference(torch::Tensor& p, const torch::Tensor& grad, torch::Tensor& m, torch::Tensor& v,
-                            const AdamWScalars& s) {
+void adamw_update_plain(torch::Tensor& p, const torch::Tensor& grad, torch::Tensor& m, torch::Tensor& v,
+                        const AdamWScalars& s) {
   torch::NoGradGuard no_grad;
   const double bias1 = 1.0 - std::pow(s.beta1, static_cast<double>(s.step));
   const double bias2_sqrt = std::sqrt(1.0 - std::pow(s.beta2, static_cast<double>(s.step)));
@@ -102,7 +102,7 @@ void adamw_update_fused_cpu(torch::Tensor& p, const torch::Tensor& grad, torch::
   }
 }
 
-double grad_sum_squares_reference(const torch::Tensor& grad) {
+double grad_sum_squares_plain(const torch::Tensor& grad) {
   torch::NoGradGuard no_grad;
   return grad.to(torch::kDouble).pow(2).sum().item<double>();
 }
@@ -112,7 +112,7 @@ double grad_sum_squares(const torch::Tensor& grad) {
     if (grad.scalar_type() == torch::kFloat) return sum_squares_loop(grad.data_ptr<float>(), grad.numel());
     if (grad.scalar_type() == torch::kDouble) return sum_squares_loop(grad.data_ptr<double>(), grad.numel());
   }
-  return grad_sum_squares_reference(grad);
+  return grad_sum_squares_plain(grad);
 }
 
 }  // namespace sdpo::train

@@ -5,7 +5,7 @@
  * Held in memory; shuffled per (seed, epoch) and resumable by skipping whole batches, as the trainers expect.
  */
 import type { PackedTokens, PreferenceBatch } from "../data/batch";
-import { mixSeed, Rng } from "../data/rng";
+import { mixSeed, SeededRng } from "../rng";
 import type { BatchRequest, PreferenceSource } from "../trainers/source";
 
 interface Example {
@@ -33,7 +33,7 @@ export class NextItemSource implements PreferenceSource {
   /** The examples in epoch order: a seeded shuffle per (seed, epoch), or file order. */
   private order(request: Pick<BatchRequest, "shuffle" | "seed" | "epoch">): Example[] {
     const examples = [...this.examples];
-    return request.shuffle ? new Rng(mixSeed(request.seed, request.epoch, 0x5a5ec)).shuffle(examples) : examples;
+    return request.shuffle ? new SeededRng(mixSeed(request.seed, request.epoch, 0x5a5ec)).shuffle(examples) : examples;
   }
 
   async *batches(request: BatchRequest): AsyncGenerator<PreferenceBatch> {

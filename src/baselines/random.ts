@@ -2,7 +2,7 @@
  * The random baseline: every candidate gets a uniform score in [0, 1), seeded by (seed, file row), so a row
  * scores the same whatever batch it arrives in. Expected HR@1 with 20 candidates: 1/20.
  */
-import { mixSeed, Rng } from "../data/rng";
+import { mixSeed, SeededRng } from "../rng";
 import { BASELINE_FORMAT, checkRowItems, type Baseline, type BaselineSource } from "./baseline";
 import type { RecommendationRow } from "./rows";
 import { writeBaselineFolder } from "./store";
@@ -17,7 +17,7 @@ export class RandomBaseline implements Baseline {
   async scoreRows(rows: readonly RecommendationRow[]): Promise<Float64Array[]> {
     checkRowItems(rows, this.source.itemCount, "random baseline");
     return rows.map((row) => {
-      const rng = new Rng(mixSeed(this.seed, row.row, 0x7a11d0));
+      const rng = new SeededRng(mixSeed(this.seed, row.row, 0x7a11d0));
       return Float64Array.from(row.candidates, () => rng.nextUint32() / 4294967296);
     });
   }

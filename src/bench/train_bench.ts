@@ -7,7 +7,7 @@ import * as fs from "fs";
 import { createModel } from "../model/checkpoint";
 import { native, type DeviceName, type NativeModelConfig, type TrainBatchInput } from "../native";
 import { modelFlopsPerExample, type BenchShape } from "./model_flops";
-import { SeededRng } from "../negatives/rng";
+import { SeededRng } from "../rng";
 
 export interface TrainBenchOptions extends BenchShape {
   batchSize: number;

@@ -10,7 +10,7 @@
  */
 import { readRegularFileSync } from "../regular-file";
 import { PreferenceRecord, recordsToTable, writeArrowFile } from "./arrow_write";
-import { mixSeed, Rng } from "./rng";
+import { mixSeed, SeededRng } from "../rng";
 import { preferenceSchema } from "./schema";
 import { Tokenizer } from "./tokenizer";
 
@@ -121,7 +121,7 @@ export function llaraRecords(rows: LlaraRow[], options: RecordOptions): Preferen
   };
   const negatives = options.negatives ?? 0;
   return rows.map((row, i) => {
-    const rng = new Rng(mixSeed(options.seed, i));
+    const rng = new SeededRng(mixSeed(options.seed, i));
     const template = options.templates[rng.below(options.templates.length)];
     const history = historyOf(row);
     const candidates = row.itemList;

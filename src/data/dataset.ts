@@ -14,7 +14,7 @@ import { validatedArrowStream } from "./arrow-stream-validate";
 import { ArrowFileShape, validateArrowFile } from "./arrow-validate";
 import { DataError } from "./errors";
 import { ListGather } from "./pack";
-import { mixSeed, Rng } from "./rng";
+import { mixSeed, SeededRng } from "../rng";
 import { ALL_COLUMNS, DatasetMetadata, parseMetadata } from "./schema";
 import { checkChunk, NegativeSampling } from "./validate";
 
@@ -225,7 +225,7 @@ export class PreferenceDataset {
     const epoch = options.epoch ?? 0;
     const skip = options.skipBatches ?? 0;
     const bufferSize = options.shuffle ? Math.max(1, options.shuffleBuffer ?? 8192) : 0;
-    const shuffleRng = new Rng(mixSeed(seed, epoch, 0x5f3759df));
+    const shuffleRng = new SeededRng(mixSeed(seed, epoch, 0x5f3759df));
     const builder = new BatchBuilder(K, sampling, seed, epoch);
 
     // Rows wait here as (chunk, row) pairs; with shuffle, a bounded buffer emits a random one per incoming row.
@@ -278,14 +278,7 @@ class BatchBuilder {
     const chosen = chunk.chosenIndex[r];
     const pool: number[] = [];
     for (let j = 0; j < count; j++) if (j !== chosen) pool.push(j);
-    const rng = new Rng(mixSeed(this.seed, this.epoch, chunk.rowStart + r));
-    for (let i = 0; i < this.K; i++) {
-      const j = i + rng.below(pool.length - i);
-      const t = pool[i];
-      pool[i] = pool[j];
-      pool[j] = t;
-    }
-    return pool.slice(0, this.K);
+    return new SeededRng(mixSeed(this.seed, this.epoch, chunk.rowStart + r)).choose(pool.length, this.K).map((p) => pool[p]);
   }
 
   build(refs: RowRef[]): PreferenceBatch {

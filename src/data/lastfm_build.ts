@@ -6,7 +6,7 @@
 import { readFileSync } from "fs";
 import { join } from "path";
 import { itemVocabulary, llaraRecords, parseLlaraJson, parseTemplates, responseText, writeLlaraArrow } from "./convert";
-import { mixSeed, Rng } from "./rng";
+import { mixSeed, SeededRng } from "../rng";
 import { addItemTokens } from "./item_tokens";
 import { Tokenizer } from "./tokenizer";
 import { trainByteLevelBpe, writeFileAtomic } from "./train_tokenizer";
@@ -27,7 +27,7 @@ export const LASTFM = {
 
 /** Train/valid row indices: a seeded permutation, the last `validRows` for validation, each part in file order. */
 export function splitRows(count: number, seed: number, validRows: number): { train: number[]; valid: number[] } {
-  const order = new Rng(mixSeed(seed, 0x73706c74)).shuffle(Array.from({ length: count }, (_, i) => i));
+  const order = new SeededRng(mixSeed(seed, 0x73706c74)).shuffle(Array.from({ length: count }, (_, i) => i));
   const valid = order.slice(count - validRows).sort((a, b) => a - b);
   const train = order.slice(0, count - validRows).sort((a, b) => a - b);
   return { train, valid };

@@ -17,7 +17,7 @@ import { fillTemplate, responseText } from "./convert";
 import { DataError } from "./errors";
 import { PreferenceDataset } from "./dataset";
 import { ListGather } from "./pack";
-import { mixSeed, Rng } from "./rng";
+import { mixSeed, SeededRng } from "../rng";
 import type { Tokenizer } from "./tokenizer";
 
 export interface ResampleOptions {
@@ -139,7 +139,7 @@ export class ResampledDataset {
       const count = Math.round((examples.length * copyRows) / (1 - copyRows));
       for (let i = 0; i < count; i++) {
         const row = rows.length + i; // beyond the file's rows: names the copy row in batch.rows and seeds its draws
-        const rng = new Rng(mixSeed(copySeed, row, 0x636f7079));
+        const rng = new SeededRng(mixSeed(copySeed, row, 0x636f7079));
         const length = minHistory + rng.below(maxHistory - minHistory + 1);
         const drawn = new Set<number>();
         while (drawn.size < length + 1) drawn.add(rng.below(items.length));
@@ -163,7 +163,7 @@ export class ResampledDataset {
    */
   drawCandidates(exampleIndex: number, seed: number, epoch: number): { items: Int32Array; targetIndex: number; template: number } {
     const ex = this.examples[exampleIndex];
-    const rng = new Rng(mixSeed(seed, epoch, ex.key, 0x63616e64));
+    const rng = new SeededRng(mixSeed(seed, epoch, ex.key, 0x63616e64));
     const excluded = new Set<number>(ex.history);
     excluded.add(ex.target);
     const n = this.numCandidates;
@@ -195,7 +195,7 @@ export class ResampledDataset {
       throw new RangeError(`negatives must be an integer in [0, ${this.numCandidates - 1}] (the other candidates), got ${K}`);
     }
     const order = Array.from({ length: this.examples.length }, (_, i) => i);
-    if (request.shuffle) new Rng(mixSeed(request.seed, request.epoch, 0x5f3759df)).shuffle(order);
+    if (request.shuffle) new SeededRng(mixSeed(request.seed, request.epoch, 0x5f3759df)).shuffle(order);
     const skip = request.skipBatches ?? 0;
     for (let start = skip * B, index = skip; start < order.length; start += B, index++) {
       const picked = order.slice(start, start + B);

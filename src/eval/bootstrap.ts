@@ -7,7 +7,7 @@
  * the same seed, sees the same resampled rows. The interval is the (1 - confidence) / 2 and (1 + confidence) / 2
  * quantiles of the resampled means, linearly interpolated between order statistics (Hyndman-Fan type 7).
  */
-import { SeededRng } from "../negatives/rng";
+import { SeededRng } from "../rng";
 
 /** [lower, upper]; [NaN, NaN] where nothing was measured. */
 export type Interval = [number, number];

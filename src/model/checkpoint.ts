@@ -3,43 +3,30 @@
  *
  * loadModel:   config.json + model.safetensors (or shards + index) [+ tokenizer.json], or a PEFT adapter folder.
  * createModel: a randomly initialised model from a config (training from scratch).
- * saveModel:   the same layout back (merged weights), or the LoRA adapters alone as PEFT writes them.
+ * saveModel:   the same layout back (merged weights), or the LoRA adapters alone as PEFT writes them (save.ts;
+ *              re-exported here, the module callers know).
  *
  * Loading checks names and shapes both ways (every parameter present, nothing unexpected) before trusting
- * a checkpoint. Saving writes a temp folder beside the target and renames it into place, so a crash
- * never leaves a half-written checkpoint where a complete one is expected.
+ * a checkpoint.
  */
 import { promises as fsp } from "fs";
 import * as path from "path";
 import type { Tokenizer } from "../data/tokenizer";
 import { Model } from "./model";
 import { DeviceName, ModelDType, native, NativeLoraConfig, NativeModel, NativeModelConfig, NativeModelConstructor, ParameterInfo, SafetensorsDType } from "../native";
-import { writeFileAtomic, writeFolderAtomic } from "./atomic";
-import { ConfigExtras, configToJson, readConfigFile } from "./config";
-import {
-  ADAPTER_CONFIG_FILE,
-  ADAPTER_WEIGHTS_FILE,
-  adapterConfigJson,
-  checkAdapterRanks,
-  fromPeftName,
-  LoraOptions,
-  readAdapterConfig,
-  resolveLoraConfig,
-  toPeftName,
-} from "./peft";
-import { LazySafetensorsTensor, openSafetensors, SafetensorsFile, writeSafetensors } from "./safetensors";
-import { openCheckpointTensors, writeShardedSafetensors } from "./sharded";
-import { loadTokenizerFile, TOKENIZER_FILES } from "./tokenizer-file";
+import { readConfigFile } from "./config";
+import { addLora, recordOf, setRecord } from "./model-record";
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, checkAdapterRanks, fromPeftName, LoraOptions, readAdapterConfig, resolveLoraConfig } from "./peft";
+import { nativeOf, type LoadedModel } from "./save";
+import { openSafetensors, SafetensorsFile } from "./safetensors";
+import { openCheckpointTensors } from "./sharded";
+import { loadTokenizerFile } from "./tokenizer-file";
 import { firstNonFinite } from "./finite";
 import { checkConfigAgainstCheckpoint } from "./parameter-shapes";
 
-/** What saveModel accepts: a Model, or anything holding a native decoder (tests use stand-ins). */
-export interface LoadedModel {
-  native: NativeModel;
-  tokenizer?: Tokenizer | unknown;
-  /** The folder it was loaded from. */
-  path?: string;
-}
+export { saveModel } from "./save";
+export type { LoadedModel, SaveOptions } from "./save";
+
 
 export interface ModelOptions {
   device?: DeviceName;
@@ -60,29 +47,7 @@ export interface LoadOptions extends ModelOptions {
   tokenizer?: boolean;
 }
 
-export interface SaveOptions {
-  /** Write only adapter_config.json + adapter_model.safetensors (PEFT layout). */
-  adapterOnly?: boolean;
-  /** Replace an existing folder (default: refuse). */
-  overwrite?: boolean;
-  /** Split model.safetensors into shards above this many bytes (default 5 GB as transformers). */
-  maxShardBytes?: number;
-  /** LoRA settings for adapter_config.json when the adapters were not added through this module. */
-  lora?: NativeLoraConfig;
-  /** base_model_name_or_path for adapter_config.json (default: the folder the base was loaded from). */
-  baseModelNameOrPath?: string;
-}
 
-/** What this module knows about a native model beyond its weights, needed again at save time. */
-interface ModelRecord {
-  sourceDir?: string;
-  /** An adapter folder the model was loaded from (its tokenizer files win over the base's). */
-  adapterDir?: string;
-  extras?: ConfigExtras;
-  lora?: NativeLoraConfig;
-  baseModelNameOrPath?: string | null;
-}
-const records = new WeakMap<NativeModel, ModelRecord>();
 
 /** Tensors a checkpoint may hold that are not parameters (buffers older transformers saved). */
 const IGNORABLE_TENSORS = [/(^|\.)rotary_emb\.inv_freq$/];
@@ -91,13 +56,6 @@ const FLOAT_DTYPES: readonly SafetensorsDType[] = ["F32", "F16", "BF16", "F64"];
 
 const DTYPE_BYTES: Record<ModelDType, number> = { float32: 4, float64: 8, bfloat16: 2, float16: 2 };
 
-const SAFETENSORS_DTYPE_OF: Record<ModelDType, SafetensorsDType> = { float32: "F32", float64: "F64", bfloat16: "BF16", float16: "F16" };
-
-function safetensorsDType(dtype: ModelDType): SafetensorsDType {
-  const tag = SAFETENSORS_DTYPE_OF[dtype];
-  if (!tag) throw new TypeError(`unknown model dtype ${JSON.stringify(dtype)}`);
-  return tag;
-}
 
 async function exists(p: string): Promise<boolean> {
   return fsp.access(p).then(
@@ -111,12 +69,6 @@ function construct(config: NativeModelConfig, options: ModelOptions & { seed?: n
   return new ModelClass(config, { device: options.device ?? "cpu", dtype: options.dtype ?? "float32", seed: options.seed });
 }
 
-function addLora(model: NativeModel, lora: NativeLoraConfig): void {
-  model.addLora(lora);
-  const record = records.get(model) ?? {};
-  record.lora = lora;
-  records.set(model, record);
-}
 
 /** Names for an error message: all of them up to a screenful, then a count. */
 function listNames(names: string[], limit = 40): string {
@@ -207,7 +159,7 @@ async function loadBaseWeights(folder: string, options: LoadOptions): Promise<Na
   checkConfigAgainstCheckpoint(config, configPath, { shapes, ignorable, fileOf: (name) => checkpoint.sources.get(name)?.path ?? folder }, DTYPE_BYTES[dtype] ?? 4, `loadModel ${folder}`);
   const model = construct(config, { ...options, dtype });
   try {
-    records.set(model, { sourceDir: folder, extras, baseModelNameOrPath: folder });
+    setRecord(model, { sourceDir: folder, extras, baseModelNameOrPath: folder });
     await loadTensors(
       model,
       model.parameterInfo().filter((p) => !p.isAdapter),
@@ -241,9 +193,7 @@ async function loadAdapterFolder(folder: string, options: LoadOptions): Promise<
   const model = await loadBaseWeights(baseDir, options);
   try {
     addLora(model, lora);
-    const record = records.get(model)!;
-    record.baseModelNameOrPath = baseModelNameOrPath ?? baseDir;
-    record.adapterDir = folder;
+    setRecord(model, { ...recordOf(model), baseModelNameOrPath: baseModelNameOrPath ?? baseDir, adapterDir: folder });
     const sources = new Map(adapterFile.names().map((n) => [n, adapterFile]));
     const adapters = model.parameterInfo().filter((p) => p.isAdapter);
     await loadTensors(model, adapters, sources, `loadModel ${weightsPath}`, fromPeftName, () => false, options.allowNonFinite === true);
@@ -270,7 +220,7 @@ async function findBaseFolder(folder: string, explicit: string | undefined, name
 /** A randomly initialised model (seeded) for training from scratch. */
 export function createModel(config: NativeModelConfig, options: ModelOptions & { seed?: number } = {}): Model {
   const model = construct(config, options);
-  records.set(model, { baseModelNameOrPath: null });
+  setRecord(model, { baseModelNameOrPath: null });
   try {
     if (options.lora) addLora(model, resolveLoraConfig(options.lora));
   } catch (err) {
@@ -288,119 +238,4 @@ export function addLoraAdapters(model: NativeModel | LoadedModel, options: LoraO
   return lora;
 }
 
-function nativeOf(model: NativeModel | LoadedModel | { native: NativeModel }): NativeModel {
-  const m = model as { parameterInfo?: unknown; native?: NativeModel };
-  // A Model wrapper also has parameterInfo(): look for the wrapped decoder first.
-  if (m.native && typeof m.native.parameterInfo === "function") return m.native;
-  if (typeof m.parameterInfo === "function") return model as NativeModel;
-  throw new TypeError("saveModel: expected a model (a NativeModel or an object with .native)");
-}
 
-/**
- * Writes a checkpoint folder: config.json + model.safetensors (adapters merged in), tokenizer files of
- * the folder it came from; or, with `adapterOnly`, the PEFT adapter files. Everything is written to a
- * temp folder beside `dir` and renamed into place.
- */
-export async function saveModel(
-  model: NativeModel | LoadedModel | { native: NativeModel; path?: string; tokenizer?: unknown },
-  dir: string,
-  options: SaveOptions = {}
-): Promise<void> {
-  const nativeModel = nativeOf(model);
-  if (nativeModel.disposed) throw new Error("saveModel: the model has been disposed");
-  const target = path.resolve(dir);
-  const record = records.get(nativeModel) ?? {};
-  const wrapperPath = (model as { path?: string }).path;
-  const tokenizerDirs = [record.adapterDir, record.sourceDir ?? (wrapperPath ? path.resolve(wrapperPath) : undefined)];
-  await writeFolderAtomic(target, { overwrite: options.overwrite === true, caller: "saveModel" }, async (temp) => {
-    const params = nativeModel.parameterInfo();
-    if (options.adapterOnly) await writeAdapterFiles(nativeModel, params, temp, record, options);
-    else await writeModelFiles(nativeModel, params, temp, record, options, (model as { tokenizer?: unknown }).tokenizer);
-    await copyTokenizerFiles(tokenizerDirs, temp, (model as { tokenizer?: unknown }).tokenizer, options.adapterOnly === true);
-  });
-}
-
-async function writeModelFiles(
-  model: NativeModel,
-  params: ParameterInfo[],
-  dir: string,
-  record: ModelRecord,
-  options: SaveOptions,
-  tokenizer: unknown
-): Promise<void> {
-  const config = model.config;
-  const extras = { ...(record.extras ?? {}) };
-  if (extras.raw) {
-    // Carry through the fields this package does not interpret, but not stale dtype or quantisation notes.
-    const raw = { ...extras.raw };
-    for (const stale of ["torch_dtype", "dtype", "quantization_config", "_name_or_path", "transformers_version"]) delete raw[stale];
-    extras.raw = raw;
-  }
-  // A model created from scratch knows its EOS only through its tokenizer (src/data's wrapper: eosId).
-  const eosId = (tokenizer as { eosId?: unknown } | undefined)?.eosId;
-  if (extras.eosTokenId === undefined && typeof eosId === "number") extras.eosTokenId = eosId;
-  const configJson = configToJson(config, { ...extras, dtype: model.dtype });
-  await writeFileAtomic(path.join(dir, "config.json"), JSON.stringify(configJson, null, 2) + "\n");
-  // Copied out of the model one at a time as the writer reaches them.
-  const tensors: LazySafetensorsTensor[] = params
-    .filter((p) => !p.isAdapter && !(config.tie_word_embeddings && p.name === "lm_head.weight")) // tied: HF stores the embedding only
-    .map((p) => ({
-      name: p.name,
-      dtype: safetensorsDType(p.dtype),
-      shape: p.shape,
-      load: () => {
-        const t = model.getTensor(p.name, { merged: true });
-        if (t.dtype !== safetensorsDType(p.dtype)) throw new Error(`saveModel: getTensor("${p.name}") returned ${t.dtype}, parameterInfo says ${p.dtype}`);
-        return t.data;
-      },
-    }));
-  await writeShardedSafetensors(dir, tensors, { maxShardBytes: options.maxShardBytes, metadata: { format: "pt" } });
-}
-
-async function writeAdapterFiles(
-  model: NativeModel,
-  params: ParameterInfo[],
-  dir: string,
-  record: ModelRecord,
-  options: SaveOptions
-): Promise<void> {
-  const adapters = params.filter((p) => p.isAdapter);
-  if (adapters.length === 0) throw new Error("saveModel: adapterOnly, but the model has no LoRA adapters");
-  const lora = options.lora ?? record.lora;
-  if (!lora) throw new Error("saveModel: the adapters' settings are unknown (added outside loadModel/createModel/addLoraAdapters); pass { lora }");
-  const base = options.baseModelNameOrPath ?? record.baseModelNameOrPath ?? null;
-  const config = adapterConfigJson(lora, base);
-  await writeFileAtomic(path.join(dir, ADAPTER_CONFIG_FILE), JSON.stringify(config, null, 2) + "\n");
-  const tensors = adapters.map((p) => {
-    const t = model.getTensor(p.name);
-    return { name: toPeftName(p.name), dtype: t.dtype, shape: t.shape, data: t.data };
-  });
-  await writeSafetensors(path.join(dir, ADAPTER_WEIGHTS_FILE), tensors, { format: "pt" });
-}
-
-/** Copies each tokenizer file from the first of `sourceDirs` that has it (an adapter's own, then its base's). */
-async function copyTokenizerFiles(sourceDirs: (string | undefined)[], dir: string, tokenizer: unknown, adapterOnly: boolean): Promise<void> {
-  let copiedTokenizer = false;
-  for (const name of TOKENIZER_FILES) {
-    if (adapterOnly && name === "generation_config.json") continue;
-    for (const sourceDir of sourceDirs) {
-      if (!sourceDir) continue;
-      const from = path.join(sourceDir, name);
-      if (!(await exists(from))) continue;
-      await fsp.copyFile(from, path.join(dir, name));
-      const handle = await fsp.open(path.join(dir, name), "r+");
-      await handle.sync().finally(() => handle.close());
-      if (name === "tokenizer.json") copiedTokenizer = true;
-      break;
-    }
-  }
-  if (copiedTokenizer || !tokenizer) return;
-  // A tokenizer not loaded from the source folder: copy the file it came from (src/data's wrapper keeps
-  // it as `source`), or serialise an in-memory one (the tokenizers package's `save`).
-  const { source, save } = tokenizer as { source?: unknown; save?: (file: string, pretty?: boolean) => void };
-  if (typeof source === "string" && source.endsWith(".json") && (await exists(source))) {
-    await fsp.copyFile(source, path.join(dir, "tokenizer.json"));
-  } else if (typeof save === "function") {
-    save.call(tokenizer, path.join(dir, "tokenizer.json"), false);
-  }
-}

@@ -1,10 +1,11 @@
 /**
  * Model: the TypeScript face of the native decoder (NativeModel). Scores candidate responses against
- * shared prompts and generates greedily; loading and saving live in checkpoint.ts.
+ * shared prompts and generates greedily; loading lives in checkpoint.ts, saving in save.ts.
  */
 import type { Tokenizer } from "../data/tokenizer";
 import type { PackedTokens } from "../data/batch";
 import type { DeviceName, ModelDType, NativeLoraConfig, NativeModel, NativeModelConfig, ParameterInfo } from "../native";
+import { saveModel, type SaveOptions } from "./save";
 
 /** Prompts as token lists, or packed (values + offsets, e.g. a PreferenceBatch column). */
 export type PromptTokens = number[][] | PackedTokens;
@@ -165,10 +166,8 @@ export class Model {
     return lists;
   }
 
-  /** Saves a Hugging Face-format folder (see saveModel in checkpoint.ts). */
-  async save(dir: string, options: import("./checkpoint").SaveOptions = {}): Promise<void> {
-    // Required here, not at the top: checkpoint.ts constructs Models, so a static import would be circular.
-    const { saveModel } = require("./checkpoint") as typeof import("./checkpoint");
+  /** Saves a Hugging Face-format folder (see saveModel in save.ts). */
+  async save(dir: string, options: SaveOptions = {}): Promise<void> {
     await saveModel(this, dir, options);
   }
 

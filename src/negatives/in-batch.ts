@@ -14,9 +14,8 @@
  * A rejected entry with item id < 0 or no tokens is padding and is never used.
  */
 import type { PackedTokens, PreferenceBatch } from "../data/batch";
-import { mixSeed } from "../data/rng";
 import { listAt, packLayout, type NegativeLayout, type Source } from "./layout";
-import { SeededRng } from "./rng";
+import { mixSeed, SeededRng } from "../rng";
 
 export interface InBatchOptions {
   /** Most shared negatives added to a row (its own negatives do not count). Over it, a seeded uniform

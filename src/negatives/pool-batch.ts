@@ -9,7 +9,7 @@
 import type { PreferenceBatch } from "../data/batch";
 import { listAt, packLayout, type NegativeLayout, type Source } from "./layout";
 import type { NegativePool } from "./pool";
-import type { SeededRng } from "./rng";
+import type { SeededRng } from "../rng";
 
 /** Responses to score: candidate list c of row b is response c, scored under prompt b. */
 export interface CandidateScoringInput {

@@ -8,7 +8,7 @@
  * All randomness comes from one SeededRng owned by the pool (or one the caller passes), and toJSON() /
  * fromJSON() save and restore the pools and that generator exactly, so a resumed run samples the same.
  */
-import { SeededRng, type SeededRngState } from "./rng";
+import { SeededRng, type SeededRngState } from "../rng";
 
 export type PoolSelection = "random" | "hard";
 

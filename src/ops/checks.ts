@@ -65,8 +65,8 @@ export function checkOpOptions(options: OpOptions, what: string): void {
   if (options.grad !== undefined && typeof options.grad !== "boolean") {
     throw new TypeError(`${what}.grad must be a boolean, got ${describeValue(options.grad)}`);
   }
-  if (options.implementation !== undefined && options.implementation !== "fused" && options.implementation !== "reference") {
-    throw new RangeError(`${what}.implementation must be "fused" or "reference", got ${JSON.stringify(options.implementation)}`);
+  if (options.implementation !== undefined && options.implementation !== "fused" && options.implementation !== "plain") {
+    throw new RangeError(`${what}.implementation must be "fused" or "plain", got ${JSON.stringify(options.implementation)}`);
   }
   if (options.device !== undefined && options.device !== "cpu" && options.device !== "cuda") {
     throw new RangeError(`${what}.device must be "cpu" or "cuda", got ${JSON.stringify(options.device)}`);

@@ -1,6 +1,6 @@
 /**
  * Preference and token losses on typed arrays: S-DPO, DPO and token log-probs (fused native kernels,
- * or the composed-ATen reference), with optional gradients. Every argument is checked here, before
+ * or their plain composed-ATen versions), with optional gradients. Every argument is checked here, before
  * the native call, and a bad one is a TypeError / RangeError naming it.
  */
 import {

@@ -4,13 +4,14 @@
  *   trainable.safetensors   the trainable parameters exactly as trained (unmerged LoRA factors, full dtype),
  *   optimizer.safetensors   AdamW moments, with the step count in its metadata,
  *   trainer_state.json      step, epoch, position in the data, options, RNG states.
- * A checkpoint is written into a hidden temp folder beside it and renamed into place, so a kill at any
- * moment leaves either the previous checkpoints alone or the new one complete.
+ * A checkpoint is written into a hidden temp folder beside it and renamed into place (src/model/atomic.ts), so a
+ * kill at any moment leaves either the previous checkpoints alone or the new one complete.
  */
 import { promises as fsp } from "fs";
 import * as path from "path";
+import { recoverInterruptedWrites, writeFileAtomic, writeFolderAtomic } from "../model/atomic";
 import type { Model } from "../model/model";
-import { saveModel } from "../model/checkpoint";
+import { writeModelFolder } from "../model/save";
 import { readSafetensors, writeSafetensors } from "../model/safetensors";
 import type { NativeTrainer, OptimizerState, SafetensorsDType } from "../native";
 import type { PoolCheckpoint } from "./step_negatives";
@@ -53,7 +54,11 @@ export function checkpointName(step: number): string {
   return `checkpoint-${step}`;
 }
 
-/** Removes half-written checkpoints a killed run left behind. */
+/**
+ * Cleans up after a run killed while writing a checkpoint: the temp folders writeFolderAtomic left of dead
+ * processes (.checkpoint-N.tmp-<pid>-...; a checkpoint moved aside goes back if its replacement never arrived),
+ * and those of earlier versions of this package (.tmp-/.old-checkpoint-N-..., ..tmp-checkpoint-N-...).
+ */
 export async function removeStaleTemps(outputDir: string): Promise<void> {
   let entries: string[] = [];
   try {
@@ -61,12 +66,18 @@ export async function removeStaleTemps(outputDir: string): Promise<void> {
   } catch {
     return;
   }
+  const checkpoints = new Set<string>();
   for (const name of entries) {
-    // Ours (.tmp-/.old-checkpoint-N-...) and saveModel's (..tmp-checkpoint-N-...).
-    if (/^\.+(tmp|old)-checkpoint-/.test(name)) {
-      await fsp.rm(path.join(outputDir, name), { recursive: true, force: true });
-    }
+    if (/^\.+(tmp|old)-checkpoint-/.test(name)) await fsp.rm(path.join(outputDir, name), { recursive: true, force: true });
+    const temp = /^\.(checkpoint-\d+)\.tmp-/.exec(name);
+    if (temp) checkpoints.add(temp[1]);
   }
+  for (const name of checkpoints) await recoverInterruptedWrites(path.join(outputDir, name));
+}
+
+/** trainer_state.json's text: non-finite numbers (a NaN loss) written as null, which JSON has. */
+function stateJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2) + "\n";
 }
 
 export async function writeCheckpoint(
@@ -76,14 +87,11 @@ export async function writeCheckpoint(
   trainable: { name: string }[],
   state: TrainerState
 ): Promise<string> {
-  const name = checkpointName(state.globalStep);
-  const final = path.join(outputDir, name);
-  const temp = path.join(outputDir, `.tmp-${name}-${process.pid}-${Date.now()}`);
-  await fsp.mkdir(outputDir, { recursive: true });
-  try {
-    // The wrapper's parts, so saveModel finds the tokenizer and source folder whatever the Model class grows.
-    await saveModel({ native: model.native, path: model.path, tokenizer: model.tokenizer }, temp);
-    await fsp.mkdir(temp, { recursive: true });
+  const final = path.join(outputDir, checkpointName(state.globalStep));
+  // overwrite: a resumed run saving the same step again replaces it without a gap.
+  await writeFolderAtomic(final, { overwrite: true, caller: "writeCheckpoint" }, async (temp) => {
+    // The wrapper's parts, so the tokenizer and source folder are found whatever the Model class grows.
+    await writeModelFolder({ native: model.native, path: model.path, tokenizer: model.tokenizer }, temp);
     const params = trainable.map((p) => ({ name: p.name, ...model.native.getTensor(p.name) }));
     await writeSafetensors(path.join(temp, TRAINABLE_FILE), params, { format: STATE_FORMAT });
     const optimizer = trainer.optimizerState();
@@ -91,21 +99,8 @@ export async function writeCheckpoint(
       format: STATE_FORMAT,
       step: String(optimizer.step),
     });
-    await writeJsonSynced(path.join(temp, TRAINER_STATE_FILE), state);
-    await syncDir(temp);
-    // Replace a checkpoint of the same step (a resumed run saving again) without a gap.
-    let old: string | undefined;
-    if (await exists(final)) {
-      old = path.join(outputDir, `.old-${name}-${process.pid}-${Date.now()}`);
-      await fsp.rename(final, old);
-    }
-    await fsp.rename(temp, final);
-    await syncDir(outputDir);
-    if (old) await fsp.rm(old, { recursive: true, force: true });
-  } catch (err) {
-    await fsp.rm(temp, { recursive: true, force: true });
-    throw err;
-  }
+    await writeFileAtomic(path.join(temp, TRAINER_STATE_FILE), stateJson(state));
+  });
   return final;
 }
 
@@ -145,40 +140,6 @@ export async function readCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   return { state, optimizer: { step, tensors: opt.tensors.map(asBytes) }, trainable: trainable.tensors.map(asBytes) };
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await fsp.stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function writeJsonSynced(file: string, value: unknown): Promise<void> {
-  const handle = await fsp.open(file, "w");
-  try {
-    await handle.writeFile(JSON.stringify(value, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2) + "\n");
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const handle = await fsp.open(dir, "r");
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // Some platforms cannot fsync a directory; the rename is still atomic.
-  }
-}
-
 export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  const temp = `${file}.tmp-${process.pid}`;
-  await writeJsonSynced(temp, value);
-  await fsp.rename(temp, file);
+  await writeFileAtomic(file, stateJson(value));
 }

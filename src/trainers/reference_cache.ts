@@ -1,40 +1,52 @@
 /**
  * referenceMode "precomputed": reference log-probs of every response a run can meet (each example's
  * chosen, its negatives and its candidate list), scored once before the first update and kept, so
- * the reference policy never runs again. Keyed by source row and response tokens, so it does not
- * depend on which negatives an epoch happens to draw.
+ * the reference policy never runs again. Keyed by source, row and response tokens: by row and tokens so
+ * it does not depend on which negatives an epoch happens to draw, by source because row r of the training
+ * data and row r of the eval data are different examples (different prompts) that may share a response.
  */
 import type { PackedTokens, PreferenceBatch } from "../data/batch";
 import type { NativeModel, TrainBatchInput } from "../native";
 import { listAt } from "./pack";
-import type { PreferenceSource } from "./source";
+import type { PreferenceSource, SourceKey } from "./source";
 
 function keyOf(tokens: Int32Array): string {
   return tokens.join(",");
 }
 
+/** Log-probs of one source: row -> response tokens -> log-prob. */
+type SourceEntries = Map<number, Map<string, number>>;
+
 export class ReferenceCache {
-  private readonly byRow = new Map<number, Map<string, number>>();
+  private readonly bySource = new Map<SourceKey, SourceEntries>();
   private count = 0;
 
   get size(): number {
     return this.count;
   }
 
-  /** Scores every response of `source` with the reference policy (adapters off). */
-  async add(model: NativeModel, source: PreferenceSource, options: { batchSize: number; negatives: number }): Promise<void> {
-    const batches = source.batches({ batchSize: options.batchSize, negatives: options.negatives, shuffle: false, seed: 0, epoch: 0, skipBatches: 0 });
-    for await (const batch of batches) await this.addBatch(model, batch);
+  /** Whether the source known as `key` has been scored. */
+  has(key: SourceKey): boolean {
+    return this.bySource.has(key);
   }
 
-  private async addBatch(model: NativeModel, batch: PreferenceBatch): Promise<void> {
+  /** Scores every response of `source` (known as `key`) with the reference policy (adapters off). */
+  async add(model: NativeModel, key: SourceKey, source: PreferenceSource, options: { batchSize: number; negatives: number }): Promise<void> {
+    if (this.bySource.has(key)) return;
+    const byRow: SourceEntries = new Map();
+    const batches = source.batches({ batchSize: options.batchSize, negatives: options.negatives, shuffle: false, seed: 0, epoch: 0, skipBatches: 0 });
+    for await (const batch of batches) await this.addBatch(model, byRow, batch);
+    this.bySource.set(key, byRow);
+  }
+
+  private async addBatch(model: NativeModel, byRow: SourceEntries, batch: PreferenceBatch): Promise<void> {
     // Every distinct response of each example, once.
     const lists: { b: number; tokens: Int32Array }[] = [];
     for (let b = 0; b < batch.size; b++) {
       const seen = new Set<string>();
       const take = (tokens: Int32Array) => {
         const key = keyOf(tokens);
-        if (tokens.length === 0 || seen.has(key) || this.byRow.get(batch.rows[b])?.has(key)) return;
+        if (tokens.length === 0 || seen.has(key) || byRow.get(batch.rows[b])?.has(key)) return;
         seen.add(key);
         lists.push({ b, tokens });
       };
@@ -64,21 +76,23 @@ export class ReferenceCache {
     );
     lists.forEach((l, r) => {
       const row = batch.rows[l.b];
-      let map = this.byRow.get(row);
-      if (!map) this.byRow.set(row, (map = new Map()));
+      let map = byRow.get(row);
+      if (!map) byRow.set(row, (map = new Map()));
       map.set(keyOf(l.tokens), logps[r]);
       this.count++;
     });
   }
 
-  /** Reference log-probs for the responses of a packed batch made from `batch`. */
-  lookup(batch: PreferenceBatch, packed: TrainBatchInput): Float64Array {
+  /** Reference log-probs for the responses of a packed batch made from `batch` of the source known as `key`. */
+  lookup(key: SourceKey, batch: PreferenceBatch, packed: TrainBatchInput): Float64Array {
+    const byRow = this.bySource.get(key);
+    if (!byRow) throw new Error(`referenceMode "precomputed": this data was not scored when the reference log-probs were computed`);
     const R = packed.responsePrompt.length;
     const out = new Float64Array(R);
     for (let r = 0; r < R; r++) {
       const row = batch.rows[packed.responsePrompt[r]];
       const tokens = packed.responseIds.subarray(packed.responseOffsets[r], packed.responseOffsets[r + 1]);
-      const value = this.byRow.get(row)?.get(keyOf(tokens));
+      const value = byRow.get(row)?.get(keyOf(tokens));
       if (value === undefined) {
         throw new RangeError(
           `referenceMode "precomputed": no reference log-prob for a response of row ${row} ` +

@@ -5,6 +5,7 @@
 import { createHash, randomUUID } from "crypto";
 import { createReadStream, promises as fsp } from "fs";
 import * as path from "path";
+import { writeFileAtomic } from "../model/atomic";
 import { RUN_FILE, removeStaleTemps, writeJsonAtomic } from "./checkpoint_io";
 import type { LossName } from "./types";
 
@@ -112,13 +113,12 @@ export async function sha256OfFile(file: string): Promise<string> {
   return hash.digest("hex");
 }
 
-/** Writes `dir`/training_data.json for training file `file` of `rows` rows (write, then rename). */
+/** Writes `dir`/training_data.json for training file `file` of `rows` rows (atomically). */
 export async function recordTrainingData(dir: string, file: string, rows: number): Promise<void> {
   await fsp.mkdir(dir, { recursive: true });
   const record: TrainingDataRecord = { file: path.resolve(file), sha256: await sha256OfFile(file), rows };
   const target = path.join(dir, TRAINING_DATA_FILE);
-  await fsp.writeFile(target + ".tmp", JSON.stringify(record, null, 2) + "\n");
-  await fsp.rename(target + ".tmp", target);
+  await writeFileAtomic(target, JSON.stringify(record, null, 2) + "\n");
 }
 
 /**

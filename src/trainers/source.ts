@@ -1,4 +1,5 @@
 /** What the trainers read: anything that yields PreferenceBatches the way PreferenceDataset does. */
+import * as path from "path";
 import type { PreferenceBatch } from "../data/batch";
 import { PreferenceDataset } from "../data/dataset";
 
@@ -27,4 +28,14 @@ export function openSource(data: unknown, what: string): PreferenceSource {
     return data as PreferenceSource;
   }
   throw new TypeError(`${what} must be a path to an .arrow file or a PreferenceDataset`);
+}
+
+/**
+ * What tells sources apart where row numbers do not (row r of the training file is not row r of the eval
+ * file): a file by its resolved path, so opening it again is the same source; an opened dataset by itself.
+ */
+export type SourceKey = string | object;
+
+export function sourceKey(data: unknown): SourceKey {
+  return typeof data === "string" ? `file:${path.resolve(data)}` : (data as object);
 }

@@ -13,7 +13,7 @@
  * the sampling generator are saved in trainer_state.json and restored on resume.
  */
 import type { PreferenceBatch } from "../data/batch";
-import { mixSeed } from "../data/rng";
+import { mixSeed } from "../rng";
 import type { Model } from "../model/model";
 import type { TrainBatchInput } from "../native";
 import { shareInBatchNegatives } from "../negatives/in-batch";

@@ -22,7 +22,7 @@ import { chosenTokenCount, packBatch } from "./pack";
 import { ReferenceCache } from "./reference_cache";
 import { claimOutputDir, newRunId, pruneCheckpoints } from "./run_dir";
 import { learningRateAt, warmupStepsFor } from "./schedules";
-import { openSource, type PreferenceSource } from "./source";
+import { openSource, sourceKey, type PreferenceSource, type SourceKey } from "./source";
 import { StepNegatives } from "./step_negatives";
 import { StatsAccumulator } from "./stats";
 import type { EvalEvent, FitOptions, FitReport, LossName, TrainerOptions } from "./types";
@@ -53,6 +53,8 @@ export abstract class PreferenceTrainer {
   private readonly events = new TrainerEvents();
   private nativeTrainer: NativeTrainer | undefined;
   private reference: ReferenceCache | undefined;
+  /** Set once fit() may have moved the weights away from the reference policy (a step, a resumed checkpoint). */
+  private weightsTrained = false;
   private negatives: StepNegatives | undefined;
   private running = false;
 
@@ -112,40 +114,49 @@ export abstract class PreferenceTrainer {
   }
 
   /** A batch with the data's own negatives: always for evaluation, in training unless in-batch or pooled. */
-  private pack(batch: PreferenceBatch): TrainBatchInput {
+  private pack(batch: PreferenceBatch, source: SourceKey): TrainBatchInput {
     const packed = packBatch(batch, { withRejected: this.usesNegatives });
-    if (this.reference && this.usesNegatives) packed.referenceLogps = this.reference.lookup(batch, packed);
+    if (this.reference && this.usesNegatives) packed.referenceLogps = this.reference.lookup(source, batch, packed);
     return packed;
   }
 
-  private async ensureReference(sources: PreferenceSource[]): Promise<void> {
-    if (this.options.referenceMode !== "precomputed" || !this.usesNegatives || this.reference) return;
-    // Scored before any update (on resume, before the checkpoint's weights are loaded), so this is the
-    // reference policy with or without adapters.
-    const cache = new ReferenceCache();
-    for (const source of sources) {
-      await cache.add(this.model.native, source, { batchSize: this.options.batchSize, negatives: this.options.negatives });
+  /** referenceMode "precomputed": scores the sources not scored yet, while the model is still the reference. */
+  private async ensureReference(sources: { key: SourceKey; source: PreferenceSource; what: string }[]): Promise<void> {
+    if (this.options.referenceMode !== "precomputed" || !this.usesNegatives) return;
+    const cache = (this.reference ??= new ReferenceCache());
+    // With every trainable parameter an adapter, adapters off is the reference policy at any time; otherwise only
+    // before the first update (on resume, before the checkpoint's weights are loaded).
+    const referenceIntact = !this.weightsTrained || this.model.native.parameterInfo().every((p) => !p.trainable || p.isAdapter);
+    for (const { key, source, what } of sources) {
+      if (cache.has(key)) continue;
+      if (!referenceIntact) {
+        throw new Error(
+          `referenceMode "precomputed": ${what} was not scored before training changed the weights, so its reference ` +
+            "log-probs are unknown; pass it to fit() as { eval } instead"
+        );
+      }
+      await cache.add(this.model.native, key, source, { batchSize: this.options.batchSize, negatives: this.options.negatives });
     }
-    this.reference = cache;
   }
 
   /** Mean loss, rewards and accuracy over `data` without updating anything. */
   async evaluate(data: unknown): Promise<Omit<EvalEvent, "type" | "step" | "epoch">> {
     const source = openSource(data, "evaluate(data)");
-    await this.ensureReference([source]);
-    return this.evaluateSource(source);
+    const key = sourceKey(data);
+    await this.ensureReference([{ key, source, what: "evaluate(data)" }]);
+    return this.evaluateSource(source, key);
   }
 
   /** With `dp` (fit() of a data-parallel run, on every rank), each rank scores its share of every batch and the
    *  sums are added up over the ranks; evaluate() alone scores everything here. */
-  private async evaluateSource(source: PreferenceSource, dp: DataParallel | null = null): Promise<Omit<EvalEvent, "type" | "step" | "epoch">> {
+  private async evaluateSource(source: PreferenceSource, key: SourceKey, dp: DataParallel | null = null): Promise<Omit<EvalEvent, "type" | "step" | "epoch">> {
     let acc = new StatsAccumulator();
     const o = this.options;
     const worldSize = dp?.worldSize ?? 1;
     for await (const batch of source.batches({ batchSize: o.batchSize * worldSize, negatives: o.negatives, shuffle: false, seed: o.seed, epoch: 0, skipBatches: 0, negativeSampling: "fixed" })) {
       const shard = dp ? selectRows(batch, shardPositions(batch.size, dp.rank, worldSize)) : batch;
       if (!shard) continue;
-      const stats = await this.trainer.evaluate(this.pack(shard));
+      const stats = await this.trainer.evaluate(this.pack(shard, key));
       acc.add(stats, this.loss === "sft" ? stats.lossTokens : stats.examples);
     }
     if (dp) acc = StatsAccumulator.fromSums(await dp.allReduceSum(acc.toSums(), "evaluation sums"));
@@ -167,7 +178,9 @@ export abstract class PreferenceTrainer {
     const o = this.options;
     const started = Date.now();
     const train = openSource(data, "fit(data)");
+    const trainKey = sourceKey(data);
     const evalSource = fitOptions.eval !== undefined ? openSource(fitOptions.eval, "fit(data, { eval })") : undefined;
+    const evalKey = fitOptions.eval !== undefined ? sourceKey(fitOptions.eval) : undefined;
     const numRows = await train.countRows();
     if (!(numRows >= 1)) throw new RangeError("fit(data): the training data holds no examples");
     const dp = await DataParallel.join(o.distributed, this.model.device);
@@ -226,7 +239,10 @@ export abstract class PreferenceTrainer {
     if (o.outputDir && isMain) await claimOutputDir(o.outputDir, runId, this.loss, o.overwrite);
     // Before the checkpoint's weights: the model holds the weights the run started from, as the frozen copy
     // cloned at construction does. Without LoRA, scoring afterwards would make the trained policy its own reference.
-    await this.ensureReference(evalSource ? [train, evalSource] : [train]);
+    const sources = [{ key: trainKey, source: train, what: "fit(data)" }];
+    if (evalSource) sources.push({ key: evalKey!, source: evalSource, what: "fit(data, { eval })" });
+    await this.ensureReference(sources);
+    this.weightsTrained = true;
     if (ck) {
       for (const t of ck.trainable) this.model.native.setTensor(t.name, t.dtype, t.shape, t.data);
       this.trainer.setRngState(new Uint8Array(Buffer.from(ck.state.torchRng, "base64")));
@@ -273,7 +289,7 @@ export abstract class PreferenceTrainer {
     };
     const runEval = async () => {
       if (!evalSource) return;
-      const result = await this.evaluateSource(evalSource, dp);
+      const result = await this.evaluateSource(evalSource, evalKey!, dp);
       lastEval = { type: "eval", step: globalStep, epoch: fractionalEpoch(), ...result };
       this.events.emit("eval", lastEval);
     };
@@ -314,7 +330,7 @@ export abstract class PreferenceTrainer {
           }
           continue;
         }
-        const input = this.usesNegatives && negatives.buildsNegatives ? await negatives.forStep(shard, globalStep, i) : this.pack(shard);
+        const input = this.usesNegatives && negatives.buildsNegatives ? await negatives.forStep(shard, globalStep, i) : this.pack(shard, trainKey);
         const stats = await this.trainer.step(input, { learningRate, optimizerStep: last, weight: weights[i] / total });
         acc.add(stats, weights[i]);
         if (last) {

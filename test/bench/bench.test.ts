@@ -2,6 +2,7 @@ import { native } from "../../src/native";
 import { modelFlopsPerExample, type BenchShape } from "../../src/bench/model_flops";
 import { randomBatch, runTrainBench, seededRandom } from "../../src/bench/train_bench";
 import { expectThrows, nonCamelCaseKeys, rejectionOf } from "../helpers";
+import { nativeTestHooks } from "../../src/native/test-hooks";
 
 const tiny: BenchShape = { vocab: 32, dim: 16, layers: 2, heads: 4, kvHeads: 2, ffn: 24, promptLen: 5, respLen: 3, negatives: 2 };
 
@@ -77,7 +78,7 @@ describe("benchTokenLogprobs", () => {
   it("times a small call, reports the chunk rows used, and rejects bad arguments", async () => {
     const ruled = await native().benchTokenLogprobs({ n: 40, d: 8, v: 100000, reps: 1 });
     expect(ruled.seconds).toBeGreaterThan(0);
-    expect(ruled.chunkRows).toBe(native().tokenChunkRows({ device: "cpu", rows: 40, vocab: 100000, freeBytes: 0, elementSize: 4 }));
+    expect(ruled.chunkRows).toBe(nativeTestHooks().tokenChunkRows({ device: "cpu", rows: 40, vocab: 100000, freeBytes: 0, elementSize: 4 }));
     expect((await native().benchTokenLogprobs({ n: 40, d: 8, v: 64, chunkRows: 7, reps: 1 })).chunkRows).toBe(7);
     expectThrows(() => native().benchTokenLogprobs({ n: 0, d: 8, v: 64 }), "RangeError", /n must be an integer/);
     expectThrows(() => native().benchTokenLogprobs({ n: 4, d: 8, v: 64, device: "tpu" as never }), "RangeError", /device must be 'cpu' or 'cuda/);

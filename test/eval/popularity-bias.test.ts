@@ -7,7 +7,7 @@ import type { RowOutcomes } from "../../src/eval/outcomes";
 import { itemPopularity, popularityBias, popularityBiasJson } from "../../src/eval/popularity-bias";
 import { pessimisticRank, topCandidate } from "../../src/eval/ranking";
 import { formatPopularityBiasTable } from "../../src/eval/table";
-import { SeededRng } from "../../src/negatives/rng";
+import { SeededRng } from "../../src/rng";
 
 // Items A..F are ids 0..5. Training targets: A three times, B and C twice, D once, E and F never.
 const [A, B, C, D, E, F] = [0, 1, 2, 3, 4, 5];

@@ -1,5 +1,6 @@
 /** Tiny models and batches for the model tests. */
 import { native, type ModelDType, type NativeModel, type NativeModelConfig, type PackedResponsesInput } from "../../src/native";
+import { SeededRng } from "../../src/rng";
 
 export function tinyConfig(overrides: Partial<NativeModelConfig> = {}): NativeModelConfig {
   return {
@@ -22,16 +23,10 @@ export function tinyConfig(overrides: Partial<NativeModelConfig> = {}): NativeMo
   };
 }
 
-/** Deterministic pseudo-random numbers (mulberry32), so tests do not depend on Math.random. */
+/** Deterministic pseudo-random numbers (the package's mulberry32), so tests do not depend on Math.random. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const generator = new SeededRng(seed);
+  return () => generator.next();
 }
 
 export function makeModel(config: NativeModelConfig, dtype: ModelDType = "float32", seed = 1): NativeModel {

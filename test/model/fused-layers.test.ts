@@ -1,7 +1,7 @@
-/** The model's fused CPU RMSNorm and RoPE against their composed references, a JS oracle and finite differences. */
-import { native } from "../../src/native";
+/** The model's fused CPU RMSNorm and RoPE against their plain composed versions, a JS oracle and finite differences. */
 import { expectThrows } from "../helpers";
 import { randomArray, rng } from "../ops/support";
+import { nativeTestHooks } from "../../src/native/test-hooks";
 
 type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
 const dtypes: [string, Ctor, number][] = [
@@ -34,18 +34,18 @@ function numericGrad(x: Float64Array, f: (x: Float64Array) => ArrayLike<number>,
   });
 }
 
-describe("rmsNorm: fused vs reference", () => {
+describe("rmsNorm: fused vs plain", () => {
   for (const [dtype, ctor, tol] of dtypes) {
     for (const [rows, dim] of [[1, 1], [3, 7], [300, 257], [5, 64]]) {
       test(`${dtype}, ${rows} rows x ${dim}: y, grad x, grad weight`, () => {
         const random = rng(rows * 1000 + dim);
         const inputs = { x: randomArray(ctor, rows * dim, random, 2), weight: randomArray(ctor, dim, random) };
         const gradOutput = randomArray(ctor, rows * dim, random);
-        const fused = native().rmsNorm(inputs, { eps: 1e-6, gradOutput });
-        const reference = native().rmsNorm(inputs, { eps: 1e-6, gradOutput, implementation: "reference" });
-        expect(maxError(fused.y, reference.y)).toBeLessThan(tol);
-        expect(maxError(fused.grad!.x, reference.grad!.x)).toBeLessThan(tol);
-        expect(maxError(fused.grad!.weight!, reference.grad!.weight!)).toBeLessThan(tol);
+        const fused = nativeTestHooks().rmsNorm(inputs, { eps: 1e-6, gradOutput });
+        const plain = nativeTestHooks().rmsNorm(inputs, { eps: 1e-6, gradOutput, implementation: "plain" });
+        expect(maxError(fused.y, plain.y)).toBeLessThan(tol);
+        expect(maxError(fused.grad!.x, plain.grad!.x)).toBeLessThan(tol);
+        expect(maxError(fused.grad!.weight!, plain.grad!.weight!)).toBeLessThan(tol);
         // JS oracle for y
         const oracle = new Float64Array(rows * dim);
         for (let n = 0; n < rows; n++) {
@@ -65,19 +65,19 @@ describe("rmsNorm: fused vs reference", () => {
     const x = randomArray(Float64Array, rows * dim, random, 2);
     const weight = randomArray(Float64Array, dim, random);
     const gradOutput = randomArray(Float64Array, rows * dim, random);
-    const out = native().rmsNorm({ x, weight }, { eps: 1e-6, gradOutput });
+    const out = nativeTestHooks().rmsNorm({ x, weight }, { eps: 1e-6, gradOutput });
     const coords = [0, 5, 17, rows * dim - 1];
-    const fx = numericGrad(x, (v) => native().rmsNorm({ x: v, weight }, { eps: 1e-6 }).y, gradOutput, coords);
+    const fx = numericGrad(x, (v) => nativeTestHooks().rmsNorm({ x: v, weight }, { eps: 1e-6 }).y, gradOutput, coords);
     coords.forEach((c, k) => expect(Math.abs(out.grad!.x[c] - fx[k])).toBeLessThan(1e-7));
-    const fw = numericGrad(weight, (w) => native().rmsNorm({ x, weight: w }, { eps: 1e-6 }).y, gradOutput, [0, 4, 8]);
+    const fw = numericGrad(weight, (w) => nativeTestHooks().rmsNorm({ x, weight: w }, { eps: 1e-6 }).y, gradOutput, [0, 4, 8]);
     [0, 4, 8].forEach((c, k) => expect(Math.abs(out.grad!.weight![c] - fw[k])).toBeLessThan(1e-7));
-    const frozen = native().rmsNorm({ x, weight }, { eps: 1e-6, gradOutput, frozenWeight: true });
+    const frozen = nativeTestHooks().rmsNorm({ x, weight }, { eps: 1e-6, gradOutput, frozenWeight: true });
     expect(frozen.grad!.weight).toBeUndefined();
     expect(maxError(frozen.grad!.x, out.grad!.x)).toBeLessThan(1e-15);
   });
 });
 
-describe("applyRope: fused vs reference", () => {
+describe("applyRope: fused vs plain", () => {
   /** HF rotate_half RoPE in [B, H, T, d] order from x in `layout` order. */
   function ropeOracle(x: ArrayLike<number>, cos: ArrayLike<number>, sin: ArrayLike<number>, B: number, H: number, T: number, d: number, layout: string, angleBatch: number): Float64Array {
     const out = new Float64Array(B * H * T * d), half = d / 2;
@@ -103,10 +103,10 @@ describe("applyRope: fused vs reference", () => {
             batch: B, heads: H, tokens: T, headDim: d, layout,
           };
           const gradOutput = randomArray(ctor, B * H * T * d, random);
-          const fused = native().applyRope(inputs, { gradOutput });
-          const reference = native().applyRope(inputs, { gradOutput, implementation: "reference" });
-          expect(maxError(fused.y, reference.y)).toBeLessThan(tol);
-          expect(maxError(fused.grad!.x, reference.grad!.x)).toBeLessThan(tol);
+          const fused = nativeTestHooks().applyRope(inputs, { gradOutput });
+          const plain = nativeTestHooks().applyRope(inputs, { gradOutput, implementation: "plain" });
+          expect(maxError(fused.y, plain.y)).toBeLessThan(tol);
+          expect(maxError(fused.grad!.x, plain.grad!.x)).toBeLessThan(tol);
           expect(maxError(fused.y, ropeOracle(inputs.x, inputs.cos, inputs.sin, B, H, T, d, layout, angleBatch))).toBeLessThan(tol);
         });
       }
@@ -120,14 +120,14 @@ describe("applyRope: fused vs reference", () => {
     const base = { cos: Float64Array.from(theta.map(Math.cos)), sin: Float64Array.from(theta.map(Math.sin)), batch: B, heads: H, tokens: T, headDim: d, layout: "bthd" as const };
     const x = randomArray(Float64Array, B * H * T * d, random);
     const gradOutput = randomArray(Float64Array, B * H * T * d, random);
-    const out = native().applyRope({ ...base, x }, { gradOutput });
+    const out = nativeTestHooks().applyRope({ ...base, x }, { gradOutput });
     // grad.x is in [B, H, T, d] order; coordinate c of x (layout [B, T, H, d]) is at that order's index:
     const toBhtd = (c: number) => { const i = c % d, h = Math.floor(c / d) % H, t = Math.floor(c / (d * H)) % T, b = Math.floor(c / (d * H * T)); return ((b * H + h) * T + t) * d + i; };
     const coords = [0, 3, 10, 29, B * H * T * d - 1];
-    const numeric = numericGrad(x, (v) => native().applyRope({ ...base, x: v }, {}).y, gradOutput, coords);
+    const numeric = numericGrad(x, (v) => nativeTestHooks().applyRope({ ...base, x: v }, {}).y, gradOutput, coords);
     coords.forEach((c, k) => expect(Math.abs(out.grad!.x[toBhtd(c)] - numeric[k])).toBeLessThan(1e-8));
-    expectThrows(() => native().applyRope({ ...base, x, headDim: 3 }, {}), "RangeError", /headDim must be even/);
-    expectThrows(() => native().applyRope({ ...base, x: x.subarray(1) }, {}), "RangeError", /B\*H\*T\*d/);
-    expectThrows(() => native().applyRope({ ...base, x: new Float32Array(x.length) as unknown as Float64Array }, {}), "TypeError", /dtype/);
+    expectThrows(() => nativeTestHooks().applyRope({ ...base, x, headDim: 3 }, {}), "RangeError", /headDim must be even/);
+    expectThrows(() => nativeTestHooks().applyRope({ ...base, x: x.subarray(1) }, {}), "RangeError", /B\*H\*T\*d/);
+    expectThrows(() => nativeTestHooks().applyRope({ ...base, x: new Float32Array(x.length) as unknown as Float64Array }, {}), "TypeError", /dtype/);
   });
 });

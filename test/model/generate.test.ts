@@ -1,6 +1,7 @@
 /** Greedy generation with a KV cache == an argmax loop over full forwards; constrained decoding. */
 import type { NativeModel } from "../../src/native";
 import { makeModel, packBatch, randomizeParameters, tinyConfig } from "./fixtures";
+import { modelTestHooks } from "../../src/native/test-hooks";
 
 const prompts = [[1, 2, 3], [4], [5, 6, 7, 8, 9, 10, 11], [12, 13]];
 const promptIds = Int32Array.from(prompts.flat());
@@ -15,22 +16,22 @@ function unpack(out: { ids: Int32Array; offsets: Int32Array }): number[][] {
 /** The next token by brute force: score every vocabulary token as a one-token response. */
 async function argmaxNext(model: NativeModel, context: number[], vocab: number, allowed?: Set<number>): Promise<number> {
   const candidates = Array.from({ length: vocab }, (_, t) => [t]);
-  const { logps } = await model.score(packBatch([context], [candidates]), { reference: true });
+  const { logps } = await modelTestHooks(model).score(packBatch([context], [candidates]), { plainKernels: true });
   let best = -1;
   for (let t = 0; t < vocab; t++) if ((!allowed || allowed.has(t)) && (best < 0 || logps[t] > logps[best])) best = t;
   return best;
 }
 
 describe("Model.generate", () => {
-  test("batched KV-cache decoding == one-prompt full-forward reference == brute-force argmax loop", async () => {
+  test("batched KV-cache decoding == one-prompt full-forward plain path == brute-force argmax loop", async () => {
     for (const config of [tinyConfig(), tinyConfig({ model_type: "qwen3", qk_norm: true, head_dim: 8, tie_word_embeddings: true })]) {
       const model = makeModel(config, "float64", 2);
       randomizeParameters(model, 31, 0.5);
       const eos = 0;
       const options = { maxNewTokens: 6, eosTokenId: eos };
       const fast = unpack(await model.generate(promptIds, promptOffsets, options));
-      const reference = unpack(await model.generate(promptIds, promptOffsets, { ...options, reference: true }));
-      expect(fast).toEqual(reference);
+      const plain = unpack(await modelTestHooks(model).generate(promptIds, promptOffsets, { ...options, plainKernels: true }));
+      expect(fast).toEqual(plain);
       for (let p = 0; p < prompts.length; p++) {
         const context = [...prompts[p]];
         const expected: number[] = [];
@@ -85,7 +86,7 @@ describe("Model.generate", () => {
     };
     const options = { maxNewTokens: 8, eosTokenId: eos, allowed };
     const out = unpack(await model.generate(promptIds, promptOffsets, options));
-    expect(out).toEqual(unpack(await model.generate(promptIds, promptOffsets, { ...options, reference: true })));
+    expect(out).toEqual(unpack(await modelTestHooks(model).generate(promptIds, promptOffsets, { ...options, plainKernels: true })));
     out.forEach((tokens, p) => {
       expect(tokens[tokens.length - 1]).toBe(eos);
       const produced = tokens.slice(0, -1);

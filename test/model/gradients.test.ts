@@ -2,6 +2,7 @@
 import type { NativeModel, PackedResponsesInput } from "../../src/native";
 import { native } from "../../src/native";
 import { makeModel, maxAbsDiff, mixedBatch, randomizeParameters, rng, setValues, tensorValues, tinyConfig } from "./fixtures";
+import { modelTestHooks } from "../../src/native/test-hooks";
 
 async function objective(model: NativeModel, batch: PackedResponsesInput, weights: Float64Array): Promise<number> {
   const { logps } = await model.score(batch);
@@ -13,7 +14,7 @@ async function checkGradients(model: NativeModel, batch: PackedResponsesInput, n
   const R = batch.responsePrompt.length;
   const next = rng(17);
   const weights = Float64Array.from({ length: R }, () => 2 * next() - 1);
-  const grads = await model.scoreGradients(batch, weights, names);
+  const grads = await modelTestHooks(model).scoreGradients(batch, weights, names);
   const info = new Map(model.parameterInfo().map((p) => [p.name, p]));
   const h = 1e-6;
   for (let n = 0; n < names.length; n++) {
@@ -83,7 +84,7 @@ describe("gradients of the shared-prefix score (float64 finite differences)", ()
       3
     );
     // The frozen base stays frozen after a gradient call that asked for it.
-    await model.scoreGradients(batch, new Float64Array(10).fill(1), ["model.layers.0.self_attn.q_proj.weight"]);
+    await modelTestHooks(model).scoreGradients(batch, new Float64Array(10).fill(1), ["model.layers.0.self_attn.q_proj.weight"]);
     expect(model.parameterInfo().find((p) => p.name === "model.layers.0.self_attn.q_proj.weight")!.trainable).toBe(false);
     model.dispose();
   });
@@ -94,7 +95,7 @@ describe("gradients of the shared-prefix score (float64 finite differences)", ()
     model.addLora({ rank: 2, alpha: 4, dropout: 0, targets: ["q_proj"] });
     randomizeParameters(model, 8);
     const batch = mixedBatch(config.vocab_size, 13);
-    const [g] = await model.scoreGradients(batch, new Float64Array(10).fill(1), ["model.layers.0.self_attn.q_proj.lora_A.weight"], {
+    const [g] = await modelTestHooks(model).scoreGradients(batch, new Float64Array(10).fill(1), ["model.layers.0.self_attn.q_proj.lora_A.weight"], {
       adapters: false,
     });
     expect(g.every((v) => v === 0)).toBe(true);
@@ -118,9 +119,9 @@ describe("gradient checkpointing", () => {
     randomizeParameters(model, 6);
     const batch = mixedBatch(config.vocab_size, 12);
     const weights = Float64Array.from({ length: 10 }, (_, i) => (i % 3) - 1);
-    const plain = await model.scoreGradients(batch, weights, names, { train: true });
+    const plain = await modelTestHooks(model).scoreGradients(batch, weights, names, { train: true });
     model.setGradientCheckpointing(true);
-    const recomputed = await model.scoreGradients(batch, weights, names, { train: true });
+    const recomputed = await modelTestHooks(model).scoreGradients(batch, weights, names, { train: true });
     for (let n = 0; n < names.length; n++) {
       expect(plain[n].some((v) => v !== 0)).toBe(true);
       let worst = 0;
@@ -140,7 +141,7 @@ describe("gradient checkpointing", () => {
     const lora = ["model.layers.0.self_attn.q_proj.lora_A.weight", "model.layers.1.mlp.gate_proj.lora_B.weight"];
     const run = async (seed: number, train: boolean) => {
       native().manualSeed(seed);
-      return model.scoreGradients(batch, weights, lora, { train });
+      return modelTestHooks(model).scoreGradients(batch, weights, lora, { train });
     };
     const a = await run(5, true);
     const eval_ = await run(5, false);
@@ -162,8 +163,8 @@ describe("gradients: shared prefix == plain path", () => {
     const batch = mixedBatch(config.vocab_size, 16);
     const weights = Float64Array.from({ length: 10 }, (_, i) => Math.cos(i));
     const names = model.parameterInfo().map((p) => p.name);
-    const fast = await model.scoreGradients(batch, weights, names);
-    const plain = await model.scoreGradients(batch, weights, names, { reference: true });
+    const fast = await modelTestHooks(model).scoreGradients(batch, weights, names);
+    const plain = await modelTestHooks(model).scoreGradients(batch, weights, names, { plainKernels: true });
     for (let n = 0; n < names.length; n++) expect(maxAbsDiff(fast[n], plain[n])).toBeLessThan(1e-10);
     model.dispose();
   });

@@ -1,6 +1,7 @@
 /** LoRA adapters: names, initialisation, the on/off switch, merged export, frozen base; copies and concurrency. */
 import { native } from "../../src/native";
 import { makeModel, maxAbsDiff, mixedBatch, randomizeParameters, setValues, tensorValues, tinyConfig } from "./fixtures";
+import { modelTestHooks } from "../../src/native/test-hooks";
 
 const lora = { rank: 3, alpha: 6, dropout: 0, targets: ["q_proj", "v_proj", "down_proj"] };
 
@@ -156,7 +157,7 @@ describe("16-bit models", () => {
         half.setTensor(p.name, t.dtype, t.shape, t.data);
       }
       const fast = (await half.score(batch)).logps;
-      const plain = (await half.score(batch, { reference: true })).logps;
+      const plain = (await modelTestHooks(half).score(batch, { plainKernels: true })).logps;
       expect(maxAbsDiff(fast, expected)).toBeLessThan(0.25);
       expect(maxAbsDiff(fast, plain)).toBeLessThan(0.25);
       const out = await half.generate(batch.promptIds, batch.promptOffsets, { maxNewTokens: 3, eosTokenId: 0 });

@@ -1,6 +1,7 @@
 /** Shared-prefix scoring equals the plain prompt+response forward, across architectures and dtypes. */
 import type { NativeModelConfig } from "../../src/native";
 import { makeModel, maxAbsDiff, mixedBatch, randomizeParameters, tinyConfig, packBatch } from "./fixtures";
+import { modelTestHooks } from "../../src/native/test-hooks";
 
 const variants: [string, Partial<NativeModelConfig>][] = [
   ["llama, GQA (4 heads / 2 kv heads), untied head", {}],
@@ -29,7 +30,7 @@ describe("Model.score (shared prefix) == plain forward", () => {
         randomizeParameters(model, 11);
         const batch = mixedBatch(config.vocab_size);
         const fast = await model.score(batch, { tokenLogps: true });
-        const plain = await model.score(batch, { tokenLogps: true, reference: true });
+        const plain = await modelTestHooks(model).score(batch, { tokenLogps: true, plainKernels: true });
         expect(fast.logps.length).toBe(10);
         expect(fast.tokenLogps!.length).toBe(batch.responseIds.length);
         expect(maxAbsDiff(fast.logps, plain.logps)).toBeLessThan(tolerance);
@@ -62,7 +63,7 @@ describe("Model.score (shared prefix) == plain forward", () => {
     randomizeParameters(model, 2);
     const batch = packBatch([[1, 2, 3], [4, 5], [6]], [[[7], [8]], [], [[9]]]);
     const fast = await model.score(batch, { tokenLogps: true });
-    const plain = await model.score(batch, { reference: true });
+    const plain = await modelTestHooks(model).score(batch, { plainKernels: true });
     expect(fast.logps.length).toBe(3);
     expect(maxAbsDiff(fast.logps, plain.logps)).toBeLessThan(1e-10);
     const empty = await model.score(packBatch([], []), { tokenLogps: true });

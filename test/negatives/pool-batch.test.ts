@@ -2,7 +2,7 @@
 import { gatherLogps } from "../../src/negatives/layout";
 import { NegativePool } from "../../src/negatives/pool";
 import { packCandidates, samplePoolNegatives } from "../../src/negatives/pool-batch";
-import { SeededRng } from "../../src/negatives/rng";
+import { SeededRng } from "../../src/rng";
 import { expectThrows } from "../helpers";
 import { itemTokens, makeBatch } from "./batch-fixture";
 

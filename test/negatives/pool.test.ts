@@ -1,6 +1,6 @@
 /** RoDPO negative pool: top-poolSize by score, positive excluded, deterministic ties, sampling, state round trip. */
 import { NegativePool, type PoolUpdate } from "../../src/negatives/pool";
-import { SeededRng } from "../../src/negatives/rng";
+import { SeededRng } from "../../src/rng";
 import { expectThrows } from "../helpers";
 
 /** Two examples (rows 40 and 41) with 6 and 4 candidates. */

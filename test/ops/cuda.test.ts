@@ -1,10 +1,12 @@
 /**
- * The same checks with device "cuda": fused CUDA kernels against the CPU reference, gradients against
- * finite differences, K = 1 against DPO, overflow. Reported as skipped where no CUDA device is present.
+ * The same checks with device "cuda", for every softmax loss (S-DPO, NAPO fixed and dynamic: one kernel pair)
+ * and DPO: fused CUDA kernels against the plain CPU version, gradients against finite differences, K = 1 against
+ * DPO, gamma = 0 against S-DPO, overflow. Reported as skipped where no CUDA device is present.
  */
 import { native } from "../../src/native";
 import { dpoLoss, sdpoLoss, tokenLogProbs } from "../../src/ops/losses";
 import { expectThrows } from "../helpers";
+import { softmaxLosses, withoutConfidences } from "./softmax-loss-cases";
 import { allFinite, cast, expectClose, expectCloseWhereComputed, finiteDifferences, preferenceFixture, randomArray, rng, tagOf, tolerance } from "./support";
 
 const cudaAvailable = native().buildInfo().cudaAvailable;
@@ -14,44 +16,53 @@ const dtypes = [
   ["float64", Float64Array],
 ] as const;
 
-describeCuda("S-DPO and DPO on CUDA", () => {
+describeCuda("S-DPO, NAPO and DPO on CUDA", () => {
   for (const [dtype, ctor] of dtypes) {
     const { atol, rtol } = dtype === "float32" ? { atol: 1e-5, rtol: 1e-5 } : tolerance.float64;
-    for (const [negatives, masked] of [
-      [1, false],
-      [7, true],
-      [15, false],
-      [300, true], // more negatives than threads in a block: the strided loops and block reductions
-    ] as const) {
-      test(`sdpoLoss ${dtype} K=${negatives}${masked ? " masked" : ""}: fused CUDA = CPU reference`, () => {
-        const fx = preferenceFixture(ctor, 37, negatives, 50 + negatives, masked);
-        const cuda = sdpoLoss(fx, { beta: 0.9, grad: true, device: "cuda" });
-        const cpu = sdpoLoss(fx, { beta: 0.9, grad: true, implementation: "reference" });
-        expect(tagOf(cuda.losses)).toBe(ctor.name);
-        expectClose(cuda.losses, cpu.losses, atol, rtol);
-        expectClose(cuda.grad!.policyChosen, cpu.grad!.policyChosen, atol, rtol);
-        expectClose(cuda.grad!.policyRejected, cpu.grad!.policyRejected, atol, rtol);
-        const cudaReference = sdpoLoss(fx, { beta: 0.9, grad: true, device: "cuda", implementation: "reference" });
-        expectClose(cudaReference.losses, cpu.losses, atol, rtol);
-      });
+    for (const loss of softmaxLosses) {
+      for (const [negatives, masked] of [
+        [1, false],
+        [7, true],
+        [15, false],
+        [300, true], // more negatives than threads in a block: the strided loops and block reductions
+      ] as const) {
+        test(`${loss.name} ${dtype} K=${negatives}${masked ? " masked" : ""}: fused CUDA = CPU plain`, () => {
+          const fx = loss.fixture(ctor, 37, negatives, 50 + negatives, masked);
+          const cuda = loss.run(fx, { beta: 0.9, grad: true, device: "cuda" });
+          const cpu = loss.run(fx, { beta: 0.9, grad: true, implementation: "plain" });
+          expect(tagOf(cuda.losses)).toBe(ctor.name);
+          expectClose(cuda.losses, cpu.losses, atol, rtol);
+          if (loss.margin) expectClose(cuda.margins!, cpu.margins!, atol, rtol);
+          expectClose(cuda.grad!.policyChosen, cpu.grad!.policyChosen, atol, rtol);
+          expectClose(cuda.grad!.policyRejected, cpu.grad!.policyRejected, atol, rtol);
+          const cudaPlain = loss.run(fx, { beta: 0.9, grad: true, device: "cuda", implementation: "plain" });
+          expectClose(cudaPlain.losses, cpu.losses, atol, rtol);
+        });
+      }
     }
-    test(`dpoLoss ${dtype}: fused CUDA = CPU reference`, () => {
+    test(`dpoLoss ${dtype}: fused CUDA = CPU plain`, () => {
       const fx = preferenceFixture(ctor, 33, 1, 9);
       const cuda = dpoLoss(fx, { beta: 0.4, grad: true, device: "cuda" });
-      const cpu = dpoLoss(fx, { beta: 0.4, grad: true, implementation: "reference" });
+      const cpu = dpoLoss(fx, { beta: 0.4, grad: true, implementation: "plain" });
       expectClose(cuda.losses, cpu.losses, atol, rtol);
       expectClose(cuda.grad!.policyChosen, cpu.grad!.policyChosen, atol, rtol);
       expectClose(cuda.grad!.policyRejected, cpu.grad!.policyRejected, atol, rtol);
     });
   }
 
-  test("gradients against finite differences (float64, K=15 masked, and DPO)", () => {
-    const fx = preferenceFixture(Float64Array, 3, 15, 77, true);
+  for (const loss of softmaxLosses) {
+    test(`${loss.name}: gradients against finite differences (float64, K=15 masked)`, () => {
+      const fx = loss.fixture(Float64Array, 3, 15, 77, true);
+      const options = { beta: 0.7, device: "cuda" as const };
+      const result = loss.run(fx, { ...options, grad: true });
+      const mean = () => loss.run(fx, options).loss;
+      expectClose(result.grad!.policyChosen, finiteDifferences(fx.policyChosen, mean), 1e-8, 1e-6);
+      expectClose(result.grad!.policyRejected, finiteDifferences(fx.policyRejected, mean), 1e-8, 1e-6);
+    });
+  }
+
+  test("DPO gradients against finite differences (float64)", () => {
     const options = { beta: 0.7, device: "cuda" as const };
-    const result = sdpoLoss(fx, { ...options, grad: true });
-    const mean = () => sdpoLoss(fx, options).loss;
-    expectClose(result.grad!.policyChosen, finiteDifferences(fx.policyChosen, mean), 1e-8, 1e-6);
-    expectClose(result.grad!.policyRejected, finiteDifferences(fx.policyRejected, mean), 1e-8, 1e-6);
     const pair = preferenceFixture(Float64Array, 3, 1, 78);
     const dpo = dpoLoss(pair, { ...options, grad: true });
     const dpoMean = () => dpoLoss(pair, options).loss;
@@ -59,27 +70,48 @@ describeCuda("S-DPO and DPO on CUDA", () => {
     expectClose(dpo.grad!.policyRejected, finiteDifferences(pair.policyRejected, dpoMean), 1e-8, 1e-6);
   });
 
-  test("S-DPO with K = 1 equals DPO to 1e-12 (float64)", () => {
-    const fx = preferenceFixture(Float64Array, 17, 1, 23);
-    const sdpo = sdpoLoss(fx, { beta: 2, grad: true, device: "cuda" });
-    const dpo = dpoLoss(fx, { beta: 2, grad: true, device: "cuda" });
-    expectClose(sdpo.losses, dpo.losses, 1e-12);
-    expectClose(sdpo.grad!.policyChosen, dpo.grad!.policyChosen, 1e-12);
-    expectClose(sdpo.grad!.policyRejected, dpo.grad!.policyRejected, 1e-12);
-  });
+  for (const loss of softmaxLosses) {
+    test(`${loss.name}${loss.margin ? " with gamma = 0" : ""}, K = 1, equals DPO to 1e-12 (float64)`, () => {
+      const fx = loss.fixture(Float64Array, 17, 1, 23);
+      const softmax = loss.run(fx, { beta: 2, gamma: 0, grad: true, device: "cuda" });
+      const dpo = dpoLoss(withoutConfidences(fx), { beta: 2, grad: true, device: "cuda" });
+      expectClose(softmax.losses, dpo.losses, 1e-12);
+      expectClose(softmax.grad!.policyChosen, dpo.grad!.policyChosen, 1e-12);
+      expectClose(softmax.grad!.policyRejected, dpo.grad!.policyRejected, 1e-12);
+    });
+  }
 
-  test("finite at reward gaps of 1e4", () => {
-    for (const ctor of [Float32Array, Float64Array]) {
-      const result = sdpoLoss(
-        { policyChosen: cast(ctor, [0, 0]), referenceChosen: cast(ctor, [0, 0]), policyRejected: cast(ctor, [1e4, 1e4, -1e4, -1e4]), referenceRejected: cast(ctor, [0, 0, 0, 0]) },
-        { beta: 1, grad: true, device: "cuda" }
-      );
-      expect(allFinite(result.losses)).toBe(true);
-      expect(allFinite(result.grad!.policyChosen)).toBe(true);
-      expect(allFinite(result.grad!.policyRejected)).toBe(true);
-      expectClose(result.losses, [1e4 + Math.log(2), 0], 1e-30, 5e-4);
-    }
-  });
+  for (const loss of softmaxLosses.filter((l) => l.margin)) {
+    test(`${loss.name} with gamma = 0 equals S-DPO to 1e-12 (float64, K=7 masked)`, () => {
+      const fx = loss.fixture(Float64Array, 17, 7, 23, true);
+      const napo = loss.run(fx, { beta: 2, gamma: 0, grad: true, device: "cuda" });
+      const sdpo = sdpoLoss(withoutConfidences(fx), { beta: 2, grad: true, device: "cuda" });
+      expectClose(napo.losses, sdpo.losses, 1e-12);
+      expectClose(napo.grad!.policyChosen, sdpo.grad!.policyChosen, 1e-12);
+      expectClose(napo.grad!.policyRejected, sdpo.grad!.policyRejected, 1e-12);
+    });
+  }
+
+  for (const loss of softmaxLosses) {
+    test(`${loss.name}: finite at reward gaps of 1e4`, () => {
+      for (const ctor of [Float32Array, Float64Array]) {
+        const inputs = {
+          policyChosen: cast(ctor, [0, 0]),
+          referenceChosen: cast(ctor, [0, 0]),
+          policyRejected: cast(ctor, [1e4, 1e4, -1e4, -1e4]),
+          referenceRejected: cast(ctor, [0, 0, 0, 0]),
+          // With gamma 2 and tau 1 the dynamic margins of each row are [2, 0].
+          ...(loss.margin?.mode === "dynamic" ? { chosenConfidence: cast(ctor, [0, 0]), rejectedConfidence: cast(ctor, [1e4, -1e4, 1e4, -1e4]) } : {}),
+        };
+        const result = loss.run(inputs, { beta: 1, gamma: 2, grad: true, device: "cuda" });
+        expect(allFinite(result.losses)).toBe(true);
+        expect(allFinite(result.grad!.policyChosen)).toBe(true);
+        expect(allFinite(result.grad!.policyRejected)).toBe(true);
+        const row0 = { sdpo: Math.log(2), "napo fixed": 2 + Math.log(2), "napo dynamic": Math.log(Math.exp(2) + 1) }[loss.name]!;
+        expectClose(result.losses, [1e4 + row0, 0], 1e-30, 5e-4);
+      }
+    });
+  }
 
   test("a mask row with no real negative is a RangeError", () => {
     const fx = preferenceFixture(Float64Array, 2, 2, 1);
@@ -128,11 +160,11 @@ describeCuda("token log-probs on CUDA", () => {
       [10, V],
       [8, 1000], // vocabulary wider than a block
     ] as const) {
-      test(`${dtype}, chunkRows ${chunkRows}, V=${vocab}: fused CUDA = CPU reference`, () => {
+      test(`${dtype}, chunkRows ${chunkRows}, V=${vocab}: fused CUDA = CPU plain`, () => {
         const { atol, rtol } = dtype === "float32" ? { atol: 5e-5, rtol: 5e-5 } : tolerance.float64;
         const fx = fixture(ctor, 5 + chunkRows, vocab);
         const cuda = tokenLogProbs(fx, { grad: true, chunkRows, device: "cuda" });
-        const cpu = tokenLogProbs(fx, { grad: true, implementation: "reference" });
+        const cpu = tokenLogProbs(fx, { grad: true, implementation: "plain" });
         expectClose(cuda.logps, cpu.logps, atol, rtol);
         expectClose(cuda.grad!.hidden, cpu.grad!.hidden, atol, rtol);
         expectClose(cuda.grad!.weight, cpu.grad!.weight, atol, rtol);
@@ -161,7 +193,7 @@ describeCuda("token log-probs on CUDA", () => {
     const fx = fixture(Float32Array, 2);
     fx.labels[7] = -5;
     fx.labels[30] = V + 1000;
-    for (const implementation of ["fused", "reference"] as const) {
+    for (const implementation of ["fused", "plain"] as const) {
       for (const chunkRows of [0, 10]) {
         expectThrows(() => native().tokenLogProbs(fx, { device: "cuda", grad: true, implementation, chunkRows }), "RangeError", /labels\[7\] = -5 is outside/);
       }

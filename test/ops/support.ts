@@ -1,16 +1,11 @@
 /** Shared fixtures for the loss-op tests: seeded data and central finite differences. */
 import type { FloatArray } from "../../src/native";
+import { SeededRng } from "../../src/rng";
 
-/** mulberry32: a tiny seeded PRNG so failures reproduce. */
+/** Seeded uniform numbers in [0, 1) (the package's mulberry32), so failures reproduce. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const generator = new SeededRng(seed);
+  return () => generator.next();
 }
 
 export type FloatCtor = Float32ArrayConstructor | Float64ArrayConstructor;
@@ -95,7 +90,7 @@ export function allFinite(a: ArrayLike<number>): boolean {
   return true;
 }
 
-/** Per-dtype tolerances for fused vs reference. */
+/** Per-dtype tolerances for fused vs plain. */
 export const tolerance = {
   float32: { atol: 2e-6, rtol: 2e-5 },
   float64: { atol: 1e-12, rtol: 1e-11 },

@@ -3,13 +3,13 @@
  * uses when chunkRows is 0): CPU keeps ~2^21 logits in a chunk whatever memory is free; CUDA sizes the chunk from
  * free device memory (a quarter, at most 2 GiB) with a floor of 1,024 rows that gives way when memory is short.
  */
-import { native, type TokenChunkArguments } from "../../src/native";
 import { expectThrows } from "../helpers";
+import { nativeTestHooks, type TokenChunkArguments } from "../../src/native/test-hooks";
 
 const GiB = 2 ** 30;
 const QWEN_VOCAB = 151936;
 const chunkRows = (args: Omit<TokenChunkArguments, "elementSize"> & { elementSize?: 4 | 8 }) =>
-  native().tokenChunkRows({ elementSize: 4, ...args });
+  nativeTestHooks().tokenChunkRows({ elementSize: 4, ...args });
 
 describe("token log-probs chunk rows", () => {
   test("CPU: the most rows with at most 2^21 logits, whatever memory is free", () => {

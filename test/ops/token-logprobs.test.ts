@@ -1,4 +1,4 @@
-/** Token log-probs: gradients against finite differences, fused (chunked) against reference, ignore_index. */
+/** Token log-probs: gradients against finite differences, fused (chunked) against plain, ignore_index. */
 import { tokenLogProbs } from "../../src/ops/losses";
 import { expectClose, expectCloseWhereComputed, finiteDifferences, randomArray, rng, tolerance, tagOf, type FloatCtor } from "./support";
 
@@ -43,7 +43,7 @@ describe("tokenLogProbs gradients (float64, central finite differences)", () => 
   for (const [implementation, chunkRows] of [
     ["fused", 0],
     ["fused", 10], // 5 chunks, the last one short
-    ["reference", 0],
+    ["plain", 0],
   ] as const) {
     test(`${implementation}${chunkRows ? `, chunkRows ${chunkRows}` : ""}: N=${N}, D=${D}, V=${V} with ignored labels`, () => {
       const fx = fixture(Float64Array, 42);
@@ -70,7 +70,7 @@ describe("tokenLogProbs gradients (float64, central finite differences)", () => 
   }
 });
 
-describe("tokenLogProbs fused matches reference", () => {
+describe("tokenLogProbs fused matches plain", () => {
   for (const [dtype, ctor] of [
     ["float32", Float32Array],
     ["float64", Float64Array],
@@ -80,13 +80,13 @@ describe("tokenLogProbs fused matches reference", () => {
         const { atol, rtol } = dtype === "float32" ? { atol: 2e-5, rtol: 2e-5 } : tolerance.float64;
         const fx = fixture(ctor, 7 + chunkRows);
         const fused = tokenLogProbs(fx, { grad: true, chunkRows });
-        const reference = tokenLogProbs(fx, { grad: true, implementation: "reference" });
+        const plain = tokenLogProbs(fx, { grad: true, implementation: "plain" });
         expect(tagOf(fused.logps)).toBe(ctor.name);
         expect(tagOf(fused.grad!.weight)).toBe(ctor.name);
-        expectClose(fused.logps, reference.logps, atol, rtol);
-        expectClose([fused.sftLoss], [reference.sftLoss], atol, rtol);
-        expectClose(fused.grad!.hidden, reference.grad!.hidden, atol, rtol);
-        expectClose(fused.grad!.weight, reference.grad!.weight, atol, rtol);
+        expectClose(fused.logps, plain.logps, atol, rtol);
+        expectClose([fused.sftLoss], [plain.sftLoss], atol, rtol);
+        expectClose(fused.grad!.hidden, plain.grad!.hidden, atol, rtol);
+        expectClose(fused.grad!.weight, plain.grad!.weight, atol, rtol);
       });
     }
   }
@@ -95,8 +95,8 @@ describe("tokenLogProbs fused matches reference", () => {
     const fx = fixture(Float64Array, 3, 6, 4, 9);
     fx.labels.set([0, 8, -1, 4, -1, 2]);
     const fused = tokenLogProbs(fx, { grad: true, ignoreIndex: -1 });
-    const reference = tokenLogProbs(fx, { grad: true, ignoreIndex: -1, implementation: "reference" });
-    expectClose(fused.logps, reference.logps, 1e-12, 1e-12);
+    const plain = tokenLogProbs(fx, { grad: true, ignoreIndex: -1, implementation: "plain" });
+    expectClose(fused.logps, plain.logps, 1e-12, 1e-12);
     expect(fused.logps[2]).toBe(0);
     fx.labels.fill(-1);
     const none = tokenLogProbs(fx, { grad: true, ignoreIndex: -1 });

@@ -1,4 +1,5 @@
 /** `sdpo train`: a run end to end, and bad input refused before anything is written. */
+import { spawnSync } from "child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
 import { join } from "path";
 import yargs from "yargs";
@@ -46,10 +47,14 @@ describe("sdpo train", () => {
   test("a run stopped during its first checkpoint write restarts from step 0 as itself with --resume", async () => {
     const out = tmp.file("run");
     const base: TrainArgs = { ...quiet, loss: "sdpo", data, config: "tiny", out, negatives: 2, batchSize: 4, referenceMode: "frozen-copy" };
-    // What a kill -9 inside the first writeCheckpoint leaves: the run's marker, a half-written temp folder, a log line.
+    // What a kill -9 inside the first writeCheckpoint leaves: the run's marker, a half-written temp folder of the
+    // dead process, a log line (and the temp folder an earlier version of the package named differently).
     const runId = "0f0e0d0c-killed-run";
-    mkdirSync(join(out, ".tmp-checkpoint-1-123"), { recursive: true });
-    writeFileSync(join(out, ".tmp-checkpoint-1-123", "model.safetensors"), "partial");
+    const deadPid = spawnSync(process.execPath, ["-e", ""]).pid;
+    for (const temp of [`.checkpoint-1.tmp-${deadPid}-killed`, ".tmp-checkpoint-1-123"]) {
+      mkdirSync(join(out, temp), { recursive: true });
+      writeFileSync(join(out, temp, "model.safetensors"), "partial");
+    }
     writeFileSync(join(out, "sdpo_run.json"), JSON.stringify({ runId, loss: "sdpo", startedAt: "2026-11-25T00:00:00.000Z" }));
     writeFileSync(join(out, "train_log.jsonl"), JSON.stringify({ type: "step", step: 1 }) + "\n");
     expect((await rejectionOf(runTrain(base))).message).toMatch(/already holds another run 0f0e0d0c-killed-run \(sdpo, .*stopped before its first checkpoint\); use --resume/);

@@ -8,7 +8,7 @@ import type { Model } from "../../src/model/model";
 import type { NativeTrainer } from "../../src/native";
 import type { StepEvent } from "../../src/trainers/types";
 import { expectThrows, rejectionOf } from "../helpers";
-import { maxAbsDiff, parameterBytes, parameterFloats, TempDir, tinyModel } from "./fixtures";
+import { maxAbsDiff, parameterBytes, parameterFloats, records, TempDir, tinyModel } from "./fixtures";
 
 jest.setTimeout(60_000);
 
@@ -204,6 +204,33 @@ describe("fit", () => {
     await createTrainer("dpo", { model: a, ...common, referenceMode: "frozen-copy" }).fit(data);
     await createTrainer("dpo", { model: b, ...common, referenceMode: "precomputed" }).fit(data);
     expect(maxAbsDiff(a, b)).toBeLessThan(1e-12);
+  });
+
+  test("precomputed reference: an eval row sharing a train row's number and response but not its prompt gets its own log-prob", async () => {
+    // Row r of both files offers the same responses; only the prompts differ, so the reference log-probs differ too.
+    const train = tmp.arrow("train.arrow", 4);
+    const evalData = tmp.arrowOf("eval.arrow", records(4).map((r, i) => ({ ...r, promptIds: Int32Array.from([40 + i, 50 + i, 5]) })));
+    const common = { learningRate: 1e-2, batchSize: 2, numTrainEpochs: 1, negatives: 2 };
+    const evalLosses = async (referenceMode: "frozen-copy" | "precomputed") => {
+      const trainer = createTrainer("sdpo", { model: tinyModel(), ...common, referenceMode });
+      const losses: number[] = [];
+      trainer.on("eval", (e) => losses.push(e.loss, e.chosenReward, e.rejectedReward));
+      await trainer.fit(train, { eval: evalData });
+      return losses;
+    };
+    const frozen = await evalLosses("frozen-copy");
+    const precomputed = await evalLosses("precomputed");
+    expect(frozen.length).toBe(3);
+    frozen.forEach((value, i) => expect(Math.abs(precomputed[i] - value)).toBeLessThan(1e-12));
+  });
+
+  test("precomputed reference: data first seen after training changed the weights is refused, not scored by the trained policy", async () => {
+    const train = tmp.arrow("train.arrow", 4);
+    const other = tmp.arrowOf("other.arrow", records(4).map((r, i) => ({ ...r, promptIds: Int32Array.from([40 + i, 5]) })));
+    const trainer = createTrainer("sdpo", { model: tinyModel(), learningRate: 1e-2, batchSize: 2, negatives: 2, referenceMode: "precomputed" });
+    await trainer.fit(train);
+    expect(Number.isFinite((await trainer.evaluate(train)).loss)).toBe(true); // the same file, opened again
+    expect((await rejectionOf(trainer.evaluate(other))).message).toMatch(/evaluate\(data\) was not scored before training changed the weights/);
   });
 
   test("an abort between steps stops training and saves nothing new", async () => {

@@ -93,7 +93,9 @@ export class TempDir {
     return join(this.path, name);
   }
   arrow(name: string, rows: number, candidates = 5): string {
-    const recs = records(rows, candidates);
+    return this.arrowOf(name, records(rows, candidates));
+  }
+  arrowOf(name: string, recs: PreferenceRecord[]): string {
     const schema = preferenceSchema({ tokenizer: identity, templates: ["t"], items: itemVocabulary(recs), rows: recs.length });
     const file = this.file(name);
     writeArrowFile(recordsToTable(recs, schema, 4), file);

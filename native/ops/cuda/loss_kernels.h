@@ -7,29 +7,7 @@
 
 namespace sdpo::ops::cuda {
 
-// S-DPO forward, one block per row b:
-//   gap_j = beta*(policy_rejected[b,j]-reference_rejected[b,j]) - beta*(policy_chosen[b]-reference_chosen[b])
-//   lse[b] = max-shifted logsumexp over j with mask[b,j] (mask may be null: all real)
-//   loss[b] = softplus(lse[b])
-// `mask` is a bool array [B, K] (1 byte per entry) or null.
-void launchSdpoForward(const float* policy_chosen, const float* policy_rejected, const float* reference_chosen,
-                       const float* reference_rejected, const bool* mask, int64_t rows, int64_t negatives,
-                       double beta, float* loss, float* lse, void* stream);
-void launchSdpoForward(const double* policy_chosen, const double* policy_rejected, const double* reference_chosen,
-                       const double* reference_rejected, const bool* mask, int64_t rows, int64_t negatives,
-                       double beta, double* loss, double* lse, void* stream);
-
-// S-DPO backward, one block per row: with s = sigmoid(lse[b]) and p_j = exp(gap_j - lse[b]) (0 if masked),
-//   grad_policy_rejected[b,j] = grad_loss[b] * beta * s * p_j
-//   grad_policy_chosen[b]     = -grad_loss[b] * beta * s
-void launchSdpoBackward(const float* grad_loss, const float* policy_chosen, const float* policy_rejected,
-                        const float* reference_chosen, const float* reference_rejected, const bool* mask,
-                        const float* lse, int64_t rows, int64_t negatives, double beta, float* grad_policy_chosen,
-                        float* grad_policy_rejected, void* stream);
-void launchSdpoBackward(const double* grad_loss, const double* policy_chosen, const double* policy_rejected,
-                        const double* reference_chosen, const double* reference_rejected, const bool* mask,
-                        const double* lse, int64_t rows, int64_t negatives, double beta, double* grad_policy_chosen,
-                        double* grad_policy_rejected, void* stream);
+// S-DPO: the NAPO kernels with gamma = 0 (napo_kernels.h).
 
 // DPO, one thread per row: gap = beta*(policy_rejected[b]-reference_rejected[b]) - beta*(policy_chosen[b]-reference_chosen[b]),
 //   loss[b] = softplus(gap); backward: grad_policy_rejected[b] = grad_loss[b] * beta * sigmoid(gap) = -grad_policy_chosen[b].

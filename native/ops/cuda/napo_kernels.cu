@@ -1,11 +1,15 @@
-// NAPO on CUDA: the S-DPO kernels with a margin added to each reward gap, computed in the kernel from
-// gamma (fixed) or the two confidence arrays (dynamic). One block per row; forward and backward are one
-// launch each, and the backward recomputes gaps and margins instead of keeping a [B, K] buffer.
+// S-DPO and NAPO on CUDA: one block per row, a max-shifted log-sum-exp over the row's real negatives of the
+// reward gaps plus a margin computed in the kernel from gamma (fixed) or the two confidence arrays (dynamic).
+// S-DPO is gamma = 0: the kernels are instantiated per margin kind, and the no-margin instance reads no
+// confidences and adds nothing. Forward and backward are one launch each; the backward recomputes gaps and
+// margins instead of keeping a [B, K] buffer.
 #include "ops/cuda/block_reduce.cuh"
 #include "ops/cuda/napo_kernels.h"
 
 namespace sdpo::ops::cuda {
 namespace {
+
+enum class MarginKind { None, Fixed, Dynamic };
 
 // Kernel-side copy of NapoMarginArgs with the scalars in T.
 template <typename T>
@@ -16,21 +20,22 @@ struct Margin {
   T inverse_tau;
 };
 
-template <typename T>
-__device__ __forceinline__ T marginAt(const Margin<T>& margin, int64_t row, int64_t index) {
-  if (!margin.chosen_confidence) return margin.gamma;
-  return margin.gamma *
-         stableSigmoid((margin.rejected_confidence[index] - margin.chosen_confidence[row]) * margin.inverse_tau);
-}
-
-// z_j = r_j - r_w + m_j for the entry `index` = row * K + j.
-template <typename T>
+// z_j = r_j - r_w + m_j for the entry `index` = row * K + j; m_j = 0 (no work at all) for MarginKind::None.
+template <MarginKind kind, typename T>
 __device__ __forceinline__ T marginGap(const T* policy_rejected, const T* reference_rejected, T chosen_reward,
                                        const Margin<T>& margin, int64_t row, int64_t index, T beta) {
-  return beta * (policy_rejected[index] - reference_rejected[index]) - chosen_reward + marginAt(margin, row, index);
+  const T gap = beta * (policy_rejected[index] - reference_rejected[index]) - chosen_reward;
+  if constexpr (kind == MarginKind::None) {
+    return gap;
+  } else if constexpr (kind == MarginKind::Fixed) {
+    return gap + margin.gamma;
+  } else {
+    return gap + margin.gamma * stableSigmoid((margin.rejected_confidence[index] - margin.chosen_confidence[row]) *
+                                              margin.inverse_tau);
+  }
 }
 
-template <typename T>
+template <MarginKind kind, typename T>
 __global__ void napoForwardKernel(const T* __restrict__ policy_chosen, const T* __restrict__ policy_rejected,
                                   const T* __restrict__ reference_chosen, const T* __restrict__ reference_rejected,
                                   Margin<T> margin, const bool* __restrict__ mask, int64_t negatives, T beta,
@@ -43,14 +48,16 @@ __global__ void napoForwardKernel(const T* __restrict__ policy_chosen, const T* 
   T local_max = -INFINITY;
   for (int64_t j = threadIdx.x; j < negatives; j += blockDim.x) {
     if (mask && !mask[base + j]) continue;
-    local_max = fmax(local_max, marginGap(policy_rejected, reference_rejected, chosen_reward, margin, row, base + j, beta));
+    local_max =
+        fmax(local_max, marginGap<kind>(policy_rejected, reference_rejected, chosen_reward, margin, row, base + j, beta));
   }
   const T row_max = blockMax(local_max, scratch);
 
   T local_sum = 0;
   for (int64_t j = threadIdx.x; j < negatives; j += blockDim.x) {
     if (mask && !mask[base + j]) continue;
-    local_sum += exp(marginGap(policy_rejected, reference_rejected, chosen_reward, margin, row, base + j, beta) - row_max);
+    local_sum +=
+        exp(marginGap<kind>(policy_rejected, reference_rejected, chosen_reward, margin, row, base + j, beta) - row_max);
   }
   const T row_sum = blockSum(local_sum, scratch);
 
@@ -61,7 +68,7 @@ __global__ void napoForwardKernel(const T* __restrict__ policy_chosen, const T* 
   }
 }
 
-template <typename T>
+template <MarginKind kind, typename T>
 __global__ void napoBackwardKernel(const T* __restrict__ grad_loss, const T* __restrict__ policy_chosen,
                                    const T* __restrict__ policy_rejected, const T* __restrict__ reference_chosen,
                                    const T* __restrict__ reference_rejected, Margin<T> margin,
@@ -77,7 +84,8 @@ __global__ void napoBackwardKernel(const T* __restrict__ grad_loss, const T* __r
     T grad = 0;
     if (!mask || mask[base + j]) {
       grad = scale *
-             exp(marginGap(policy_rejected, reference_rejected, chosen_reward, margin, row, base + j, beta) - row_lse);
+             exp(marginGap<kind>(policy_rejected, reference_rejected, chosen_reward, margin, row, base + j, beta) -
+                 row_lse);
     }
     grad_policy_rejected[base + j] = grad;
   }
@@ -92,10 +100,15 @@ int threadsFor(int64_t negatives) {
 
 template <typename T>
 Margin<T> kernelMargin(const NapoMarginArgs<T>& args) {
-  // Dynamic only when both confidences are given; the entry point checks that they come together.
-  const bool dynamic = args.chosen_confidence && args.rejected_confidence;
-  return {dynamic ? args.chosen_confidence : nullptr, dynamic ? args.rejected_confidence : nullptr,
-          static_cast<T>(args.gamma), static_cast<T>(1.0 / args.tau)};
+  return {args.chosen_confidence, args.rejected_confidence, static_cast<T>(args.gamma), static_cast<T>(1.0 / args.tau)};
+}
+
+// gamma = 0 is no margin whatever the confidences; dynamic only when both confidences are given (the entry
+// point checks that they come together).
+template <typename T>
+MarginKind marginKind(const NapoMarginArgs<T>& args) {
+  if (args.gamma == 0) return MarginKind::None;
+  return args.chosen_confidence && args.rejected_confidence ? MarginKind::Dynamic : MarginKind::Fixed;
 }
 
 template <typename T>
@@ -104,8 +117,22 @@ void forward(const T* pc, const T* pr, const T* rc, const T* rr, const NapoMargi
   if (rows == 0) return;
   const int threads = threadsFor(negatives);
   requireWholeWarps(threads, "napoForwardKernel");
-  napoForwardKernel<T><<<static_cast<unsigned>(rows), threads, 0, static_cast<cudaStream_t>(stream)>>>(
-      pc, pr, rc, rr, kernelMargin(margin), mask, negatives, static_cast<T>(beta), loss, lse);
+  const dim3 grid(static_cast<unsigned>(rows));
+  const auto s = static_cast<cudaStream_t>(stream);
+  const Margin<T> m = kernelMargin(margin);
+  const T b = static_cast<T>(beta);
+  switch (marginKind(margin)) {
+    case MarginKind::None:
+      napoForwardKernel<MarginKind::None, T><<<grid, threads, 0, s>>>(pc, pr, rc, rr, m, mask, negatives, b, loss, lse);
+      break;
+    case MarginKind::Fixed:
+      napoForwardKernel<MarginKind::Fixed, T><<<grid, threads, 0, s>>>(pc, pr, rc, rr, m, mask, negatives, b, loss, lse);
+      break;
+    case MarginKind::Dynamic:
+      napoForwardKernel<MarginKind::Dynamic, T><<<grid, threads, 0, s>>>(pc, pr, rc, rr, m, mask, negatives, b, loss,
+                                                                         lse);
+      break;
+  }
   checkLaunch("napoForwardKernel");
 }
 
@@ -114,8 +141,25 @@ void backward(const T* grad_loss, const T* pc, const T* pr, const T* rc, const T
               const bool* mask, const T* lse, int64_t rows, int64_t negatives, double beta, T* grad_pc, T* grad_pr,
               void* stream) {
   if (rows == 0) return;
-  napoBackwardKernel<T><<<static_cast<unsigned>(rows), threadsFor(negatives), 0, static_cast<cudaStream_t>(stream)>>>(
-      grad_loss, pc, pr, rc, rr, kernelMargin(margin), mask, lse, negatives, static_cast<T>(beta), grad_pc, grad_pr);
+  const dim3 grid(static_cast<unsigned>(rows));
+  const int threads = threadsFor(negatives);
+  const auto s = static_cast<cudaStream_t>(stream);
+  const Margin<T> m = kernelMargin(margin);
+  const T b = static_cast<T>(beta);
+  switch (marginKind(margin)) {
+    case MarginKind::None:
+      napoBackwardKernel<MarginKind::None, T><<<grid, threads, 0, s>>>(grad_loss, pc, pr, rc, rr, m, mask, lse,
+                                                                       negatives, b, grad_pc, grad_pr);
+      break;
+    case MarginKind::Fixed:
+      napoBackwardKernel<MarginKind::Fixed, T><<<grid, threads, 0, s>>>(grad_loss, pc, pr, rc, rr, m, mask, lse,
+                                                                        negatives, b, grad_pc, grad_pr);
+      break;
+    case MarginKind::Dynamic:
+      napoBackwardKernel<MarginKind::Dynamic, T><<<grid, threads, 0, s>>>(grad_loss, pc, pr, rc, rr, m, mask, lse,
+                                                                          negatives, b, grad_pc, grad_pr);
+      break;
+  }
   checkLaunch("napoBackwardKernel");
 }
 

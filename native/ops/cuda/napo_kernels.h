@@ -1,13 +1,14 @@
-// Launchers for the fused CUDA NAPO kernels (S-DPO with a reward margin per negative). Plain C++
-// declarations, like loss_kernels.h: no CUDA or ATen headers. `stream` is a cudaStream_t passed as void*;
-// every pointer is device memory, contiguous, row-major. Each launcher throws std::runtime_error if the
-// launch fails.
+// Launchers for the fused CUDA NAPO kernels: S-DPO with a reward margin per negative, and S-DPO itself with
+// gamma = 0 (then no margin work is done and the confidences are not read). Plain C++ declarations, like
+// loss_kernels.h: no CUDA or ATen headers. `stream` is a cudaStream_t passed as void*; every pointer is device
+// memory, contiguous, row-major. Each launcher throws std::runtime_error if the launch fails.
 #pragma once
 #include <cstdint>
 
 namespace sdpo::ops::cuda {
 
 // The margin added to each reward gap of row b:
+//   margin_j = 0                                                                 (gamma = 0: S-DPO)
 //   margin_j = gamma                                                             (chosen_confidence null)
 //   margin_j = gamma * sigmoid((rejected_confidence[b,j] - chosen_confidence[b]) / tau)   (both non-null)
 template <typename T>

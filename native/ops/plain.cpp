@@ -1,5 +1,5 @@
-// The slow, obvious versions: composed ATen ops, autograd does the backward. The fused paths are
-// held to these by the tests.
+// The plain versions of the ops: composed ATen ops, slow and obvious, autograd does the backward. The fused
+// paths are held to these by the tests.
 #include <limits>
 
 #include "binding/errors.h"
@@ -16,27 +16,16 @@ torch::Tensor exactSoftplus(const torch::Tensor& x) { return torch::relu(x) + to
 
 }  // namespace
 
-torch::Tensor sdpo_loss_reference(const torch::Tensor& policy_chosen, const torch::Tensor& policy_rejected,
-                                  const torch::Tensor& reference_chosen, const torch::Tensor& reference_rejected,
-                                  double beta, const torch::Tensor& mask) {
-  auto in = checkPreferenceInputs(policy_chosen, policy_rejected, reference_chosen, reference_rejected, beta, mask, 2);
-  torch::Tensor chosen_reward = beta * (in.policy_chosen - in.reference_chosen);        // [B]
-  torch::Tensor rejected_reward = beta * (in.policy_rejected - in.reference_rejected);  // [B, K]
-  torch::Tensor gaps = rejected_reward - chosen_reward.unsqueeze(1);
-  if (in.mask.defined()) gaps = gaps.masked_fill(in.mask.logical_not(), -std::numeric_limits<double>::infinity());
-  return exactSoftplus(torch::logsumexp(gaps, 1));
-}
-
-torch::Tensor dpo_loss_reference(const torch::Tensor& policy_chosen, const torch::Tensor& policy_rejected,
-                                 const torch::Tensor& reference_chosen, const torch::Tensor& reference_rejected,
-                                 double beta) {
+torch::Tensor dpo_loss_plain(const torch::Tensor& policy_chosen, const torch::Tensor& policy_rejected,
+                             const torch::Tensor& reference_chosen, const torch::Tensor& reference_rejected,
+                             double beta) {
   auto in = checkPreferenceInputs(policy_chosen, policy_rejected, reference_chosen, reference_rejected, beta, {}, 1);
   torch::Tensor margin = beta * (in.policy_chosen - in.reference_chosen) - beta * (in.policy_rejected - in.reference_rejected);
   return -torch::log_sigmoid(margin);
 }
 
-torch::Tensor token_logprobs_reference(const torch::Tensor& hidden, const torch::Tensor& weight,
-                                       const torch::Tensor& labels, int64_t ignore_index) {
+torch::Tensor token_logprobs_plain(const torch::Tensor& hidden, const torch::Tensor& weight,
+                                   const torch::Tensor& labels, int64_t ignore_index) {
   const auto in = [&] {
     const DeviceChecksNow checks_now;  // the gather below indexes with the labels
     return checkTokenInputs(hidden, weight, labels, ignore_index);
@@ -68,15 +57,24 @@ torch::Tensor napo_margins(const torch::Tensor& policy_rejected, const NapoMargi
   return margins;
 }
 
-torch::Tensor napo_loss_reference(const torch::Tensor& policy_chosen, const torch::Tensor& policy_rejected,
-                                  const torch::Tensor& reference_chosen, const torch::Tensor& reference_rejected,
-                                  double beta, const NapoMargin& margin, const torch::Tensor& mask) {
+torch::Tensor napo_loss_plain(const torch::Tensor& policy_chosen, const torch::Tensor& policy_rejected,
+                              const torch::Tensor& reference_chosen, const torch::Tensor& reference_rejected,
+                              double beta, const NapoMargin& margin, const torch::Tensor& mask) {
   auto in = checkPreferenceInputs(policy_chosen, policy_rejected, reference_chosen, reference_rejected, beta, mask, 2);
   torch::Tensor chosen_reward = beta * (in.policy_chosen - in.reference_chosen);        // [B]
   torch::Tensor rejected_reward = beta * (in.policy_rejected - in.reference_rejected);  // [B, K]
-  torch::Tensor gaps = rejected_reward - chosen_reward.unsqueeze(1) + napo_margins(in.policy_rejected, margin);
+  torch::Tensor gaps = rejected_reward - chosen_reward.unsqueeze(1);
+  const NapoMargin checked = checkNapoMargin(margin, in.policy_rejected);
+  if (checked.gamma != 0) gaps = gaps + napo_margins(in.policy_rejected, checked);  // gamma = 0: S-DPO
   if (in.mask.defined()) gaps = gaps.masked_fill(in.mask.logical_not(), -std::numeric_limits<double>::infinity());
   return exactSoftplus(torch::logsumexp(gaps, 1));
+}
+
+torch::Tensor sdpo_loss_plain(const torch::Tensor& policy_chosen, const torch::Tensor& policy_rejected,
+                              const torch::Tensor& reference_chosen, const torch::Tensor& reference_rejected,
+                              double beta, const torch::Tensor& mask) {
+  return napo_loss_plain(policy_chosen, policy_rejected, reference_chosen, reference_rejected, beta, NapoMargin{},
+                         mask);
 }
 
 }  // namespace sdpo::ops
