@@ -113,6 +113,54 @@ export function typeTests(): void {
 }
 `;
 
+/**
+ * Named types that the index's exports reach through their public declarations (parameters, results, members
+ * that are not private, type arguments, ...), declared in the package but not exported from the index: a user
+ * sees them in hovers and errors but cannot import them. "Name (file) <- the export it is reached from".
+ */
+export function unexportedPublicTypes(distSrc: string): string[] {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const ts = require("typescript") as typeof import("typescript");
+  const program = ts.createProgram([path.join(distSrc, "index.d.ts")], { noEmit: true, skipLibCheck: true, types: [] });
+  const checker = program.getTypeChecker();
+  const index = program.getSourceFile(path.join(distSrc, "index.d.ts"));
+  const moduleSymbol = index && checker.getSymbolAtLocation(index);
+  if (!moduleSymbol) throw new Error(`cannot read ${distSrc}/index.d.ts`);
+  const target = (s: import("typescript").Symbol) => (s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s);
+  const exported = new Set(checker.getExportsOfModule(moduleSymbol).map(target));
+  const seen = new Set<import("typescript").Symbol>(exported);
+  const missing = new Set<string>();
+  const hidden = (node: import("typescript").Node) =>
+    ts.canHaveModifiers(node) && (ts.getModifiers(node) ?? []).some((m) => m.kind === ts.SyntaxKind.PrivateKeyword || m.kind === ts.SyntaxKind.ProtectedKeyword);
+  const visit = (decl: import("typescript").Node, via: string): void => {
+    const walk = (node: import("typescript").Node): void => {
+      if (hidden(node)) return;
+      let name: import("typescript").Node | undefined;
+      if (ts.isTypeReferenceNode(node)) name = node.typeName;
+      else if (ts.isExpressionWithTypeArguments(node)) name = node.expression;
+      else if (ts.isTypeQueryNode(node)) name = node.exprName;
+      if (name) {
+        const symbol = checker.getSymbolAtLocation(ts.isQualifiedName(name) ? name.right : name);
+        if (symbol) reach(target(symbol), via);
+      }
+      ts.forEachChild(node, walk);
+    };
+    walk(decl);
+  };
+  const reach = (symbol: import("typescript").Symbol, via: string): void => {
+    if (seen.has(symbol)) return;
+    seen.add(symbol);
+    const decls = symbol.declarations ?? [];
+    if (decls.length === 0 || decls.some((d) => ts.isTypeParameterDeclaration(d))) return;
+    const file = decls[0].getSourceFile().fileName;
+    if (!path.resolve(file).startsWith(distSrc + path.sep)) return;
+    missing.add(`${symbol.name} (${path.relative(distSrc, file)}) <- ${via}`);
+    for (const d of decls) visit(d, `${via} > ${symbol.name}`);
+  };
+  for (const symbol of exported) for (const d of symbol.declarations ?? []) visit(d, symbol.name);
+  return [...missing].sort();
+}
+
 function newestSourceAfter(dir: string, than: number): string | null {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
@@ -251,6 +299,10 @@ describe("README's ts blocks, read as written", () => {
     } finally {
       fs.writeFileSync(file, TYPE_TESTS);
     }
+  });
+
+  test("every type the public declarations name is exported from the index (dist/src/index.d.ts)", () => {
+    expect(unexportedPublicTypes(path.join(root, "dist", "src"))).toEqual([]);
   });
 
   test("every runnable block runs with node (EPOCHS=0.01): CommonJS from the commonjs build, .mts as an ES module", () => {
