@@ -1,19 +1,44 @@
 /** softmax-dpo: preference training (SFT, DPO, Softmax-DPO) for LM recommenders on libtorch. */
 export { native, nativePath } from "./native";
 export type { BuildInfo, FloatArray } from "./native";
+// The addon's own interfaces (what native() returns), for code that calls it directly.
+export type {
+  NativeAddon,
+  NativeOps,
+  NativeModel,
+  NativeModelConstructor,
+  NativeTrainerConstructor,
+  NativeTrainerOptions,
+  PackedResponsesInput,
+  ScoreResult,
+  ParameterInfo,
+  OptimizerTensor,
+  AdamWTensors,
+  AdamWUpdateOptions,
+  LayerOptions,
+  RopeInputs,
+  TokenChunkArguments,
+  DistributedGroupInfo,
+  DistributedGroupOptions,
+  MatmulBenchResult,
+  TokenLogprobsBenchResult,
+} from "./native";
 
 // Data: Arrow preference files, converter, tokenizer, streaming reader.
 export type { PackedTokens, PreferenceBatch } from "./data/batch";
 export { PreferenceDataset } from "./data/dataset";
 export { ResampledDataset } from "./data/resample";
 export type { ResampleOptions } from "./data/resample";
-export type { BatchOptions, DatasetOptions } from "./data/dataset";
+export type { BatchOptions, DatasetOptions, ByteSource } from "./data/dataset";
+export type { NegativeSampling as BatchNegativeSampling } from "./data/validate";
+export type { ResampleRequest } from "./data/resample";
 export { DataError } from "./data/errors";
 // Datasets shipped in the package (datasets/<name>): absolute paths from any folder.
 export { shippedDataset, SHIPPED_DATASETS } from "./data/shipped";
 export type { ShippedDataset, ShippedDatasetName } from "./data/shipped";
 export { Tokenizer } from "./data/tokenizer";
 export type { TokenizerOptions } from "./data/tokenizer";
+export type { TrainTokenizerOptions } from "./data/train_tokenizer";
 export { trainByteLevelBpe, DEFAULT_SPECIAL_TOKENS } from "./data/train_tokenizer";
 export {
   convertLlaraFile,
@@ -29,11 +54,11 @@ export {
   responseText,
   DEFAULT_TEMPLATE,
 } from "./data/convert";
-export type { LlaraRow, ConvertOptions } from "./data/convert";
+export type { LlaraRow, ConvertOptions, RecordOptions } from "./data/convert";
 export { recordsToTable, writeArrowFile } from "./data/arrow_write";
 export type { PreferenceRecord } from "./data/arrow_write";
 export { FORMAT_VERSION, META, preferenceSchema, parseMetadata } from "./data/schema";
-export type { DatasetMetadata, TokenizerIdentity } from "./data/schema";
+export type { DatasetMetadata, TokenizerIdentity, SchemaOptions } from "./data/schema";
 
 // model: Hugging Face checkpoints (safetensors, config.json, PEFT adapters)
 export { loadModel, createModel, saveModel, addLoraAdapters } from "./model/checkpoint";
@@ -41,8 +66,9 @@ export type { LoadedModel, ModelOptions, LoadOptions, SaveOptions } from "./mode
 export { parseConfig, presetConfig, configToJson, readConfigFile } from "./model/config";
 export type { ConfigExtras } from "./model/config";
 export { openSafetensors, readSafetensors, writeSafetensors, SafetensorsFile, MAX_HEADER_BYTES } from "./model/safetensors";
-export type { SafetensorsTensor, SafetensorsTensorInfo } from "./model/safetensors";
+export type { SafetensorsTensor, SafetensorsTensorInfo, LazySafetensorsTensor, TensorToWrite } from "./model/safetensors";
 export { openCheckpointTensors, readSafetensorsIndex, writeShardedSafetensors } from "./model/sharded";
+export type { CheckpointTensors, SafetensorsIndex } from "./model/sharded";
 export type { LoraOptions } from "./model/peft";
 export type { NativeModelConfig, NativeLoraConfig, SafetensorsDType, ModelDType, DeviceName } from "./native";
 
@@ -62,6 +88,7 @@ export type {
 // Native binary selection: which .node file was loaded and why.
 export { nativeLoadReport } from "./native";
 export type { NativeLoadReport } from "./native";
+export type { Rejection as NativeRejection } from "./native-loader";
 
 // model
 export { Model } from "./model/model";
@@ -84,6 +111,8 @@ export type { SeededRngState } from "./rng";
 // evaluation (paper protocol + ranking) and training reports (progress, JSONL, curves)
 export { evaluate, judgeGeneration, mentionedCandidates, pessimisticRank, hitAtK, ndcgAtK, rankingMetrics, formatMetricsTable } from "./eval";
 export type { EvalResult, EvaluateOptions, EvaluableModel, DecodingTokenizer, EvalData, GenerationJudgement } from "./eval";
+export type { BatchSource } from "./eval/evaluate";
+export type { RankingTotals } from "./eval/ranking";
 // bootstrap intervals over rows (bootstrapMean, pairedBootstrap: a - b on the same rows, P(diff > 0)),
 // per-row outcomes of evaluate() and constrained decoding over candidate titles
 export { bootstrapMean, bootstrapMeans, pairedBootstrap, pairedMetricBootstrap, perRowValues, summarizeOutcomes, METRIC_NAMES } from "./eval";
@@ -96,10 +125,14 @@ export type { PooledResult } from "./eval";
 // popularity bias of the top-1 recommendations (head share, coverage, ARP, popularity rank, HR@1 on head / tail targets)
 export { itemPopularity, readItemPopularity, popularityBias, popularityBiasJson, formatPopularityBiasTable, topCandidate } from "./eval";
 export type { ItemPopularity, PopularityBias, PopularityBiasOmitted, PopularityBiasResult, Top1Bias } from "./eval";
+export type { PopularityBiasJson, JsonOf, Top1IntervalName } from "./eval/popularity-bias";
 export { runDemo } from "./cli/commands/demo";
-export type { DemoArgs, DemoResult } from "./cli/commands/demo";
+export type { DemoArgs, DemoResult, DemoIo } from "./cli/commands/demo";
+export type { DemoRecipe, DemoRunOptions } from "./cli/demo-recipe";
 export { attachProgress, createProgress, attachJsonlLog, openJsonl, readJsonl, plotTrainingCurves, lineChartSvg } from "./report";
 export type { Progress, ProgressOptions, JsonlWriter, RunLog, Panel, Series, TrainerEventSource } from "./report";
+export type { CurveOptions } from "./report/curves";
+export type { ChartOptions } from "./report/svg-chart";
 
 // trainers
 export { PreferenceTrainer, SFTTrainer, DPOTrainer, SDPOTrainer, NAPOTrainer, createTrainer, LOSS_NAMES, learningRateAt } from "./trainers";
@@ -119,7 +152,14 @@ export type {
   RewardMarginOptions,
   DistributedOptions,
   DistributedBackend,
+  PreferenceData,
+  PreferenceSource,
+  BatchRequest,
+  ScheduleOptions,
 } from "./trainers";
+// what a trainer's `options` hold: every option with its default filled in
+export type { ResolvedOptions, ResolvedRewardMargin, ResolvedDistributed } from "./trainers/options";
+export type { Listener as TrainerListener, TrainerEventName, TrainerEventMap } from "./trainers/events";
 // data parallelism: torchrun's launch contract (the process groups live in the addon)
 export { readLaunchEnv } from "./distributed/launch_env";
 export type { LaunchEnv } from "./distributed/launch_env";
@@ -139,6 +179,7 @@ export {
   SasrecBaseline,
   NextItemSource,
 } from "./baselines";
+export type { NextItemExample } from "./baselines/next-item-source";
 export type {
   Baseline,
   BaselineKind,

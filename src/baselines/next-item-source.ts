@@ -8,7 +8,8 @@ import type { PackedTokens, PreferenceBatch } from "../data/batch";
 import { mixSeed, SeededRng } from "../rng";
 import type { BatchRequest, PreferenceSource } from "../trainers/source";
 
-interface Example {
+/** One next-item example: a prefix of a sequence and the item after it. */
+export interface NextItemExample {
   sequence: number;
   /** Items before the predicted one. */
   prefix: number;
@@ -17,7 +18,7 @@ interface Example {
 const EMPTY_TEXT: PreferenceBatch["text"] = { prompt: [], chosen: [], candidates: [] };
 
 export class NextItemSource implements PreferenceSource {
-  private readonly examples: Example[] = [];
+  private readonly examples: NextItemExample[] = [];
 
   /** `sequences`: token ids (item ids), oldest first; `bos`: the token every prompt starts with. */
   constructor(private readonly sequences: readonly Int32Array[], private readonly bos: number) {
@@ -31,7 +32,7 @@ export class NextItemSource implements PreferenceSource {
   }
 
   /** The examples in epoch order: a seeded shuffle per (seed, epoch), or file order. */
-  private order(request: Pick<BatchRequest, "shuffle" | "seed" | "epoch">): Example[] {
+  private order(request: Pick<BatchRequest, "shuffle" | "seed" | "epoch">): NextItemExample[] {
     const examples = [...this.examples];
     return request.shuffle ? new SeededRng(mixSeed(request.seed, request.epoch, 0x5a5ec)).shuffle(examples) : examples;
   }
@@ -46,7 +47,7 @@ export class NextItemSource implements PreferenceSource {
     }
   }
 
-  build(examples: readonly Example[]): PreferenceBatch {
+  build(examples: readonly NextItemExample[]): PreferenceBatch {
     const size = examples.length;
     const promptOffsets = new Int32Array(size + 1);
     examples.forEach((e, b) => (promptOffsets[b + 1] = promptOffsets[b] + 1 + e.prefix));

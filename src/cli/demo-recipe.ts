@@ -9,7 +9,8 @@ import type { NativeModelConfig } from "../native";
 import type { TrainerOptions } from "../trainers/types";
 import type { BaselineKind } from "../baselines/baseline";
 
-type RunOptions = Omit<TrainerOptions, "model" | "outputDir">;
+/** One stage's trainer options in a demo recipe (the model and outputDir come from the demo). */
+export type DemoRunOptions = Omit<TrainerOptions, "model" | "outputDir">;
 
 export interface DemoRecipe {
   /** presetConfig() name of the decoder trained from scratch... */
@@ -40,9 +41,9 @@ export interface DemoRecipe {
   evalBatchSize: number;
   /** Generation length of the paper's protocol. */
   maxNewTokens: number;
-  sft: RunOptions;
-  dpo: RunOptions;
-  sdpo: RunOptions;
+  sft: DemoRunOptions;
+  dpo: DemoRunOptions;
+  sdpo: DemoRunOptions;
 }
 
 /**

@@ -47,7 +47,8 @@ export interface DatasetOptions {
 /** The README promises no nulls in any column of the preference layout. */
 const NO_NULL_COLUMNS: ReadonlySet<string> = new Set(ALL_COLUMNS.map((c) => c.name));
 
-type ByteSource = AsyncIterable<Uint8Array> | NodeJS.ReadableStream;
+/** Bytes of an Arrow IPC stream: a Node Readable or any async iterable of chunks. */
+export type ByteSource = AsyncIterable<Uint8Array> | NodeJS.ReadableStream;
 
 interface OpenedReader {
   schema: Schema;

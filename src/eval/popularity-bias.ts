@@ -237,14 +237,15 @@ export function popularityBias(outcomes: RowOutcomes, popularity: ItemPopularity
   return result;
 }
 
-type Json<T> = { [K in keyof T]: T[K] extends number ? number | null : T[K] extends Interval ? [number, number] | null : T[K] extends object ? Json<T[K]> : T[K] };
-export type PopularityBiasJson = Json<PopularityBias> | PopularityBiasOmitted;
+/** T as JSON: numbers may be null (NaN), intervals [lo, hi] pairs or null. */
+export type JsonOf<T> = { [K in keyof T]: T[K] extends number ? number | null : T[K] extends Interval ? [number, number] | null : T[K] extends object ? JsonOf<T[K]> : T[K] };
+export type PopularityBiasJson = JsonOf<PopularityBias> | PopularityBiasOmitted;
 
 /** The result as JSON: NaN (nothing measured) becomes null, and so does an interval with a NaN end. */
 export function popularityBiasJson(bias: PopularityBiasResult): PopularityBiasJson {
   if (!bias.measured) return { measured: false, reason: bias.reason };
   const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
-  const top1 = (t: Top1Bias): Json<Top1Bias> => ({
+  const top1 = (t: Top1Bias): JsonOf<Top1Bias> => ({
     rows: t.rows,
     headShare: finite(t.headShare),
     coverage: finite(t.coverage),
@@ -258,11 +259,11 @@ export function popularityBiasJson(bias: PopularityBiasResult): PopularityBiasJs
         const [lo, hi] = t.intervals[k];
         return [k, Number.isFinite(lo) && Number.isFinite(hi) ? [lo, hi] : null];
       })
-    ) as Json<Top1Bias>["intervals"],
+    ) as JsonOf<Top1Bias>["intervals"],
   });
   return {
     ...bias,
     ...(bias.ranking ? { ranking: top1(bias.ranking) } : {}),
     ...(bias.generation ? { generation: top1(bias.generation) } : {}),
-  } as Json<PopularityBias>;
+  } as JsonOf<PopularityBias>;
 }

@@ -16,7 +16,9 @@ export function isLossName(name: unknown): name is LossName {
   return typeof name === "string" && Object.prototype.hasOwnProperty.call(TRAINERS, name);
 }
 
-export function createTrainer(loss: string, options: TrainerOptions): PreferenceTrainer {
+/** The trainer of `loss` ("sft" | "dpo" | "sdpo" | "napo"); a name outside LossName does not compile (and throws a
+ *  RangeError from plain JavaScript). */
+export function createTrainer(loss: LossName, options: TrainerOptions): PreferenceTrainer {
   if (!isLossName(loss)) throw new RangeError(`unknown loss '${loss}': valid losses are ${LOSS_NAMES.join(", ")}`);
   return new TRAINERS[loss](options);
 }

@@ -24,8 +24,9 @@ import { claimOutputDir, newRunId, pruneCheckpoints } from "./run_dir";
 import { learningRateAt, warmupStepsFor } from "./schedules";
 import { openSource, sourceKey, type PreferenceSource, type SourceKey } from "./source";
 import { StepNegatives } from "./step_negatives";
+import type { NegativePool } from "../negatives/pool";
 import { StatsAccumulator } from "./stats";
-import type { EvalEvent, FitOptions, FitReport, LossName, TrainerOptions } from "./types";
+import type { EvalEvent, FitOptions, FitReport, LossName, PreferenceData, TrainerOptions } from "./types";
 
 /** Options that fix the data order and the schedule: a resumed run must use the same. */
 const RESUME_INVARIANTS = [
@@ -80,7 +81,7 @@ export abstract class PreferenceTrainer {
   }
 
   /** The RoDPO pool of the current (or last) fit() with negativeSampling 'pool' or 'hard'. */
-  get negativePool(): StepNegatives["negativePool"] {
+  get negativePool(): NegativePool | undefined {
     return this.negatives?.negativePool;
   }
 
@@ -140,7 +141,7 @@ export abstract class PreferenceTrainer {
   }
 
   /** Mean loss, rewards and accuracy over `data` without updating anything. */
-  async evaluate(data: unknown): Promise<Omit<EvalEvent, "type" | "step" | "epoch">> {
+  async evaluate(data: PreferenceData): Promise<Omit<EvalEvent, "type" | "step" | "epoch">> {
     const source = openSource(data, "evaluate(data)");
     const key = sourceKey(data);
     await this.ensureReference([{ key, source, what: "evaluate(data)" }]);
@@ -164,7 +165,9 @@ export abstract class PreferenceTrainer {
     return { loss: m.loss, chosenReward: m.chosenReward, rejectedReward: m.rejectedReward, rewardAccuracy: m.rewardAccuracy, rows: m.examples };
   }
 
-  async fit(data: unknown, fitOptions: FitOptions = {}): Promise<FitReport> {
+  /** Trains on `data` (a path to an .arrow file, or a PreferenceSource such as PreferenceDataset or
+   *  ResampledDataset) for numTrainEpochs or maxSteps, emitting step / eval / checkpoint events. */
+  async fit(data: PreferenceData, fitOptions: FitOptions = {}): Promise<FitReport> {
     if (this.running) throw new Error("fit() is already running on this trainer");
     this.running = true;
     try {
@@ -174,7 +177,7 @@ export abstract class PreferenceTrainer {
     }
   }
 
-  private async fitOnce(data: unknown, fitOptions: FitOptions): Promise<FitReport> {
+  private async fitOnce(data: PreferenceData, fitOptions: FitOptions): Promise<FitReport> {
     const o = this.options;
     const started = Date.now();
     const train = openSource(data, "fit(data)");

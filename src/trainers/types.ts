@@ -3,6 +3,7 @@
  * Shared by the trainers (src/trainers), the reporters (src/report) and the CLI.
  */
 import type { Model } from "../model/model";
+import type { PreferenceSource } from "./source";
 
 /** Every trainer's loss: the paper's (sft, dpo, sdpo, which `sdpo demo` compares) and NAPO's. */
 export type LossName = "sft" | "dpo" | "sdpo" | "napo";
@@ -15,67 +16,100 @@ export type RewardMarginMode = "none" | "fixed" | "dynamic";
 /** NAPO's reward margin per negative j: none (= S-DPO), gamma, or gamma * sigmoid((s_j - s_w) / tau) with
  *  s the confidence scores (no gradient): the reference's log-probs or the policy's. */
 export interface RewardMarginOptions {
-  mode?: RewardMarginMode; // default "dynamic"
-  gamma?: number; // default 0.5
-  tau?: number; // default 1
-  confidence?: "reference" | "policy"; // default "reference"
+  /** "none" (S-DPO exactly), "fixed" (gamma) or "dynamic" (gamma * sigmoid((s_j - s_w) / tau)). @default "dynamic" */
+  mode?: RewardMarginMode;
+  /** The margin's scale, >= 0. @default 0.5 */
+  gamma?: number;
+  /** Temperature of the dynamic margin, > 0. @default 1 */
+  tau?: number;
+  /** The confidence scores s: the reference's log-probs or the policy's (detached either way). @default "reference" */
+  confidence?: "reference" | "policy";
 }
 export type LrSchedulerType = "cosine" | "linear" | "constant";
 export type ReferenceMode = "adapters-off" | "frozen-copy" | "precomputed";
 
+/** Options of every trainer (`createTrainer(loss, options)`, `new SDPOTrainer(options)`, ...), named as TRL's
+ *  arguments in camelCase. Every one but `model` is optional; an unknown key is refused at run time too. */
 export interface TrainerOptions {
+  /** The policy to train (`createModel`, `loadModel`); trained in place. */
   model: Model;
-  learningRate?: number; // default 1e-4
-  beta?: number; // default 1.0 (DPO / S-DPO)
-  negatives?: number; // K, default 3 (S-DPO); DPO uses 1
-  batchSize?: number; // examples per micro-batch, default 8
-  gradientAccumulationSteps?: number; // default 1
-  /** Default 1. May be fractional, as TRL's num_train_epochs: 0.5 trains ceil(0.5 x steps per epoch) optimizer
-   *  steps of the first epoch; 2.5 two epochs and half the third. */
+  /** AdamW's peak learning rate, >= 0. @default 1e-4 */
+  learningRate?: number;
+  /** DPO / S-DPO / NAPO's beta, the scale of the rewards, > 0. @default 1.0 */
+  beta?: number;
+  /** K, negatives per example: sdpo and napo default to 3, dpo uses exactly 1, sft none.
+   *  @default 3 (sdpo, napo); 1 (dpo); 0 (sft) */
+  negatives?: number;
+  /** Examples per micro-batch. @default 8 */
+  batchSize?: number;
+  /** Micro-batches per optimizer step. @default 1 */
+  gradientAccumulationSteps?: number;
+  /** Epochs to train; may be fractional, as TRL's num_train_epochs: 0.5 trains ceil(0.5 x steps per epoch)
+   *  optimizer steps of the first epoch; 2.5 two epochs and half the third. @default 1 */
   numTrainEpochs?: number;
   /** Stop after this many optimizer steps, overriding numTrainEpochs (TRL's max_steps; the schedule spans them);
-   *  the data is read for as many epochs as that takes. Default: none (numTrainEpochs decides). */
+   *  the data is read for as many epochs as that takes. @default undefined (numTrainEpochs decides) */
   maxSteps?: number;
   /** Keep only the newest N checkpoint-* folders of outputDir, removing older ones after each save (TRL's
-   *  save_total_limit). Default: keep all. */
+   *  save_total_limit). @default undefined (keep all) */
   saveTotalLimit?: number;
-  warmupRatio?: number; // default 0
-  lrSchedulerType?: LrSchedulerType; // default "cosine"
-  maxGradNorm?: number; // default 1.0; 0 disables clipping
-  weightDecay?: number; // default 0; applied to matrices only (dim >= 2), not RMSNorm weights or biases
-  weightDecayAllParameters?: boolean; // default false; true: weightDecay applies to every trainable tensor
-  adamBeta1?: number; // default 0.9
-  adamBeta2?: number; // default 0.999
-  adamEpsilon?: number; // default 1e-8
-  seed?: number; // default 42
-  evalSteps?: number; // evaluate every N optimizer steps (0: only at the end of each epoch)
-  saveSteps?: number; // checkpoint every N optimizer steps (0: only at the end)
-  outputDir?: string; // where checkpoints, trainer_state.json and the JSONL log go
-  referenceMode?: ReferenceMode; // default "adapters-off" with LoRA, else "frozen-copy"
-  logSteps?: number; // emit a step event every N optimizer steps, default 1
-  overwrite?: boolean; // allow an outputDir that holds another run (its checkpoints are removed), default false
-  rewardMargin?: RewardMarginOptions; // napo only
+  /** Fraction of the steps over which the learning rate warms up linearly from 0, in [0, 1]. @default 0 */
+  warmupRatio?: number;
+  /** The learning-rate schedule after warm-up. @default "cosine" */
+  lrSchedulerType?: LrSchedulerType;
+  /** Clip the gradient's global norm to this; 0 disables clipping. @default 1.0 */
+  maxGradNorm?: number;
+  /** AdamW's decoupled weight decay, applied to matrices only (dim >= 2), not RMSNorm weights or biases. @default 0 */
+  weightDecay?: number;
+  /** true: weightDecay applies to every trainable tensor. @default false */
+  weightDecayAllParameters?: boolean;
+  /** @default 0.9 */
+  adamBeta1?: number;
+  /** @default 0.999 */
+  adamBeta2?: number;
+  /** @default 1e-8 */
+  adamEpsilon?: number;
+  /** Seeds shuffling, negative draws and LoRA dropout. @default 42 */
+  seed?: number;
+  /** Evaluate (fit's `eval` data) every N optimizer steps; 0: only at the end of each epoch. @default 0 */
+  evalSteps?: number;
+  /** Checkpoint every N optimizer steps; 0: only at the end (needs outputDir). @default 0 */
+  saveSteps?: number;
+  /** Where checkpoints, trainer_state.json and the JSONL log go. @default undefined (nothing is written) */
+  outputDir?: string;
+  /** How the reference policy is scored. @default "adapters-off" with LoRA adapters, else "frozen-copy" */
+  referenceMode?: ReferenceMode;
+  /** Emit a step event every N optimizer steps. @default 1 */
+  logSteps?: number;
+  /** Allow an outputDir that holds another run (its checkpoints are removed). @default false */
+  overwrite?: boolean;
+  /** napo only: the reward margin (see RewardMarginOptions for each field's default). */
+  rewardMargin?: RewardMarginOptions;
   /** sdpo / napo: each row also takes the other rows' chosen and rejected items as negatives (NAPO's
-   *  in-batch sharing); `cap`: most shared negatives per row (a seeded choice per step). Default false. */
+   *  in-batch sharing); `cap`: most shared negatives per row (a seeded choice per step). @default false */
   inBatchNegatives?: boolean | { cap?: number };
-  negativeSampling?: NegativeSampling; // default "fixed"
-  poolSize?: number; // "pool" / "hard": candidates kept per example, default 5, >= negatives
-  poolRefreshSteps?: number; // "pool" / "hard": a pool older than this many optimizer steps is rescored, default 50
+  /** Where a step's negatives come from (see NegativeSampling). @default "fixed" */
+  negativeSampling?: NegativeSampling;
+  /** "pool" / "hard": candidates kept per example, >= negatives. @default max(5, negatives) */
+  poolSize?: number;
+  /** "pool" / "hard": a pool older than this many optimizer steps is rescored. @default 50 */
+  poolRefreshSteps?: number;
   /** Data-parallel training over the ranks a launcher started (torchrun's RANK, WORLD_SIZE, MASTER_ADDR, ...):
    *  each rank trains on its share of every global batch of batchSize x WORLD_SIZE rows and the gradients are
    *  summed over the ranks before clipping and AdamW. Where WORLD_SIZE is unset the process trains alone.
-   *  `false`: train alone even under a launcher. See README "Data-parallel training". */
+   *  `false`: train alone even under a launcher. See README "Data-parallel training".
+   *  @default true (data parallel where a launcher set WORLD_SIZE, else alone) */
   distributed?: DistributedOptions | boolean;
 }
 
 export type DistributedBackend = "gloo" | "nccl" | "auto";
 export interface DistributedOptions {
   /** "gloo" (CPU tensors), "nccl" (CUDA tensors, CUDA builds), "auto" (nccl for a CUDA model where the
-   *  build has it, else gloo). Default "auto". */
+   *  build has it, else gloo). @default "auto" */
   backend?: DistributedBackend;
-  /** How long a rank waits for the others (rendezvous, each collective) before failing. Default 600000. */
+  /** How long a rank waits for the others (rendezvous, each collective) before failing. @default 600000 */
   timeoutMs?: number;
-  /** Gradient bucket size of the all-reduce; 0: one collective per tensor. Default 25 MiB (PyTorch DDP's). */
+  /** Gradient bucket size of the all-reduce; 0: one collective per tensor. @default 26214400 (25 MiB, PyTorch DDP's) */
   bucketBytes?: number;
 }
 
@@ -117,9 +151,13 @@ export interface CheckpointEvent {
 
 export type TrainerEvent = StepEvent | EvalEvent | CheckpointEvent;
 
+/** What fit(), fit's `eval` and evaluate() read: a path to an .arrow preference file, or an opened source that
+ *  yields PreferenceBatches (`PreferenceDataset.fromArrow(path)`, `ResampledDataset.open(...)`, or your own). */
+export type PreferenceData = string | PreferenceSource;
+
 export interface FitOptions {
-  /** Evaluation data (path to .arrow or a PreferenceDataset). */
-  eval?: unknown;
+  /** Evaluation data, scored every `evalSteps` and at the end of each epoch. @default undefined (no evaluation) */
+  eval?: PreferenceData;
   /** Stops training between steps; fit() then resolves with `aborted: true` after saving nothing new. */
   signal?: AbortSignal;
   /** A checkpoint folder written by an earlier fit(): continue exactly where it stopped. */

@@ -7,7 +7,7 @@ import { packCandidates } from "../../src/negatives/pool-batch";
 import { NAPOTrainer, SDPOTrainer } from "../../src/trainers/losses";
 import { createTrainer } from "../../src/trainers/registry";
 import type { PreferenceTrainer } from "../../src/trainers/trainer";
-import type { StepEvent } from "../../src/trainers/types";
+import type { LossName, StepEvent } from "../../src/trainers/types";
 import { expectThrows } from "../helpers";
 import { maxAbsDiff, parameterBytes, TempDir, tinyModel } from "./fixtures";
 
@@ -268,7 +268,7 @@ describe("negative pool", () => {
 describe("variant options", () => {
   test("bad combinations are clear errors", () => {
     const model = tinyModel();
-    const make = (loss: string, options: object) => () => createTrainer(loss, { model, referenceMode: "frozen-copy", ...options });
+    const make = (loss: LossName, options: object) => () => createTrainer(loss, { model, referenceMode: "frozen-copy", ...options });
     expectThrows(make("sdpo", { rewardMargin: { mode: "fixed" } }), "RangeError", /rewardMargin is a napo option/);
     expectThrows(make("napo", { rewardMargin: { mode: "big" } }), "RangeError", /rewardMargin.mode must be one of none, fixed, dynamic/);
     expectThrows(make("napo", { rewardMargin: { gamma: -1 } }), "RangeError", /rewardMargin.gamma must be a finite number >= 0/);

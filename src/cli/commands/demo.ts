@@ -92,7 +92,8 @@ export function prepareOutputFolder(dir: string, overwrite: boolean, resume = fa
   return out;
 }
 
-interface Io {
+/** Where runDemo writes its report (out) and progress (err). */
+export interface DemoIo {
   out: NodeJS.WritableStream;
   err: NodeJS.WritableStream;
 }
@@ -110,7 +111,7 @@ export interface DemoResult {
   out: string;
 }
 
-export async function runDemo(args: DemoArgs, io: Io = { out: process.stdout, err: process.stderr }, recipeOverride?: DemoRecipe): Promise<DemoResult> {
+export async function runDemo(args: DemoArgs, io: DemoIo = { out: process.stdout, err: process.stderr }, recipeOverride?: DemoRecipe): Promise<DemoResult> {
   const recipe = recipeOverride ?? (args.quick ? QUICK_RECIPE : DEMO_RECIPE);
   const device = (args.device ?? "cpu") as DeviceName;
   const seedCount = args.seeds ?? 1;
