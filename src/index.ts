@@ -13,11 +13,6 @@ export type {
   ScoreResult,
   ParameterInfo,
   OptimizerTensor,
-  AdamWTensors,
-  AdamWUpdateOptions,
-  LayerOptions,
-  RopeInputs,
-  TokenChunkArguments,
   DistributedGroupInfo,
   DistributedGroupOptions,
   MatmulBenchResult,
@@ -28,6 +23,7 @@ export type {
 export type { PackedTokens, PreferenceBatch } from "./data/batch";
 export { PreferenceDataset } from "./data/dataset";
 export { ResampledDataset } from "./data/resample";
+export { addItemTokens } from "./data/item_tokens";
 export type { ResampleOptions } from "./data/resample";
 export type { BatchOptions, DatasetOptions, ByteSource } from "./data/dataset";
 export type { NegativeSampling as BatchNegativeSampling } from "./data/validate";

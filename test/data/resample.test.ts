@@ -126,6 +126,50 @@ describe("ResampledDataset", () => {
     }
   });
 
+  test("copy rows: the asked share of extra examples, a random history and a target outside it, once in the list; fixed by their seed", async () => {
+    const withCopies = await ResampledDataset.open(trainFile, tokenizer, { copyRows: 0.2 });
+    const fileRows = histories.length;
+    expect(await withCopies.countRows()).toBe(fileRows + Math.round((fileRows * 0.2) / 0.8));
+    const copies: { prompt: string; chosen: string; row: number }[] = [];
+    const historyLengths = new Set<number>();
+    const shortest = Math.min(...histories.map((h) => h.length));
+    for await (const batch of withCopies.batches({ batchSize: 4096, negatives: 3, shuffle: false, seed: 5, epoch: 1 })) {
+      for (let b = 0; b < batch.size; b++) {
+        if (batch.rows[b] < fileRows) continue;
+        const candidates = batch.text.candidates[b];
+        const chosen = batch.text.chosen[b];
+        expect(candidates.filter((c) => c === chosen)).toHaveLength(1);
+        expect(new Set(candidates).size).toBe(20);
+        // Titles in the prompt outside the list: the history (plus any title that is a word of the template).
+        const historyItems = items.filter((t) => batch.text.prompt[b].includes(t) && !candidates.includes(t));
+        historyLengths.add(historyItems.length);
+        copies.push({ prompt: batch.text.prompt[b], chosen, row: batch.rows[b] });
+      }
+    }
+    expect(copies).toHaveLength(Math.round((fileRows * 0.2) / 0.8));
+    expect(new Set(copies.map((c) => c.row)).size).toBe(copies.length);
+    // Targets spread over the catalogue rather than following the file's popularity.
+    expect(new Set(copies.map((c) => c.chosen)).size).toBeGreaterThan(copies.length * 0.8);
+    expect(Math.min(...historyLengths)).toBeGreaterThanOrEqual(shortest);
+    // Same seed: same copy rows (their targets); another seed: others.
+    const again = await ResampledDataset.open(trainFile, tokenizer, { copyRows: 0.2 });
+    const other = await ResampledDataset.open(trainFile, tokenizer, { copyRows: 0.2, copyRowsSeed: 1 });
+    const targetsOf = async (d: ResampledDataset) => {
+      const out: string[] = [];
+      for await (const batch of d.batches({ batchSize: 4096, negatives: 0, shuffle: false, seed: 5, epoch: 1 })) {
+        for (let b = 0; b < batch.size; b++) if (batch.rows[b] >= fileRows) out.push(batch.text.chosen[b]);
+      }
+      return out;
+    };
+    expect(await targetsOf(again)).toEqual(copies.map((c) => c.chosen));
+    expect(await targetsOf(other)).not.toEqual(copies.map((c) => c.chosen));
+    for (const bad of [-0.1, 0.95, Number.NaN]) {
+      await expect(rejectionOf(ResampledDataset.open(trainFile, tokenizer, { copyRows: bad }))).resolves.toMatchObject({
+        message: expect.stringMatching(/copyRows must be a share in \[0, 0.9\]/),
+      });
+    }
+  });
+
   test("bad requests and options are refused with the reason", async () => {
     await expect(rejectionOf(collect(plain.batches({ batchSize: 4, negatives: 20, shuffle: false, seed: 0, epoch: 0 })))).resolves.toMatchObject({
       message: expect.stringMatching(/negatives must be an integer in \[0, 19\]/),
