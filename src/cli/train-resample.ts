@@ -1,5 +1,5 @@
 /**
- * `sdpo train --redraw-candidates [--subsequence-rows] [--tokenizer FILE]`: the training split read through
+ * `sdpo train --redraw-candidates [--subsequence-rows] [--copy-rows SHARE] [--tokenizer FILE]`: the training split read through
  * ResampledDataset (a fresh candidate list and re-rendered prompt per example and epoch; sub-sequence rows).
  * The choice is written into the run folder so `--resume` continues with the same rows.
  */
@@ -13,6 +13,8 @@ import { Tokenizer } from "../data/tokenizer";
 export interface ResampleFlags {
   redrawCandidates?: boolean;
   subsequenceRows?: boolean;
+  /** Share of copy rows (ResampledDataset's copyRows). */
+  copyRows?: number;
   tokenizer?: string;
 }
 
@@ -21,7 +23,7 @@ export const RESAMPLE_RECORD = "data_resampling.json";
 
 /** Flags as given, or on --resume with none of them given, the run's own record. */
 export function resolveResampleFlags(args: ResampleFlags, out: string, resume: boolean): ResampleFlags {
-  const given = args.redrawCandidates !== undefined || args.subsequenceRows !== undefined || args.tokenizer !== undefined;
+  const given = args.redrawCandidates !== undefined || args.subsequenceRows !== undefined || args.copyRows !== undefined || args.tokenizer !== undefined;
   if (resume && !given) {
     const record = path.join(out, RESAMPLE_RECORD);
     if (!fs.existsSync(record)) return {};
@@ -31,10 +33,12 @@ export function resolveResampleFlags(args: ResampleFlags, out: string, resume: b
       throw new Error(`--resume: ${record} is unreadable (${(err as Error).message})`);
     }
   }
-  if (!args.redrawCandidates && (args.subsequenceRows || args.tokenizer !== undefined)) {
-    throw new Error("--subsequence-rows and --tokenizer re-render training rows: they need --redraw-candidates");
+  if (!args.redrawCandidates && (args.subsequenceRows || args.copyRows !== undefined || args.tokenizer !== undefined)) {
+    throw new Error("--subsequence-rows, --copy-rows and --tokenizer re-render training rows: they need --redraw-candidates");
   }
-  return args.redrawCandidates ? { redrawCandidates: true, subsequenceRows: args.subsequenceRows ?? false, tokenizer: args.tokenizer } : {};
+  return args.redrawCandidates
+    ? { redrawCandidates: true, subsequenceRows: args.subsequenceRows ?? false, copyRows: args.copyRows ?? 0, tokenizer: args.tokenizer }
+    : {};
 }
 
 /**
@@ -56,7 +60,7 @@ export async function trainingRows(
   if (expected && expected !== actual) {
     throw new Error(`--redraw-candidates: ${file} is not the tokenizer ${dataFile} was made with (sha256 ${actual.slice(0, 12)}..., the file records ${expected.slice(0, 12)}...)`);
   }
-  return ResampledDataset.open(dataset, Tokenizer.fromFile(file), { subsequences: flags.subsequenceRows ?? false });
+  return ResampledDataset.open(dataset, Tokenizer.fromFile(file), { subsequences: flags.subsequenceRows ?? false, copyRows: flags.copyRows ?? 0 });
 }
 
 /** Writes the flags into the run folder (atomically enough for a small JSON: write, then rename). */

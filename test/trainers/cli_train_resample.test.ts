@@ -21,7 +21,7 @@ test("trains on re-drawn rows, records the choice, and --resume reads it back", 
   // 267 rows at batch 128: 3 steps; the tokenizer is found beside --data.
   const base: TrainArgs = { progress: false, loss: "sdpo", data: join(lastfm, "valid.arrow"), config: "tiny", out, batchSize: 128, negatives: 3, referenceMode: "frozen-copy" };
   await runTrain({ ...base, redrawCandidates: true, saveSteps: 2 });
-  expect(JSON.parse(readFileSync(join(out, RESAMPLE_RECORD), "utf8"))).toMatchObject({ redrawCandidates: true, subsequenceRows: false });
+  expect(JSON.parse(readFileSync(join(out, RESAMPLE_RECORD), "utf8"))).toMatchObject({ redrawCandidates: true, subsequenceRows: false, copyRows: 0 });
   expect(existsSync(join(out, "checkpoint-3"))).toBe(true);
   // The run as stopped after step 2: resuming with no data flag takes the run's own rows and finishes it.
   rmSync(join(out, "checkpoint-3"), { recursive: true });
@@ -32,10 +32,20 @@ test("trains on re-drawn rows, records the choice, and --resume reads it back", 
   expect((await rejectionOf(runTrain({ ...base, resume: true, redrawCandidates: true, subsequenceRows: true }))).message).toMatch(/steps/);
 });
 
+test("--copy-rows adds the share of copy rows (more steps an epoch) and is recorded for --resume", async () => {
+  const out = join(dir, "run");
+  // 267 rows + 267 copy rows (share 0.5) at batch 128: 5 steps instead of 3.
+  const base: TrainArgs = { progress: false, loss: "sft", data: join(lastfm, "valid.arrow"), config: "tiny", out, batchSize: 128 };
+  await runTrain({ ...base, redrawCandidates: true, copyRows: 0.5 });
+  expect(JSON.parse(readFileSync(join(out, RESAMPLE_RECORD), "utf8"))).toMatchObject({ redrawCandidates: true, copyRows: 0.5 });
+  expect(existsSync(join(out, "checkpoint-5"))).toBe(true);
+});
+
 test("misuse of the resampling flags is a usage error before anything is written", async () => {
   const out = join(dir, "run");
   const base: TrainArgs = { progress: false, loss: "sft", data: join(lastfm, "valid.arrow"), config: "tiny", out, batchSize: 64 };
   expect((await rejectionOf(runTrain({ ...base, subsequenceRows: true }))).message).toMatch(/need --redraw-candidates/);
+  expect((await rejectionOf(runTrain({ ...base, copyRows: 0.25 }))).message).toMatch(/need --redraw-candidates/);
   const wrong = join(dir, "tokenizer.json");
   require("fs").writeFileSync(wrong, readFileSync(join(lastfm, "tokenizer.json"), "utf8").replace("<|pad|>", "<|pad2|>"));
   expect((await rejectionOf(runTrain({ ...base, redrawCandidates: true, tokenizer: wrong }))).message).toMatch(/is not the tokenizer .* was made with/);

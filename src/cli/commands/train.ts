@@ -75,6 +75,7 @@ export interface TrainArgs {
   rewardMargin?: RewardMarginMode;
   redrawCandidates?: boolean;
   subsequenceRows?: boolean;
+  copyRows?: number;
   tokenizer?: string;
   marginGamma?: number;
   marginTau?: number;
@@ -514,6 +515,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       })
       .option("redraw-candidates", { type: "boolean", describe: "re-draw each example's candidate list every epoch (target at a random position) and re-render its prompt" })
       .option("subsequence-rows", { type: "boolean", describe: "with --redraw-candidates: also train on every history prefix predicting its next item" })
+      .option("copy-rows", real("copy-rows", "with --redraw-candidates: share of extra rows with a random history and target, which only the candidate list predicts", { min: 0, max: 0.9 }))
       .option("tokenizer", { type: "string", describe: "with --redraw-candidates: the data's tokenizer.json, or a shipped dataset's name (default: the model folder's, else the one beside --data)" })
       .option("in-batch-negatives", { type: "boolean", describe: "sdpo/napo: each row also takes the other rows' chosen and rejected items as negatives (NAPO)" })
       .option("in-batch-cap", integer("in-batch-cap", "with --in-batch-negatives: most shared negatives per row (seeded choice per step; default no cap)", { min: 0, max: 65536 }))
