@@ -6,6 +6,8 @@ export type {
   NativeAddon,
   NativeOps,
   NativeModel,
+  NativeGenerateOptions,
+  NativeScoreOptions,
   NativeModelConstructor,
   NativeTrainerConstructor,
   NativeTrainerOptions,
@@ -58,6 +60,7 @@ export type { DatasetMetadata, TokenizerIdentity, SchemaOptions } from "./data/s
 
 // model: Hugging Face checkpoints (safetensors, config.json, PEFT adapters)
 export { loadModel, createModel, saveModel, addLoraAdapters } from "./model/checkpoint";
+export type { SavableModel } from "./model/save";
 export type { LoadedModel, ModelOptions, LoadOptions, SaveOptions } from "./model/checkpoint";
 export { parseConfig, presetConfig, configToJson, readConfigFile } from "./model/config";
 export type { ConfigExtras } from "./model/config";
