@@ -31,7 +31,8 @@
  *     --test-rows N             rows of valid.arrow (default all 267)
  *     --no-constrained          skip constrained decoding (constrained HR@1)
  *     --threads N               libtorch threads (default 2)
- *     --out DIR                 where trained SFT models go (default a temp folder)
+ *     --out DIR                 where trained SFT models and progress.json (the evaluations so far, for --merge)
+ *                               go (default a temp folder)
  *     --results DIR             where results-<date>.md / .json are written (default bench/variants; "-": nowhere)
  *     --merge A.json,B.json     no training: pool the per-seed evaluations of earlier runs' JSON files (e.g. one
  *                               process per seed, run side by side) into one report; step-time ratios stay per
@@ -201,13 +202,18 @@ async function main(): Promise<void> {
       perSeed: {},
       timing: {},
     };
+    // The runs every file has (a file may be a partial run's progress.json): sdpo and sft first.
+    joined.runs = first.runs.filter((k) => parts.every((p) => p.perSeed[k]?.length === p.seeds.length));
     for (const p of parts) {
-      if (p.runs.join() !== first.runs.join() || p.preferenceRows !== first.preferenceRows || p.testRows !== first.testRows || p.constrained !== first.constrained) {
-        throw new RangeError("--merge: the files differ in runs, preference rows, test rows or constrained decoding");
+      if (p.preferenceRows !== first.preferenceRows || p.testRows !== first.testRows || p.constrained !== first.constrained) {
+        throw new RangeError("--merge: the files differ in preference rows, test rows or constrained decoding");
       }
-      for (const [k, v] of Object.entries(p.perSeed)) (joined.perSeed[k] ??= []).push(...v.map(revive));
-      for (const [k, v] of Object.entries(p.timing)) (joined.timing[k] ??= []).push(...v);
+      for (const k of ["sft", ...joined.runs]) {
+        (joined.perSeed[k] ??= []).push(...p.perSeed[k].map(revive));
+        if (k !== "sft") (joined.timing[k] ??= []).push(...p.timing[k]);
+      }
     }
+    if (!joined.runs.includes("sdpo")) throw new RangeError("--merge: some file has no S-DPO run for every seed");
     return report(joined, resultsDir, await readItemPopularity(shippedLastfm().train));
   }
   const out = path.resolve(arg("out", "") || fs.mkdtempSync(path.join(os.tmpdir(), "sdpo-variants-")));
@@ -272,6 +278,8 @@ async function main(): Promise<void> {
       model.native.dispose();
       (perSeed[run.key] ??= []).push(result);
       (timing[run.key] ??= []).push({ steps: report.steps, seconds: report.seconds, msPerStep: (report.seconds * 1000) / report.steps, finalLoss: report.finalLoss });
+      fs.mkdirSync(out, { recursive: true });
+      fs.writeFileSync(path.join(out, "progress.json"), JSON.stringify(collect(), (_, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v)) + "\n");
       log(
         `seed ${seed} ${run.key}: ${report.steps} steps in ${report.seconds.toFixed(0)} s (${((report.seconds * 1000) / report.steps).toFixed(0)} ms/step), ` +
           `final loss ${report.finalLoss.toFixed(3)}; eval ${((Date.now() - t0) / 1000).toFixed(0)} s: HR@1 ${result.hr1.toFixed(4)}, rank HR@1 ${result.rankHr1.toFixed(4)}, NDCG@5 ${result.ndcg5.toFixed(4)}`
@@ -279,24 +287,27 @@ async function main(): Promise<void> {
     }
   }
 
-  const collected: Collected = {
-    argv: process.argv.slice(2),
-    seeds,
-    sftDirs: sftDirs.length ? sftDirs : seeds.map((s) => path.join(out, `seed-${s}`, "sft")),
-    sftReused: sftDirs.length > 0,
-    sftEpochs,
-    sftRows: sftTrain.numRows,
-    sftSeconds,
-    preferenceRows,
-    testRows,
-    constrained,
-    threads,
-    totalSeconds: (Date.now() - started) / 1000,
-    runs: runs.map((r) => r.key),
-    perSeed,
-    timing,
-  };
-  return report(collected, resultsDir, popularity);
+  return report(collect(), resultsDir, popularity);
+
+  function collect(): Collected {
+    return {
+      argv: process.argv.slice(2),
+      seeds,
+      sftDirs: sftDirs.length ? sftDirs : seeds.map((s) => path.join(out, `seed-${s}`, "sft")),
+      sftReused: sftDirs.length > 0,
+      sftEpochs,
+      sftRows: sftTrain.numRows,
+      sftSeconds,
+      preferenceRows,
+      testRows,
+      constrained,
+      threads,
+      totalSeconds: (Date.now() - started) / 1000,
+      runs: runs.map((r) => r.key),
+      perSeed,
+      timing,
+    };
+  }
 }
 
 /** What the training half gathers (and the JSON keeps, so that --merge can pool several processes' seeds). */
