@@ -26,7 +26,7 @@
  *                               <out>/seed-N/sft), instead of training them (about 10-15 min each on 2 cores)
  *     --sft-epochs X            SFT epochs when training (default the recipe's, 5; fractional for smoke runs)
  *     --preference-rows N       re-drawn rows per preference run (default the recipe's, 8192)
- *     --runs a,b,...            which runs (default sdpo,napo-inbatch,napo-fixed,napo,rodpo,hard,random,dpo);
+ *     --runs a,b,...            which runs, in this order (default sdpo,napo,rodpo,napo-inbatch,napo-fixed,dpo,random,hard);
  *                               sdpo is always run (every comparison is against it)
  *     --test-rows N             rows of valid.arrow (default all 267)
  *     --no-constrained          skip constrained decoding (constrained HR@1)
@@ -77,8 +77,6 @@ interface Run {
 const K = DEMO_RECIPE.sdpo.negatives ?? 3;
 const RUNS: Run[] = [
   { key: "sdpo", label: "S-DPO (K=3)", loss: "sdpo", options: {} },
-  { key: "napo-inbatch", label: "NAPO in-batch (cap 4), no margin", loss: "napo", options: { inBatchNegatives: { cap: 4 }, rewardMargin: { mode: "none" } } },
-  { key: "napo-fixed", label: "NAPO fixed margin (0.5)", loss: "napo", options: { rewardMargin: { mode: "fixed", gamma: 0.5 } } },
   {
     key: "napo",
     label: "NAPO in-batch + dynamic margin",
@@ -86,9 +84,11 @@ const RUNS: Run[] = [
     options: { inBatchNegatives: { cap: 4 }, rewardMargin: { mode: "dynamic", gamma: 0.5, tau: 1, confidence: "reference" } },
   },
   { key: "rodpo", label: "RoDPO pool (top 8, refresh 50)", loss: "sdpo", options: { negativeSampling: "pool", poolSize: 8, poolRefreshSteps: 50 } },
-  { key: "hard", label: "hard negatives (top 3 of 8)", loss: "sdpo", options: { negativeSampling: "hard", poolSize: 8, poolRefreshSteps: 50 } },
-  { key: "random", label: "random negatives", loss: "sdpo", options: { negativeSampling: "random" } },
+  { key: "napo-inbatch", label: "NAPO in-batch (cap 4), no margin", loss: "napo", options: { inBatchNegatives: { cap: 4 }, rewardMargin: { mode: "none" } } },
+  { key: "napo-fixed", label: "NAPO fixed margin (0.5)", loss: "napo", options: { rewardMargin: { mode: "fixed", gamma: 0.5 } } },
   { key: "dpo", label: "DPO (K=1)", loss: "dpo", options: {} },
+  { key: "random", label: "S-DPO, random negatives", loss: "sdpo", options: { negativeSampling: "random" } },
+  { key: "hard", label: "S-DPO, hard negatives (top 3 of 8)", loss: "sdpo", options: { negativeSampling: "hard", poolSize: 8, poolRefreshSteps: 50 } },
 ];
 
 /** The comparisons with S-DPO: the metrics of the accuracy table and the bias of the ranking top-1. */
