@@ -195,6 +195,7 @@ async function main(): Promise<void> {
     const joined: Collected = {
       ...first,
       argv: process.argv.slice(2),
+      merged: parts.map((p) => p.argv.join(" ")),
       seeds: parts.flatMap((p) => p.seeds),
       sftDirs: parts.flatMap((p) => p.sftDirs),
       sftSeconds: parts.flatMap((p) => p.sftSeconds),
@@ -313,6 +314,8 @@ async function main(): Promise<void> {
 /** What the training half gathers (and the JSON keeps, so that --merge can pool several processes' seeds). */
 interface Collected {
   argv: string[];
+  /** --merge: the command lines of the merged processes. */
+  merged?: string[];
   seeds: number[];
   sftDirs: string[];
   sftReused: boolean;
@@ -423,7 +426,8 @@ function report(c: Collected, resultsDir: string, popularity: ItemPopularity): v
     `# Variants against S-DPO, ${date}`,
     "",
     `\`node dist/bench/variants.js ${c.argv.join(" ")}\` (bench/variants.ts), ${threads} libtorch thread(s), ${os.cpus().length} CPU cores` +
-      ` (load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(", ")}); total ${(totalSeconds / 60).toFixed(1)} min.`,
+      ` (load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(", ")}); ${c.merged ? "longest process" : "total"} ${(totalSeconds / 60).toFixed(1)} min.` +
+      (c.merged ? ` Merged from processes run side by side: ${c.merged.map((a) => `\`${a}\``).join("; ")}.` : ""),
     "",
     `Seeds ${seeds.join(", ")}. Per seed: the demo recipe's SFT (tiny preset from scratch, ${sftEpochs} epochs of ${c.sftRows} re-drawn sub-sequence rows, ` +
       `batch ${DEMO_RECIPE.sft.batchSize}, lr ${DEMO_RECIPE.sft.learningRate})${c.sftReused ? ` from ${sftDirs.join(", ")}` : ""}; then every run from that ` +
