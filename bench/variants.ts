@@ -44,6 +44,7 @@ import * as os from "os";
 import * as path from "path";
 import { DEMO_RECIPE, demoModelConfig } from "../src/cli/demo-recipe";
 import { firstRows, packageRoot, shippedLastfm } from "../src/cli/demo-data";
+import type { PreferenceBatch } from "../src/data/batch";
 import { PreferenceDataset } from "../src/data/dataset";
 import { ResampledDataset } from "../src/data/resample";
 import { Tokenizer } from "../src/data/tokenizer";
@@ -272,7 +273,8 @@ async function main(): Promise<void> {
       const recipe = run.loss === "dpo" ? DEMO_RECIPE.dpo : DEMO_RECIPE.sdpo;
       const model = (await loadModel(sftDir)) as unknown as Model;
       const trainer = createTrainer(run.loss, { ...recipe, negatives: run.loss === "dpo" ? 1 : K, seed, evalSteps: 0, referenceMode: "frozen-copy", ...run.options, model });
-      const report = await trainer.fit(preferenceTrain);
+      const pooled = run.options.negativeSampling === "pool" || run.options.negativeSampling === "hard";
+      const report = await trainer.fit(pooled ? perExampleRows(preferenceTrain) : preferenceTrain);
       trainer.dispose();
       const t0 = Date.now();
       const result = await evaluate(model, test, evalOptions(seed));
@@ -309,6 +311,23 @@ async function main(): Promise<void> {
       timing,
     };
   }
+}
+
+/**
+ * The pool of RoDPO / hard negatives is kept per `batch.rows` entry, and re-drawn rows carry the file row they
+ * come from: the sub-sequence examples of one file row (about 7 of 2,500 rows' worth in 17,576 examples) share
+ * it, each with its own candidate list, so a pool built for one would be sampled for another whose candidates
+ * lack its items (samplePoolNegatives refuses that). Numbering the examples of each pass instead keys one pool
+ * per example: in one epoch each is built, from the current policy's scores, when its batch comes up.
+ */
+function perExampleRows<S extends { numRows: number; countRows(): Promise<number>; batches(request: never): AsyncIterable<PreferenceBatch> }>(source: S): S {
+  return {
+    ...source,
+    async *batches(request: never) {
+      let next = 0;
+      for await (const batch of source.batches(request)) yield { ...batch, rows: Int32Array.from(batch.rows, () => next++) };
+    },
+  };
 }
 
 /** What the training half gathers (and the JSON keeps, so that --merge can pool several processes' seeds). */
