@@ -34,6 +34,10 @@
  *     --out DIR                 where trained SFT models and progress.json (the evaluations so far, for --merge)
  *                               go (default a temp folder)
  *     --results DIR             where results-<date>.md / .json are written (default bench/variants; "-": nowhere)
+ *     --timing-steps N          no evaluation: time N optimizer steps of every run from the first --sft folder,
+ *                               in interleaved rounds (--timing-rounds, default 3) in one process, and write
+ *                               timing.json to --out; the fair step-time ratio where runs of a seed were far apart
+ *     --timing FILE             with --merge: take the step-time ratios from that timing.json (median over rounds)
  *     --merge A.json,B.json     no training: pool the per-seed evaluations of earlier runs' JSON files (e.g. one
  *                               process per seed, run side by side) into one report; step-time ratios stay per
  *                               process (each run against S-DPO of its own process and seed)
@@ -189,6 +193,35 @@ async function main(): Promise<void> {
   for (const key of runKeys) if (!RUNS.some((r) => r.key === key)) throw new RangeError(`--runs: unknown run '${key}' (known: ${RUNS.map((r) => r.key).join(", ")})`);
   const runs = runKeys.map((k) => RUNS.find((r) => r.key === k) as Run);
   const resultsDir = arg("results", path.join(packageRoot(), "bench", "variants"));
+  const timingSteps = Number(arg("timing-steps", "0"));
+  if (timingSteps > 0) {
+    if (sftDirs.length === 0) throw new RangeError("--timing-steps needs --sft");
+    const data = shippedLastfm();
+    const tokenizer = Tokenizer.fromFile(data.tokenizer);
+    const resampled = await ResampledDataset.open(data.train, tokenizer, { subsequences: DEMO_RECIPE.subsequences });
+    const train = await firstRows(resampled, preferenceRows);
+    const rounds = Number(arg("timing-rounds", "3"));
+    const msPerStep: Record<string, number[]> = {};
+    for (let round = 0; round < rounds; round++) {
+      for (const run of runs) {
+        const recipe = run.loss === "dpo" ? DEMO_RECIPE.dpo : DEMO_RECIPE.sdpo;
+        const model = (await loadModel(sftDirs[0])) as unknown as Model;
+        const trainer = createTrainer(run.loss, { ...recipe, negatives: run.loss === "dpo" ? 1 : K, seed: seeds[0], evalSteps: 0, referenceMode: "frozen-copy", maxSteps: timingSteps, ...run.options, model });
+        const pooled = run.options.negativeSampling === "pool" || run.options.negativeSampling === "hard";
+        const report = await trainer.fit(pooled ? perExampleRows(train) : train);
+        trainer.dispose();
+        model.native.dispose();
+        (msPerStep[run.key] ??= []).push((report.seconds * 1000) / report.steps);
+        process.stderr.write(`timing round ${round + 1} ${run.key}: ${report.steps} steps, ${((report.seconds * 1000) / report.steps).toFixed(0)} ms/step\n`);
+      }
+    }
+    const out = path.resolve(arg("out", "") || fs.mkdtempSync(path.join(os.tmpdir(), "sdpo-variants-")));
+    fs.mkdirSync(out, { recursive: true });
+    const ratios = Object.fromEntries(runs.map((r) => [r.key, msPerStep[r.key].map((ms, i) => ms / msPerStep.sdpo[i])]));
+    fs.writeFileSync(path.join(out, "timing.json"), JSON.stringify({ argv: process.argv.slice(2), steps: timingSteps, rounds, threads, msPerStep, ratios }, null, 1) + "\n");
+    process.stdout.write(JSON.stringify({ msPerStep, ratios }) + "\n");
+    return;
+  }
   const merge = arg("merge", "");
   if (merge !== "") {
     const parts = merge.split(",").map((f) => JSON.parse(fs.readFileSync(f, "utf8")) as Collected);
@@ -216,6 +249,7 @@ async function main(): Promise<void> {
       }
     }
     if (!joined.runs.includes("sdpo")) throw new RangeError("--merge: some file has no S-DPO run for every seed");
+    if (arg("timing", "") !== "") joined.interleaved = JSON.parse(fs.readFileSync(arg("timing", ""), "utf8")) as Interleaved;
     return report(joined, resultsDir, await readItemPopularity(shippedLastfm().train));
   }
   const out = path.resolve(arg("out", "") || fs.mkdtempSync(path.join(os.tmpdir(), "sdpo-variants-")));
@@ -330,9 +364,24 @@ function perExampleRows<S extends { numRows: number; countRows(): Promise<number
   };
 }
 
+interface Interleaved {
+  argv: string[];
+  steps: number;
+  rounds: number;
+  msPerStep: Record<string, number[]>;
+  ratios: Record<string, number[]>;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
 /** What the training half gathers (and the JSON keeps, so that --merge can pool several processes' seeds). */
 interface Collected {
   argv: string[];
+  /** --merge --timing: step times measured in interleaved rounds (--timing-steps). */
+  interleaved?: Interleaved;
   /** --merge: the command lines of the merged processes. */
   merged?: string[];
   seeds: number[];
@@ -372,6 +421,9 @@ function report(c: Collected, resultsDir: string, popularity: ItemPopularity): v
     pooled[name] = poolSeeds(perSeed[name], { seed: bootstrapSeed });
     bias[name] = poolBias(perSeed[name], popularity, bootstrapSeed);
   }
+  // Step time: from interleaved rounds where measured (--timing), else each run against S-DPO of its seed.
+  const interleavedRatio: Record<string, { median: number; rounds: number[]; msPerStep: number }> = {};
+  if (c.interleaved) for (const [k, r] of Object.entries(c.interleaved.ratios)) interleavedRatio[k] = { median: median(r), rounds: r, msPerStep: median(c.interleaved.msPerStep[k]) };
   const ratio: Record<string, { mean: number; perSeed: number[] }> = {};
   for (const run of runs) {
     const r = timing[run.key].map((t, i) => t.msPerStep / timing.sdpo[i].msPerStep);
@@ -390,7 +442,7 @@ function report(c: Collected, resultsDir: string, popularity: ItemPopularity): v
 
   const cell = (name: string, m: MetricName) => formatMetricCell(pooled[name][m], pooled[name].intervals?.[m]);
   const accuracy = mdTable(
-    ["method", "HR@1", "ValidRatio", "rank HR@1", "NDCG@5", ...(constrained ? ["constrained HR@1"] : []), "head share (rank top-1)", "ms/step", "step time / S-DPO"],
+    ["method", "HR@1", "ValidRatio", "rank HR@1", "NDCG@5", ...(constrained ? ["constrained HR@1"] : []), "head share (rank top-1)", "ms/step", "step time / S-DPO", ...(c.interleaved ? ["step time / S-DPO, interleaved"] : [])],
     names.map((name) => {
       const t = timing[name];
       const ms = t ? t.reduce((s, x) => s + x.msPerStep, 0) / t.length : NaN;
@@ -404,6 +456,7 @@ function report(c: Collected, resultsDir: string, popularity: ItemPopularity): v
         formatMetricCell(bias[name].headShare, bias[name].intervals.headShare, 3),
         Number.isFinite(ms) ? ms.toFixed(0) : "-",
         ratio[name] ? `${ratio[name].mean.toFixed(2)}x` : "-",
+        ...(c.interleaved ? [interleavedRatio[name] ? `${interleavedRatio[name].median.toFixed(2)}x (${interleavedRatio[name].msPerStep.toFixed(0)} ms)` : "-"] : []),
       ];
     })
   );
@@ -455,7 +508,10 @@ function report(c: Collected, resultsDir: string, popularity: ItemPopularity): v
     `Test: ${testRows} rows of valid.arrow. Each value is the mean over the seeds, [95% bootstrap interval over rows] of the seed-averaged per-row values ` +
       `(as \`sdpo demo --seeds\`). Popularity bias of the ranking's top-1 item, popularity counted on train.arrow (${popularity.rows} rows): head = the ${headItems} ` +
       `most popular of ${counts.length} items. ms/step: training only, mean over seeds; step time / S-DPO: mean over seeds of the run's ms/step over S-DPO's ` +
-      `of the same seed, measured in the same process.`,
+      `of the same seed, measured in the same process.` +
+      (c.interleaved
+        ? ` Step time / S-DPO, interleaved: ${c.interleaved.rounds} rounds of ${c.interleaved.steps} steps of every run in turn in one process (\`${c.interleaved.argv.join(" ")}\`), the median of each round's ratio to S-DPO's, and the median ms/step.`
+        : ""),
     "",
     "## Accuracy, bias and cost",
     "",
@@ -485,6 +541,7 @@ function report(c: Collected, resultsDir: string, popularity: ItemPopularity): v
     runOptions: runs.map((r) => ({ key: r.key, label: r.label, loss: r.loss, options: r.options })),
     pooled: Object.fromEntries(names.map((n) => [n, { ...pooled[n], bias: bias[n] }])),
     stepTimeRatio: ratio,
+    interleavedStepTimeRatio: c.interleaved ? interleavedRatio : undefined,
     comparisonsWithSdpo: comparisons,
     perSeed: Object.fromEntries(
       names.map((n) => [n, perSeed[n].map((r) => ({ hr1: r.hr1, validRatio: r.validRatio, hr3: r.hr3, hr5: r.hr5, ndcg3: r.ndcg3, ndcg5: r.ndcg5, rankHr1: r.rankHr1, constrainedHr1: r.constrainedHr1, rows: r.rows, perRow: r.perRow }))])
