@@ -5,14 +5,14 @@
  * K = 3, the recipe's S-DPO lr / beta / warm-up, frozen-copy reference, no evaluation during training):
  *
  *   sdpo          S-DPO, the data's negatives (the demo's S-DPO run; the reference point of every comparison)
- *   napo-inbatch  NAPO with in-batch negative sharing (at most 4 shared per row), no margin
- *   napo-fixed    NAPO with a fixed reward margin (gamma 0.5), no sharing
  *   napo          NAPO with in-batch sharing (cap 4) + a dynamic margin (gamma 0.5, tau 1, reference confidences):
  *                 the paper's recipe
  *   rodpo         RoDPO: K drawn from the 8 candidates the policy scores highest (refreshed every 50 steps)
- *   hard          the top K of that pool (hard negatives)
- *   random        K random candidates (the paper's S-DPO baseline)
+ *   napo-inbatch  NAPO with in-batch negative sharing (at most 4 shared per row), no margin
+ *   napo-fixed    NAPO with a fixed reward margin (gamma 0.5), no sharing
  *   dpo           DPO (K = 1; the recipe's DPO settings), for RoDPO's "over DPO" claim
+ *   random        K random candidates (the paper's S-DPO baseline; with re-drawn rows the same as sdpo)
+ *   hard          the top K of the RoDPO pool (hard negatives)
  *
  * Each run is evaluated on valid.arrow (HR@1 / ValidRatio by generation, the ranking's HR@k / NDCG@k, constrained
  * HR@1) with the popularity-bias metrics of its ranking top-1 (popularity counted on train.arrow). The tables pool
@@ -23,7 +23,7 @@
  *   npm run build:ts && npm run bench:variants -- [flags]     (or: node dist/bench/variants.js [flags])
  *     --seeds 42,43,44          seeds (SFT initialisation and shuffling, preference shuffling, bootstrap)
  *     --sft DIR[,DIR,...]       reuse SFT checkpoints, one per seed in --seeds order (e.g. `sdpo demo --seeds 3`'s
- *                               <out>/seed-N/sft), instead of training them (about 10-15 min each on 2 cores)
+ *                               <out>/seed-N/sft), instead of training them (10-20 min each on 2 shared cores)
  *     --sft-epochs X            SFT epochs when training (default the recipe's, 5; fractional for smoke runs)
  *     --preference-rows N       re-drawn rows per preference run (default the recipe's, 8192)
  *     --runs a,b,...            which runs, in this order (default sdpo,napo,rodpo,napo-inbatch,napo-fixed,dpo,random,hard);
@@ -37,7 +37,7 @@
  *     --timing-steps N          no evaluation: time N optimizer steps of every run from the first --sft folder,
  *                               in interleaved rounds (--timing-rounds, default 3) in one process, and write
  *                               timing.json to --out; the fair step-time ratio where runs of a seed were far apart
- *     --timing FILE             with --merge: take the step-time ratios from that timing.json (median over rounds)
+ *     --timing FILE             with --merge: add the step-time ratios of that timing.json (median over rounds)
  *     --merge A.json,B.json     no training: pool the per-seed evaluations of earlier runs' JSON files (e.g. one
  *                               process per seed, run side by side) into one report; step-time ratios stay per
  *                               process (each run against S-DPO of its own process and seed)
