@@ -60,6 +60,9 @@ interface Example {
 }
 
 export class ResampledDataset {
+  /** Candidate lists change every epoch: the trainers refuse per-row negative pools (RoDPO) on such data. */
+  readonly redrawsCandidates = true as const;
+
   private constructor(
     readonly name: string,
     private readonly items: string[],

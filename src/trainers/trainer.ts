@@ -186,6 +186,14 @@ export abstract class PreferenceTrainer {
     const evalKey = fitOptions.eval !== undefined ? sourceKey(fitOptions.eval) : undefined;
     const numRows = await train.countRows();
     if (!(numRows >= 1)) throw new RangeError("fit(data): the training data holds no examples");
+    // A pool holds one row's top-scored candidates; re-drawn rows change the candidate list every epoch and share
+    // a row between its sub-sequence examples, so pooled items would not be among the list they are drawn for.
+    if ((o.negativeSampling === "pool" || o.negativeSampling === "hard") && (train as { redrawsCandidates?: boolean }).redrawsCandidates === true) {
+      throw new Error(
+        `negativeSampling '${o.negativeSampling}' keeps a pool per row of fixed candidates, and fit(data) re-draws each row's candidates every epoch (ResampledDataset): ` +
+          `train it on the file's rows (PreferenceDataset), or use negativeSampling 'fixed' / 'random'`
+      );
+    }
     const dp = await DataParallel.join(o.distributed, this.model.device);
     const worldSize = dp?.worldSize ?? 1;
     const isMain = !dp || dp.isMain;

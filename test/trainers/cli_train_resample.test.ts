@@ -41,6 +41,15 @@ test("--copy-rows adds the share of copy rows (more steps an epoch) and is recor
   expect(existsSync(join(out, "checkpoint-5"))).toBe(true);
 });
 
+test("RoDPO's per-row pools on re-drawn rows are refused with the reason (their candidates change every epoch)", async () => {
+  const base: TrainArgs = { progress: false, loss: "sdpo", data: join(lastfm, "valid.arrow"), config: "tiny", out: join(dir, "run"), batchSize: 64, negatives: 3, referenceMode: "frozen-copy" };
+  for (const negativeSampling of ["pool", "hard"] as const) {
+    expect((await rejectionOf(runTrain({ ...base, redrawCandidates: true, subsequenceRows: true, negativeSampling }))).message).toMatch(
+      new RegExp(`negativeSampling '${negativeSampling}' keeps a pool per row of fixed candidates.*ResampledDataset`)
+    );
+  }
+});
+
 test("misuse of the resampling flags is a usage error before anything is written", async () => {
   const out = join(dir, "run");
   const base: TrainArgs = { progress: false, loss: "sft", data: join(lastfm, "valid.arrow"), config: "tiny", out, batchSize: 64 };
