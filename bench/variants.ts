@@ -47,7 +47,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { DEMO_RECIPE, demoModelConfig } from "../src/cli/demo-recipe";
-import { firstRows, packageRoot, shippedLastfm } from "../src/cli/demo-data";
+import { firstRows, itemTokenData, packageRoot, shippedLastfm, type ShippedData } from "../src/cli/demo-data";
 import type { PreferenceBatch } from "../src/data/batch";
 import { PreferenceDataset } from "../src/data/dataset";
 import { ResampledDataset } from "../src/data/resample";
@@ -196,9 +196,9 @@ async function main(): Promise<void> {
   const timingSteps = Number(arg("timing-steps", "0"));
   if (timingSteps > 0) {
     if (sftDirs.length === 0) throw new RangeError("--timing-steps needs --sft");
-    const data = shippedLastfm();
+    const data = await recipeData(fs.mkdtempSync(path.join(os.tmpdir(), "sdpo-variants-data-")));
     const tokenizer = Tokenizer.fromFile(data.tokenizer);
-    const resampled = await ResampledDataset.open(data.train, tokenizer, { subsequences: DEMO_RECIPE.subsequences });
+    const resampled = await ResampledDataset.open(data.train, tokenizer, { subsequences: DEMO_RECIPE.subsequences, copyRows: DEMO_RECIPE.copyRows });
     const train = await firstRows(resampled, preferenceRows);
     const rounds = Number(arg("timing-rounds", "3"));
     const msPerStep: Record<string, number[]> = {};
@@ -256,9 +256,9 @@ async function main(): Promise<void> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const started = Date.now();
 
-  const data = shippedLastfm();
+  const data = await recipeData(out);
   const tokenizer = Tokenizer.fromFile(data.tokenizer);
-  const resampled = await ResampledDataset.open(data.train, tokenizer, { subsequences: DEMO_RECIPE.subsequences });
+  const resampled = await ResampledDataset.open(data.train, tokenizer, { subsequences: DEMO_RECIPE.subsequences, copyRows: DEMO_RECIPE.copyRows });
   const sftTrain = await firstRows(resampled, DEMO_RECIPE.trainRows);
   const preferenceTrain = await firstRows(resampled, preferenceRows);
   const test = PreferenceDataset.fromArrow(data.valid);
@@ -559,3 +559,8 @@ main().catch((err) => {
   process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
   process.exitCode = 1;
 });
+
+/** The demo recipe's data: the shipped rows, re-tokenized with item tokens into `out`/data when the recipe says so. */
+async function recipeData(out: string): Promise<ShippedData> {
+  return DEMO_RECIPE.itemTokens ? itemTokenData(shippedLastfm(), out) : shippedLastfm();
+}
