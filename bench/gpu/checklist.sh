@@ -22,7 +22,7 @@ ls -la prebuilds/linux-x64/ && cp prebuilds/linux-x64/*cu* $OUT/ 2>/dev/null
 step inspect
 node dist/src/cli/main.js inspect 2>&1 | tee $OUT/inspect.log | head -40
 step cuda-tests
-timeout 200 node node_modules/.bin/jest --maxWorkers=8 test/ops/cuda.test.ts > $OUT/jest-cuda.log 2>&1; echo "jest cuda rc $?" | tee -a $OUT/jest-cuda.log
+timeout 200 node node_modules/.bin/jest --maxWorkers=8 test/ops/cuda.test.ts test/ops/token-chunking.test.ts test/trainers/cuda-step.test.ts > $OUT/jest-cuda.log 2>&1; echo "jest cuda rc $?" | tee -a $OUT/jest-cuda.log
 tail -40 $OUT/jest-cuda.log
 step full-suite
 timeout 240 node node_modules/.bin/jest --maxWorkers=8 > $OUT/jest-all.log 2>&1; echo "jest all rc $?" | tee -a $OUT/jest-all.log
@@ -43,6 +43,6 @@ echo "bench budget ${left}s"
 (ROUNDS=2 KS="3 15" THREADS=8 PYTHON=python3 STEPS=20 WARMUP=3 bench/compare.sh -- --device cuda > $OUT/bench-small.log 2>&1
  ROUNDS=1 KS="3 15" THREADS=8 PYTHON=python3 STEPS=10 WARMUP=3 bench/compare.sh -- --device cuda --vocab 32000 --dim 1024 --layers 8 --heads 16 --kv-heads 4 --ffn 2816 --batch-size 8 > $OUT/bench-medium.log 2>&1) &
 bp=$!; ( sleep $left; kill -- -$bp 2>/dev/null; pkill -f compare.sh; pkill -f reference_sdpo; pkill -f "main.js bench" ) & wp=$!
-wait $bp; kill $wp 2>/dev/null
-tail -3 $OUT/bench-small.log $OUT/bench-medium.log
+wait $bp; pkill -P $wp 2>/dev/null; kill $wp 2>/dev/null
+tail -n 3 $OUT/bench-small.log $OUT/bench-medium.log
 step done

@@ -38,8 +38,10 @@ export interface DemoArgs {
   quick?: boolean;
   overwrite?: boolean;
   device?: string;
-  /** Train and evaluate the recipe with this many seeds (recipe seed, +1, ...); default 1. */
+  /** Train and evaluate the recipe with this many seeds (first seed, +1, ...); default 1. */
   seeds?: number;
+  /** The first seed; default the recipe's (42). Runs with different first seeds can be pooled afterwards. */
+  seed?: number;
   /** Also train S-DPO with each K of the recipe's negatives figure from the first seed's SFT checkpoint. */
   negativesFigure?: boolean;
   /** Continue an interrupted demo in the same --out: models it already saved are evaluated, not trained again. */
@@ -116,6 +118,8 @@ export async function runDemo(args: DemoArgs, io: DemoIo = { out: process.stdout
   const device = (args.device ?? "cpu") as DeviceName;
   const seedCount = args.seeds ?? 1;
   if (!Number.isInteger(seedCount) || seedCount < 1 || seedCount > 100) throw new UsageError(`--seeds must be an integer from 1 to 100, got ${String(args.seeds)}`);
+  const firstSeed = args.seed ?? recipe.seed;
+  if (!Number.isInteger(firstSeed) || firstSeed < 0 || firstSeed > 2 ** 31 - 1) throw new UsageError(`--seed must be an integer from 0 to 2147483647, got ${String(args.seed)}`);
   const out = prepareOutputFolder(args.out ?? "sdpo-demo", args.overwrite ?? false, args.resume ?? false);
   const data = recipe.itemTokens ? await itemTokenData(shippedLastfm(), out) : shippedLastfm();
   // A model folder is saved atomically: one with its config and weights is a finished run.
@@ -139,7 +143,7 @@ export async function runDemo(args: DemoArgs, io: DemoIo = { out: process.stdout
     const shape = demoModelConfig(recipe, presetConfig, tokenizer.vocabSize);
     const test = PreferenceDataset.fromArrow(data.valid);
     const testRows = Math.min(await test.countRows(), recipe.testRows ?? Infinity);
-    const seeds = Array.from({ length: seedCount }, (_, i) => recipe.seed + i);
+    const seeds = Array.from({ length: seedCount }, (_, i) => firstSeed + i);
     say(
       `sdpo demo: a ${shape.num_hidden_layers}-layer, ${shape.hidden_size}-wide decoder from scratch on ${sftTrain.numRows} re-drawn training examples ` +
         `an epoch${recipe.subsequences ? " (sub-sequence rows included)" : ""}${recipe.copyRows > 0 ? `, ${Math.round(recipe.copyRows * 100)} % of them copy rows` : ""}` +
@@ -335,6 +339,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .option("overwrite", { type: "boolean", describe: "write into a non-empty folder not made by the demo (only the demo's own entries are replaced)" })
       .option("device", { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" })
       .option("seeds", { ...integer("seeds", "train and evaluate the recipe with N seeds; the table pools them (mean, interval over rows)", { min: 1, max: 100 }), default: 1 })
+      .option("seed", { ...integer("seed", "the first seed (the recipe's is 42); demos with other first seeds can be pooled with bench/demo/pool.js", { min: 0, max: 2 ** 31 - 1 }) })
       .option("resume", { type: "boolean", describe: "continue an interrupted demo in --out: models it already saved are evaluated, not trained again" })
       .option("negatives-figure", { type: "boolean", describe: "also train S-DPO with K = 1, 3, 7, 15 from the first seed's SFT checkpoint (plots/negatives.svg)" }) as never,
   handler: async (args) => {
