@@ -12,13 +12,13 @@ import { QUICK_RECIPE } from "../src/cli/demo-recipe";
 
 jest.setTimeout(300_000);
 
-test("quick demo over two seeds with the negatives figure", async () => {
+test("quick demo over two seeds from --seed 7 with the negatives figure", async () => {
   const out = fs.mkdtempSync(path.join(tmpdir(), "sdpo-demo-run-"));
   const stdout = new PassThrough();
   let printed = "";
   stdout.on("data", (d) => (printed += String(d)));
   try {
-    const result = await runDemo({ out, seeds: 2, negativesFigure: true }, { out: stdout, err: new PassThrough() }, QUICK_RECIPE);
+    const result = await runDemo({ out, seeds: 2, seed: 7, negativesFigure: true }, { out: stdout, err: new PassThrough() }, QUICK_RECIPE);
     expect(result.results.map((r) => r.method)).toEqual(["SFT", "DPO", "S-DPO", "random", "popularity", "cooccurrence"]);
     for (const name of ["sft", "dpo", "sdpo", "random", "popularity", "cooccurrence"]) expect(result.perSeed[name]).toHaveLength(2);
     const sdpo = result.results[2].result as unknown as { seeds: number; perSeed: { hr3: number[] }; hr3: number; intervals: { hr3: [number, number] } };
@@ -35,8 +35,9 @@ test("quick demo over two seeds with the negatives figure", async () => {
     expect(printed).toMatch(/S-DPO - DPO +hr1 +[+-]\d\.\d{4} \[-?\d\.\d\d, -?\d\.\d\d\] +P\(>0\) \d\.\d\d/);
     expect(printed).toMatch(/cooccurrence \| \d\.\d{4} \[/);
     const saved = JSON.parse(fs.readFileSync(path.join(out, "results.json"), "utf8"));
-    expect(saved.seeds).toEqual([42, 43]);
-    expect(fs.existsSync(path.join(out, "seed-43", "sdpo", "config.json"))).toBe(true);
+    expect(saved.seeds).toEqual([7, 8]);
+    expect(fs.existsSync(path.join(out, "seed-8", "sdpo", "config.json"))).toBe(true);
+    await expect(runDemo({ out, seed: -1 }, { out: new PassThrough(), err: new PassThrough() }, QUICK_RECIPE)).rejects.toThrow(/--seed must be an integer from 0/);
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
   }

@@ -12,11 +12,9 @@ import { Tokenizer } from "../../data/tokenizer";
 import { baselineEvalResult, evaluateBaseline } from "../../baselines/evaluate";
 import type { BaselineKind } from "../../baselines/baseline";
 import { fitBaseline } from "../../baselines/fit";
-import type { PairedEstimate } from "../../eval/bootstrap";
 import { evaluate, type EvalResult } from "../../eval/evaluate";
 import type { MetricName } from "../../eval/outcomes";
-import { compareSeeds, formatComparison, poolSeeds } from "../../eval/seeds";
-import { formatMetricsTable, type TableResult } from "../../eval/table";
+import { formatMetricsTable } from "../../eval/table";
 import { ResampledDataset } from "../../data/resample";
 import { integer } from "../flags";
 import { lineChartSvg, PALETTE } from "../../report/svg-chart";
@@ -29,6 +27,7 @@ import { attachJsonlLog } from "../../report/jsonl";
 import { attachProgress, createProgress, formatDuration } from "../../report/progress";
 import { createTrainer } from "../../trainers";
 import type { FitReport, LossName } from "../../trainers/types";
+import { LABELS, METHODS, summarizeDemo, type DemoSummary } from "../demo-summary";
 import { DEMO_RECIPE, demoModelConfig, QUICK_RECIPE, type DemoRecipe } from "../demo-recipe";
 import { firstRows, itemTokenData, shippedLastfm } from "../demo-data";
 import { disposeModel, UsageError } from "../eval-setup";
@@ -53,10 +52,6 @@ const MARKER = ".sdpo-demo.json";
 /** Everything the demo writes; with --overwrite only these are replaced, nothing else is deleted. */
 const OWNED = ["sft", "dpo", "sdpo", "logs", "plots", "baselines", "negatives", "results.json", "results.md", MARKER];
 const OWNED_PATTERN = /^seed-\d+$/;
-/** The paper's ablation: the three losses the demo trains and compares. */
-type DemoMethod = Extract<LossName, "sft" | "dpo" | "sdpo">;
-const METHODS: DemoMethod[] = ["sft", "dpo", "sdpo"];
-const LABELS: Record<DemoMethod, string> = { sft: "SFT", dpo: "DPO", sdpo: "S-DPO" };
 /**
  * The subtitle of dpo-vs-sdpo.svg: the two losses share an axis but not a scale. At the start (policy = reference)
  * DPO's loss is -log sigmoid(0) = log 2, S-DPO's with K negatives -log(1 / (K + 1)) = log(K + 1).
@@ -65,9 +60,6 @@ export function lossScaleNote(negatives: number): string {
   return `Loss scales differ: DPO starts at log 2 ≈ ${Math.log(2).toFixed(2)}, S-DPO (K = ${negatives}) at log(K+1) ≈ ${Math.log(negatives + 1).toFixed(2)}`;
 }
 
-/** The comparisons printed with paired bootstrap probabilities. */
-const COMPARISONS: [string, string][] = [["sdpo", "dpo"], ["dpo", "sft"], ["sdpo", "sft"], ["sdpo", "popularity"], ["sdpo", "cooccurrence"]];
-const COMPARED_METRICS: MetricName[] = ["hr1", "rankHr1", "ndcg5", "constrainedHr1"];
 
 /**
  * Missing or empty: used. An earlier demo's folder (marker file): its outputs are replaced. Anything else
@@ -100,13 +92,9 @@ export interface DemoIo {
   err: NodeJS.WritableStream;
 }
 
-export interface DemoResult {
-  /** One row per method and baseline: with several seeds, pooled over them (mean, interval over rows). */
-  results: { method: string; result: TableResult }[];
+export interface DemoResult extends Omit<DemoSummary, "lines"> {
   /** Every seed's evaluation of every method and baseline, in seed order. */
   perSeed: Record<string, EvalResult[]>;
-  /** Paired bootstrap over rows, first method minus second. */
-  comparisons: { a: string; b: string; metric: MetricName; estimate: PairedEstimate }[];
   /** S-DPO with each K of the negatives figure, from the first seed's SFT checkpoint. */
   negatives?: { k: number; result: EvalResult }[];
   seconds: Record<string, number>;
@@ -268,27 +256,7 @@ export async function runDemo(args: DemoArgs, io: DemoIo = { out: process.stdout
     }
     seconds.total = (Date.now() - started) / 1000;
 
-    const names = [...METHODS, ...recipe.baselines];
-    const label = (name: string) => LABELS[name as DemoMethod] ?? name;
-    const results = names.map((name) => ({ method: label(name), result: seeds.length > 1 ? poolSeeds(perSeed[name]) : (perSeed[name][0] as TableResult) }));
-    const comparisons: DemoResult["comparisons"] = [];
-    for (const [a, b] of COMPARISONS) {
-      if (!perSeed[a] || !perSeed[b]) continue;
-      for (const metric of COMPARED_METRICS) {
-        if (!Number.isFinite(perSeed[a][0][metric]) || !Number.isFinite(perSeed[b][0][metric])) continue;
-        comparisons.push({ a, b, metric, estimate: compareSeeds(perSeed[a], perSeed[b], metric) });
-      }
-    }
-
-    const table = formatMetricsTable(results);
-    const lines = [
-      table,
-      "",
-      `${seeds.length > 1 ? `mean over seeds ${seeds.join(", ")}; ` : `seed ${seeds[0]}; `}[95% bootstrap interval over the ${testRows} rows]; baselines answer with their top-ranked candidate`,
-      "",
-      "paired bootstrap over rows (first minus second; P(>0) = share of resamples with a positive difference):",
-      ...comparisons.map((c) => formatComparison(`${label(c.a)} - ${label(c.b)}`.padEnd(24), c.metric, c.estimate)),
-    ];
+    const { results, comparisons, lines } = summarizeDemo(perSeed, [...METHODS, ...recipe.baselines], seeds, testRows);
     if (negatives) {
       lines.push("", "S-DPO with K negatives from the same SFT checkpoint (K = 1 is DPO):");
       lines.push(formatMetricsTable(negatives.map((n) => ({ method: `K=${n.k}`, result: n.result }))));
