@@ -1,9 +1,11 @@
 /**
- * Runs fuzz cases in child processes under a time and an address-space limit, and sorts what came back:
+ * Runs fuzz cases in child processes under a time and an address-space limit (addressSpaceLimitKb), and sorts
+ * what came back:
  * each child prints {"id", "start": true} before a case and {"id", "outcome", ...} after it, so a child
  * that hangs or dies names the case in progress.
  */
-import { spawn } from "child_process";
+import { spawn, spawnSync } from "child_process";
+import * as path from "path";
 
 export interface CaseLine {
   id: number;
@@ -27,11 +29,29 @@ export interface FuzzRun {
   failures: string[];
 }
 
-export const ADDRESS_SPACE_KB = 3_000_000;
+/** What a case may allocate beyond a process that has loaded the native binary. */
+export const HEADROOM_KB = 1_000_000;
+
+let limitKb: number | undefined;
+/**
+ * The children's address-space limit: the virtual size of a node process with the native binary loaded plus
+ * HEADROOM_KB. Measured once, because a CUDA libtorch maps several GB of libraries where a CPU one maps a few
+ * hundred MB, and a fixed cap that fits one refuses to even load the other.
+ */
+export function addressSpaceLimitKb(): number {
+  if (limitKb !== undefined) return limitKb;
+  const probe = `require(${JSON.stringify(path.resolve(__dirname, "../src/native/load.ts"))}).native();
+    console.log(/VmSize:\\s*(\\d+)/.exec(require("fs").readFileSync("/proc/self/status", "utf8"))[1]);`;
+  const run = spawnSync(process.execPath, ["-r", path.resolve(__dirname, "ts-register.js"), "-e", probe], { encoding: "utf8", timeout: 60000 });
+  const loadedKb = Number(run.stdout.trim());
+  if (run.status !== 0 || !Number.isFinite(loadedKb) || loadedKb <= 0) throw new Error(`could not measure a loaded process's size: ${run.stderr.slice(-500)}`);
+  limitKb = loadedKb + HEADROOM_KB;
+  return limitKb;
+}
 
 function runChild(script: string, args: string[], cases: object[], timeLimitMs: number): Promise<ChildResult> {
   return new Promise((resolve) => {
-    const child = spawn("sh", ["-c", `ulimit -v ${ADDRESS_SPACE_KB} && exec "$0" "$@"`, process.execPath, script, ...args, JSON.stringify(cases)], {
+    const child = spawn("sh", ["-c", `ulimit -v ${addressSpaceLimitKb()} && exec "$0" "$@"`, process.execPath, script, ...args, JSON.stringify(cases)], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

@@ -1,7 +1,7 @@
 /**
  * Fuzz: seeded mutations of the shipped valid.arrow (bytes, int32 fields, truncations; half aimed at the
  * footer and the message headers) and of the same table in the IPC stream format, plus the reproducers of
- * issue 12, read in child processes under a time and a 3 GB address-space limit. Every case must end in a DataError or be accepted with decoded data that a
+ * issue 12, read in child processes under a time limit and an address-space limit of 1 GB beyond a process with the native binary loaded (fuzz-runner.ts). Every case must end in a DataError or be accepted with decoded data that a
  * slow reference check finds consistent (a value change no format can see): no signal, no hang, no other
  * error, no accepted structural corruption. SDPO_FUZZ_SEED picks another seed (default 12).
  */

@@ -1,7 +1,7 @@
 /**
  * Fuzz: seeded mutations of a saved tiny model (safetensors bytes, half aimed at the header; config.json
  * bytes; config fields set to hostile values) plus the config reproducers of issue 12, loaded in child
- * processes under a time and a 3 GB address-space limit. Every case must be refused with an error naming
+ * processes under a time limit and an address-space limit of 1 GB beyond a process with the native binary loaded (fuzz-runner.ts). Every case must be refused with an error naming
  * the folder or a file in it, or load exactly what the file holds: no signal, no hang, no other error.
  */
 import { mkdtempSync, readFileSync, rmSync } from "fs";
