@@ -101,6 +101,8 @@ export type { InBatchOptions, InBatchNegatives } from "./negatives/in-batch";
 export { gatherLogps } from "./negatives/layout";
 export type { NegativeLayout } from "./negatives/layout";
 export { NegativePool } from "./negatives/pool";
+export { ModelAnswerNegatives, UNLISTED_ITEM } from "./negatives/model-answers";
+export type { AnsweringModel, ModelAnswerOptions, ModelAnswerStats } from "./negatives/model-answers";
 export { packCandidates, samplePoolNegatives } from "./negatives/pool-batch";
 export type { CandidateScoringInput } from "./negatives/pool-batch";
 export type { NegativePoolOptions, NegativePoolState, PoolFallback, PoolSelection, PoolUpdate } from "./negatives/pool";

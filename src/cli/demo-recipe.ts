@@ -28,6 +28,8 @@ export interface DemoRecipe {
   trainRows?: number;
   /** Examples per preference epoch (undefined: all): the preference runs start from a trained SFT model. */
   preferenceRows?: number;
+  /** DPO and S-DPO: the policy's own greedy answer replaces each row's last negative where it is wrong (ModelAnswerNegatives). */
+  answerNegatives: boolean;
   /** K of the negatives figure (`--negatives-figure`), each an S-DPO run from the same SFT checkpoint. */
   negativesFigure: number[];
   /** Baselines fitted on train.arrow and scored on the same rows. */
@@ -66,6 +68,7 @@ export const DEMO_RECIPE: DemoRecipe = {
   copyRows: 0.25,
   trainRows: undefined,
   preferenceRows: 8192,
+  answerNegatives: false,
   curveEvalRows: 64,
   testRows: undefined,
   evalBatchSize: 32,

@@ -16,6 +16,7 @@ import { evaluate, type EvalResult } from "../../eval/evaluate";
 import type { MetricName } from "../../eval/outcomes";
 import { formatMetricsTable } from "../../eval/table";
 import { ResampledDataset } from "../../data/resample";
+import { ModelAnswerNegatives } from "../../negatives/model-answers";
 import { integer } from "../flags";
 import { lineChartSvg, PALETTE } from "../../report/svg-chart";
 import { createModel, loadModel, saveModel } from "../../model/checkpoint";
@@ -26,6 +27,7 @@ import { plotTrainingCurves } from "../../report/curves";
 import { attachJsonlLog } from "../../report/jsonl";
 import { attachProgress, createProgress, formatDuration } from "../../report/progress";
 import { createTrainer } from "../../trainers";
+import type { PreferenceSource } from "../../trainers/source";
 import type { FitReport, LossName } from "../../trainers/types";
 import { LABELS, METHODS, summarizeDemo, type DemoSummary } from "../demo-summary";
 import { DEMO_RECIPE, demoModelConfig, QUICK_RECIPE, type DemoRecipe } from "../demo-recipe";
@@ -147,7 +149,7 @@ export async function runDemo(args: DemoArgs, io: DemoIo = { out: process.stdout
       }
     };
     /** `curves`: validation-loss curves during training (they need the file's K rejected responses). */
-    const trainRun = async (label: string, loss: LossName, options: DemoRecipe["sft"], model: Model, train: typeof sftTrain, dir: string, logDir: string, curves = true): Promise<FitReport> => {
+    const trainRun = async (label: string, loss: LossName, options: DemoRecipe["sft"], model: Model, train: PreferenceSource, dir: string, logDir: string, curves = true): Promise<FitReport> => {
       const trainer = createTrainer(loss, { ...options, model });
       const progress = attachProgress(trainer, { label, stream: io.err });
       const logFile = path.join(logDir, "logs", `${label}.jsonl`);
@@ -191,7 +193,12 @@ export async function runDemo(args: DemoArgs, io: DemoIo = { out: process.stdout
       if (saved(dir)) return say(`${label}: kept from the earlier run in ${dir}`);
       const model = (await loadModel(sftDir, { device })) as unknown as Model;
       try {
-        await trainRun(label, loss, options, model, preferenceTrain, dir, logDir, curves);
+        const train = recipe.answerNegatives ? new ModelAnswerNegatives(preferenceTrain, model, { eos: tokenizer.eosId, maxNewTokens: recipe.maxNewTokens }) : preferenceTrain;
+        await trainRun(label, loss, options, model, train, dir, logDir, curves);
+        if (train instanceof ModelAnswerNegatives) {
+          const { rows, replaced, unlisted } = train.stats;
+          say(`${label}: the model's own answer was a negative in ${replaced} of ${rows} rows (${unlisted} naming no listed candidate)`);
+        }
       } finally {
         disposeModel(model);
       }
