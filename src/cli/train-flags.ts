@@ -52,11 +52,11 @@ function yargsOption(spec: FlagSpec): Options {
   };
 }
 
-/** Adds every trainer flag (and its TRL alias) to the train command. */
+/** Adds every trainer flag (and its TRL alias) to the train command, listed under "Trainer options:" in --help. */
 export function withTrainerFlags<T>(y: Argv<T>): Argv<T> {
   let out = y;
   for (const [, cli] of FLAGGED) for (const spec of cli.flags) out = out.option(spec.flag, yargsOption(spec)) as Argv<T>;
-  return out;
+  return out.group(FLAGGED.flatMap(([, cli]) => cli.flags.map((spec) => spec.flag)), "Trainer options:");
 }
 
 function readOption(name: OptionName, cli: OptionCli<OptionName>, args: TrainerFlagValues): unknown {

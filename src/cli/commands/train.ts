@@ -326,41 +326,44 @@ export async function runTrain(args: TrainArgs): Promise<TrainOutcome> {
   }
 }
 
+/** The flags of the command itself; the trainer flags come from the option records (withTrainerFlags). */
+function commandFlags(y: Argv) {
+  return y
+    .option("loss", { type: "string", choices: LOSS_NAMES, describe: "loss to train with (required; with --resume: the run's own)" })
+    .option("data", { type: "string", describe: "training split (.arrow), or a shipped dataset's name (lastfm: its training split); required, except with --resume" })
+    .option("eval", { type: "string", describe: "evaluation split (.arrow), or a shipped dataset's name (lastfm: its validation split)" })
+    .option("model", { type: "string", describe: "Hugging Face model folder to start from" })
+    .option("config", { type: "string", describe: "train from scratch: tiny, small, or a config.json file" })
+    .option("out", { ...outputPath("out", "output folder (checkpoints, trainer_state.json, train_log.jsonl); required, except with --resume DIR", "folder", false), alias: "output_dir" })
+    .option("resume", {
+      type: "string",
+      describe: "--resume [DIR]: continue the run in DIR (default --out) from its latest checkpoint, with the model, data and settings it was started with (flags given again override them); a finished run is left as it is",
+      coerce: (value: unknown) => (typeof value === "string" && value !== "" ? checkOutputPath("resume", value, "folder") : value),
+    })
+    .option("overwrite", { type: "boolean", describe: "replace another run held in --out" })
+    .option("allow-non-finite-weights", { type: "boolean", describe: "load --model weights holding NaN or infinities (refused by default)" })
+    .option("device", { type: "string", describe: "cpu, cuda or cuda:N (default cpu)" })
+    .option("dtype", { type: "string", choices: ["float32", "float64", "bfloat16", "float16"], describe: "parameter dtype (default float32)" })
+    .option("lora", { type: "boolean", describe: "train LoRA adapters instead of all weights" })
+    .option("lora-rank", integer("lora-rank", "LoRA rank (implies --lora; default 8)", { min: 1, max: 65536 }))
+    .option("lora-alpha", real("lora-alpha", "LoRA alpha (default 2 * rank)", { above: 0 }))
+    .option("lora-dropout", real("lora-dropout", "LoRA dropout (default 0)", { min: 0, below: 1 }))
+    .option("progress", {
+      type: "boolean",
+      describe: "--progress: a progress bar even when stderr is not a terminal; --no-progress: no progress output (default: a bar on a terminal, else a plain line every 10% or 30 s)",
+    })
+    .option("redraw-candidates", { type: "boolean", describe: "re-draw each example's candidate list every epoch (target at a random position) and re-render its prompt" })
+    .option("subsequence-rows", { type: "boolean", describe: "with --redraw-candidates: also train on every history prefix predicting its next item" })
+    .option("copy-rows", real("copy-rows", "with --redraw-candidates: share of extra rows with a random history and target, which only the candidate list predicts", { min: 0, max: 0.9 }))
+    .option("tokenizer", { type: "string", describe: "with --redraw-candidates: the data's tokenizer.json, or a shipped dataset's name (default: the model folder's, else the one beside --data)" })
+    .option("nproc", integer("nproc", "start N data-parallel ranks on this machine (torchrun's variables, loopback)", { min: 1, max: 1024 }))
+    .option("master-port", integer("master-port", "with --nproc: rendezvous port on 127.0.0.1 (default: a free one)", { min: 1, max: 65535 }));
+}
+
 export const trainCommand: CommandModule<object, TrainArgs> = {
   command: "train",
   describe: "Train a model with sft, dpo, sdpo or napo on an .arrow split; checkpoints and a JSONL log go to --out",
-  builder: (y: Argv) =>
-    withTrainerFlags(y)
-      .option("loss", { type: "string", choices: LOSS_NAMES, describe: "loss to train with (required; with --resume: the run's own)" })
-      .option("data", { type: "string", describe: "training split (.arrow), or a shipped dataset's name (lastfm: its training split); required, except with --resume" })
-      .option("eval", { type: "string", describe: "evaluation split (.arrow), or a shipped dataset's name (lastfm: its validation split)" })
-      .option("model", { type: "string", describe: "Hugging Face model folder to start from" })
-      .option("config", { type: "string", describe: "train from scratch: tiny, small, or a config.json file" })
-      .option("out", { ...outputPath("out", "output folder (checkpoints, trainer_state.json, train_log.jsonl); required, except with --resume DIR", "folder", false), alias: "output_dir" })
-      .option("resume", {
-        type: "string",
-        describe: "--resume [DIR]: continue the run in DIR (default --out) from its latest checkpoint, with the model, data and settings it was started with (flags given again override them); a finished run is left as it is",
-        coerce: (value: unknown) => (typeof value === "string" && value !== "" ? checkOutputPath("resume", value, "folder") : value),
-      })
-      .option("overwrite", { type: "boolean", describe: "replace another run held in --out" })
-      .option("allow-non-finite-weights", { type: "boolean", describe: "load --model weights holding NaN or infinities (refused by default)" })
-      .option("device", { type: "string", describe: "cpu, cuda or cuda:N (default cpu)" })
-      .option("dtype", { type: "string", choices: ["float32", "float64", "bfloat16", "float16"], describe: "parameter dtype (default float32)" })
-      .option("lora", { type: "boolean", describe: "train LoRA adapters instead of all weights" })
-      .option("lora-rank", integer("lora-rank", "LoRA rank (implies --lora; default 8)", { min: 1, max: 65536 }))
-      .option("lora-alpha", real("lora-alpha", "LoRA alpha (default 2 * rank)", { above: 0 }))
-      .option("lora-dropout", real("lora-dropout", "LoRA dropout (default 0)", { min: 0, below: 1 }))
-      .option("progress", {
-        type: "boolean",
-        describe: "--progress: a progress bar even when stderr is not a terminal; --no-progress: no progress output (default: a bar on a terminal, else a plain line every 10% or 30 s)",
-      })
-      .option("redraw-candidates", { type: "boolean", describe: "re-draw each example's candidate list every epoch (target at a random position) and re-render its prompt" })
-      .option("subsequence-rows", { type: "boolean", describe: "with --redraw-candidates: also train on every history prefix predicting its next item" })
-      .option("copy-rows", real("copy-rows", "with --redraw-candidates: share of extra rows with a random history and target, which only the candidate list predicts", { min: 0, max: 0.9 }))
-      .option("tokenizer", { type: "string", describe: "with --redraw-candidates: the data's tokenizer.json, or a shipped dataset's name (default: the model folder's, else the one beside --data)" })
-      .option("nproc", integer("nproc", "start N data-parallel ranks on this machine (torchrun's variables, loopback)", { min: 1, max: 1024 }))
-      .option("master-port", integer("master-port", "with --nproc: rendezvous port on 127.0.0.1 (default: a free one)", { min: 1, max: 65535 }))
-      .strict() as unknown as Argv<TrainArgs>,
+  builder: (y: Argv) => withTrainerFlags(commandFlags(y)).strict() as unknown as Argv<TrainArgs>,
   handler: async (args) => {
     try {
       const outcome = await runTrain(args);
