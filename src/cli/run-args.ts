@@ -6,33 +6,24 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { TRAINER_FLAGS, VARIANT_FLAGS } from "./train-flags";
 
 export const RUN_ARGS_FILE = "train_args.json";
 export const RUN_ARGS_FORMAT = "softmax-dpo-train-args/1";
-
-/** The variant flags: given again, any of them replaces all the recorded ones (they are checked together). */
-export const VARIANT_FLAGS = [
-  "inBatchNegatives", "inBatchCap", "negativeSampling", "poolSize", "poolRefreshSteps", "rewardMargin", "marginGamma", "marginTau", "marginConfidence",
-] as const;
 
 /**
  * Flags of `sdpo train` a resumed run takes from the record when they are not given again. The trainer flags are
  * here too (a run stopped before its first checkpoint has no trainer_state.json to take them from).
  */
-export const RECORDED_FLAGS = [
-  "loss", "data", "eval", "model", "config", "device", "dtype", "lora", "loraRank", "loraAlpha", "loraDropout",
-  "allowNonFiniteWeights", "backend", "distTimeoutMs",
-  "learningRate", "beta", "negatives", "batchSize", "gradientAccumulationSteps", "numTrainEpochs", "maxSteps", "saveTotalLimit",
-  "warmupRatio", "lrSchedulerType", "maxGradNorm", "weightDecay", "weightDecayAllParameters", "adamBeta1", "adamBeta2", "adamEpsilon",
-  "seed", "evalSteps", "saveSteps", "logSteps", "referenceMode",
-  ...VARIANT_FLAGS,
-] as const;
-export type RecordedFlag = (typeof RECORDED_FLAGS)[number];
+export const RECORDED_FLAGS: readonly string[] = [
+  "loss", "data", "eval", "model", "config", "device", "dtype", "lora", "loraRank", "loraAlpha", "loraDropout", "allowNonFiniteWeights",
+  ...TRAINER_FLAGS,
+];
 
 export interface RunArgsRecord {
   format: typeof RUN_ARGS_FORMAT;
   /** Absolute paths for files and folders (data, eval, model, a config file); preset names as given. */
-  args: Partial<Record<RecordedFlag, string | number | boolean>>;
+  args: Partial<Record<string, string | number | boolean>>;
 }
 
 /**
@@ -44,7 +35,7 @@ export function fillFromRecord(args: Record<string, unknown>, record: RunArgsRec
   const variantGiven = VARIANT_FLAGS.some((key) => args[key] !== undefined);
   for (const key of RECORDED_FLAGS) {
     if ((key === "model" || key === "config") && modelGiven) continue;
-    if ((VARIANT_FLAGS as readonly string[]).includes(key) && variantGiven) continue;
+    if (VARIANT_FLAGS.includes(key) && variantGiven) continue;
     if (args[key] === undefined && record.args[key] !== undefined) args[key] = record.args[key];
   }
 }
@@ -71,10 +62,10 @@ export function readRunArgs(out: string): RunArgsRecord | undefined {
 }
 
 /** Writes the record of `args` into `out` (write, then rename). Paths are made absolute so any folder can resume. */
-export function writeRunArgs(out: string, args: Partial<Record<RecordedFlag, unknown>>): void {
+export function writeRunArgs(out: string, args: object): void {
   const recorded: RunArgsRecord["args"] = {};
   for (const key of RECORDED_FLAGS) {
-    const given = args[key];
+    const given = (args as Record<string, unknown>)[key];
     if (typeof given !== "string" && typeof given !== "number" && typeof given !== "boolean") continue;
     let value: string | number | boolean = given;
     if ((key === "data" || key === "eval" || key === "model") && typeof value === "string") value = path.resolve(value);

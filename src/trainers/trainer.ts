@@ -17,7 +17,7 @@ import type { Model } from "../model/model";
 import { native, type NativeTrainer, type TrainBatchInput } from "../native";
 import { readCheckpoint, writeCheckpoint, type TrainerState, STATE_FORMAT } from "./checkpoint_io";
 import { TrainerEvents, type Listener, type TrainerEventName } from "./events";
-import { resolveOptions, type ResolvedOptions } from "./options";
+import { nativeTrainerOptions, resolveOptions, RESUME_INVARIANTS, savedInvariant, type ResolvedOptions } from "./options";
 import { chosenTokenCount, packBatch } from "./pack";
 import { ReferenceCache } from "./reference_cache";
 import { claimOutputDir, newRunId, pruneCheckpoints } from "./run_dir";
@@ -27,15 +27,6 @@ import { StepNegatives } from "./step_negatives";
 import type { NegativePool } from "../negatives/pool";
 import { StatsAccumulator } from "./stats";
 import type { EvalEvent, FitOptions, FitReport, LossName, PreferenceData, TrainerOptions } from "./types";
-
-/** Options that fix the data order and the schedule: a resumed run must use the same. */
-const RESUME_INVARIANTS = [
-  "gradientAccumulationSteps", "negatives", "seed", "numTrainEpochs", "maxSteps", "warmupRatio", "lrSchedulerType", "learningRate",
-  "negativeSampling", "poolSize", "poolRefreshSteps", "inBatchNegatives", "rewardMargin",
-] as const;
-
-/** Invariants a checkpoint written before they existed lacks: read as off (null). */
-const VARIANT_KEYS: readonly string[] = ["poolSize", "poolRefreshSteps", "inBatchNegatives", "rewardMargin", "maxSteps"];
 
 /**
  * Optimizer steps of a whole fit(): maxSteps when set, else numTrainEpochs x steps per epoch rounded up (as the
@@ -66,18 +57,7 @@ export abstract class PreferenceTrainer {
     this.model = options.model;
     const hasAdapters = this.model.native.parameterInfo().some((p) => p.isAdapter);
     this.options = resolveOptions(loss, options, hasAdapters);
-    this.nativeTrainer = new (native().Trainer)(this.model.native, {
-      loss,
-      beta: this.options.beta,
-      weightDecay: this.options.weightDecay,
-      weightDecayAllParameters: this.options.weightDecayAllParameters,
-      adamBeta1: this.options.adamBeta1,
-      adamBeta2: this.options.adamBeta2,
-      adamEpsilon: this.options.adamEpsilon,
-      maxGradNorm: this.options.maxGradNorm,
-      referenceMode: this.options.referenceMode,
-      ...(this.options.rewardMargin ? { rewardMargin: this.options.rewardMargin } : {}),
-    });
+    this.nativeTrainer = new (native().Trainer)(this.model.native, nativeTrainerOptions(loss, this.options));
   }
 
   /** The RoDPO pool of the current (or last) fit() with negativeSampling 'pool' or 'hard'. */
@@ -433,11 +413,9 @@ export abstract class PreferenceTrainer {
   private checkResumable(state: TrainerState, totalSteps: number): void {
     if (state.loss !== this.loss) throw new Error(`resumeFrom: the checkpoint was trained with ${state.loss}, this trainer is ${this.loss}`);
     const saved = state.options as Record<string, unknown>;
-    // Options saved before a variant existed read as its "off" value.
-    const savedValue = (k: (typeof RESUME_INVARIANTS)[number]) => JSON.stringify(saved[k] ?? (k === "negativeSampling" ? "fixed" : VARIANT_KEYS.includes(k) ? null : saved[k]));
-    const mismatched = RESUME_INVARIANTS.filter((k) => savedValue(k) !== JSON.stringify(this.options[k]));
+    const mismatched = RESUME_INVARIANTS.filter((k) => savedInvariant(saved, k) !== JSON.stringify(this.options[k]));
     if (mismatched.length > 0) {
-      const list = mismatched.map((k) => `${k}: checkpoint ${savedValue(k)}, now ${JSON.stringify(this.options[k])}`).join("; ");
+      const list = mismatched.map((k) => `${k}: checkpoint ${savedInvariant(saved, k)}, now ${JSON.stringify(this.options[k])}`).join("; ");
       throw new Error(`resumeFrom: options differ from the checkpoint's, so the run cannot continue exactly (${list})`);
     }
     if (state.totalSteps !== totalSteps) {

@@ -19,13 +19,18 @@ import { createTrainer, LOSS_NAMES } from "../../trainers/registry";
 import { findTrainingDataRecord, latestCheckpoint, otherRunIn, readMarker, recordTrainingData, sha256OfFile } from "../../trainers/run_dir";
 import { readCheckpoint, type TrainerState } from "../../trainers/checkpoint_io";
 import { checkDataTokenizer } from "../eval-setup";
-import { fillFromRecord, readRunArgs, VARIANT_FLAGS, writeRunArgs } from "../run-args";
+import { fillFromRecord, readRunArgs, writeRunArgs } from "../run-args";
+import { fillFromCheckpoint, trainerOptionsFromFlags, TrainUsageError, withTrainerFlags } from "../train-flags";
 import { recordResampleFlags, resolveResampleFlags, trainingRows } from "../train-resample";
 import { resolveDataArg, resolveTokenizerArg } from "../data-arg";
-import { checkNumber, checkOutputPath, FlagError, integer, outputPath, real, SEED_RANGE } from "../flags";
-import type { FitReport, NegativeSampling, RewardMarginMode, LossName, TrainerOptions } from "../../trainers/types";
+import { checkOutputPath, integer, outputPath, real } from "../flags";
+import { defaultNegatives, OPTION_RECORDS, type TrainerFlagValues } from "../../trainers/option-records";
+import type { FitReport, LossName, TrainerOptions } from "../../trainers/types";
 
-export interface TrainArgs {
+export { TrainUsageError, variantOptions } from "../train-flags";
+
+/** The parsed flags of `sdpo train`: the command's own and the trainer flags (made from the option records). */
+export interface TrainArgs extends TrainerFlagValues {
   /** Required, except with --resume (the run's own). */
   loss?: LossName;
   /** Required, except with --resume (the run's own, from train_args.json). */
@@ -45,118 +50,15 @@ export interface TrainArgs {
   loraRank?: number;
   loraAlpha?: number;
   loraDropout?: number;
-  learningRate?: number;
-  beta?: number;
-  negatives?: number;
-  batchSize?: number;
-  gradientAccumulationSteps?: number;
-  numTrainEpochs?: number;
-  maxSteps?: number;
-  saveTotalLimit?: number;
-  warmupRatio?: number;
-  lrSchedulerType?: "cosine" | "linear" | "constant";
-  maxGradNorm?: number;
-  weightDecay?: number;
-  weightDecayAllParameters?: boolean;
-  adamBeta1?: number;
-  adamBeta2?: number;
-  adamEpsilon?: number;
-  seed?: number;
-  evalSteps?: number;
-  saveSteps?: number;
-  logSteps?: number;
-  referenceMode?: "adapters-off" | "frozen-copy" | "precomputed";
   progress?: boolean;
-  inBatchNegatives?: boolean;
-  inBatchCap?: number;
-  negativeSampling?: NegativeSampling;
-  poolSize?: number;
-  poolRefreshSteps?: number;
-  rewardMargin?: RewardMarginMode;
   redrawCandidates?: boolean;
   subsequenceRows?: boolean;
   copyRows?: number;
   tokenizer?: string;
-  marginGamma?: number;
-  marginTau?: number;
-  marginConfidence?: "reference" | "policy";
-  backend?: "gloo" | "nccl" | "auto";
-  distTimeoutMs?: number;
   nproc?: number;
   masterPort?: number;
   /** Set by --resume: --data is the run's recorded training file (checked against its sha256). */
   recordedData?: boolean;
-}
-
-/** Trainer options of the variants from their flags, each checked against the flags it depends on. */
-export function variantOptions(args: TrainArgs): Partial<TrainerOptions> {
-  const out: Partial<TrainerOptions> = {};
-  if (args.inBatchCap !== undefined && !args.inBatchNegatives) throw new TrainUsageError("--in-batch-cap needs --in-batch-negatives");
-  if (args.inBatchNegatives) {
-    if (args.loss !== "sdpo" && args.loss !== "napo") throw new TrainUsageError(`--in-batch-negatives needs --loss sdpo or napo, not ${args.loss}`);
-    if (args.inBatchCap !== undefined && !(Number.isInteger(args.inBatchCap) && args.inBatchCap >= 0)) {
-      throw new TrainUsageError(`--in-batch-cap must be a whole number >= 0, got ${args.inBatchCap}`);
-    }
-    out.inBatchNegatives = args.inBatchCap !== undefined ? { cap: args.inBatchCap } : true;
-  }
-  const sampling = args.negativeSampling;
-  const pooled = sampling === "pool" || sampling === "hard";
-  if (!pooled && (args.poolSize !== undefined || args.poolRefreshSteps !== undefined)) {
-    throw new TrainUsageError(`--pool-size and --pool-refresh-steps need --negative-sampling pool or hard${sampling ? `, not ${sampling}` : ""}`);
-  }
-  if (sampling !== undefined) {
-    if (args.loss === "sft") throw new TrainUsageError("--negative-sampling needs a loss with negatives (dpo, sdpo, napo), not sft");
-    if (pooled && args.inBatchNegatives) throw new TrainUsageError(`--in-batch-negatives cannot be combined with --negative-sampling ${sampling}`);
-    out.negativeSampling = sampling;
-  }
-  for (const [flag, value] of [["--pool-size", args.poolSize], ["--pool-refresh-steps", args.poolRefreshSteps]] as const) {
-    if (value !== undefined && !(Number.isInteger(value) && value >= 1)) throw new TrainUsageError(`${flag} must be a whole number >= 1, got ${value}`);
-  }
-  if (pooled) {
-    const negatives = args.negatives ?? 3;
-    const poolSize = args.poolSize ?? Math.max(5, negatives);
-    if (negatives > poolSize) throw new TrainUsageError(`--negatives ${negatives} is more than --pool-size ${poolSize}: each step draws its negatives from the pool`);
-    if (args.poolSize !== undefined) out.poolSize = args.poolSize;
-    if (args.poolRefreshSteps !== undefined) out.poolRefreshSteps = args.poolRefreshSteps;
-  }
-  const marginFlags = args.rewardMargin !== undefined || args.marginGamma !== undefined || args.marginTau !== undefined || args.marginConfidence !== undefined;
-  if (marginFlags) {
-    if (args.loss !== "napo") throw new TrainUsageError(`--reward-margin, --margin-gamma, --margin-tau and --margin-confidence need --loss napo, not ${args.loss}`);
-    const mode = args.rewardMargin ?? "dynamic";
-    if (mode === "none" && (args.marginGamma !== undefined || args.marginTau !== undefined || args.marginConfidence !== undefined)) {
-      throw new TrainUsageError("--reward-margin none adds no margin: drop --margin-gamma / --margin-tau / --margin-confidence");
-    }
-    if (mode === "fixed" && (args.marginTau !== undefined || args.marginConfidence !== undefined)) {
-      throw new TrainUsageError("--margin-tau and --margin-confidence apply to --reward-margin dynamic, not fixed");
-    }
-    if (args.marginGamma !== undefined && !(Number.isFinite(args.marginGamma) && args.marginGamma >= 0)) {
-      throw new TrainUsageError(`--margin-gamma must be a finite number >= 0, got ${args.marginGamma}`);
-    }
-    if (args.marginTau !== undefined && !(Number.isFinite(args.marginTau) && args.marginTau > 0)) {
-      throw new TrainUsageError(`--margin-tau must be a finite number > 0, got ${args.marginTau}`);
-    }
-    out.rewardMargin = { mode, gamma: args.marginGamma, tau: args.marginTau, confidence: args.marginConfidence };
-    for (const key of ["gamma", "tau", "confidence"] as const) if (out.rewardMargin[key] === undefined) delete out.rewardMargin[key];
-  }
-  return out;
-}
-
-/** On --resume with no variant flag given, the run's own variant options (as trainer_state.json saved them). */
-function savedVariantOptions(saved: Record<string, unknown>): Partial<TrainerOptions> {
-  const out: Partial<TrainerOptions> = {};
-  if (typeof saved.negativeSampling === "string") out.negativeSampling = saved.negativeSampling as NegativeSampling;
-  if (typeof saved.poolSize === "number") out.poolSize = saved.poolSize;
-  if (typeof saved.poolRefreshSteps === "number") out.poolRefreshSteps = saved.poolRefreshSteps;
-  const ib = saved.inBatchNegatives as { cap: number | null } | null | undefined;
-  if (ib) out.inBatchNegatives = ib.cap === null ? true : { cap: ib.cap };
-  if (saved.rewardMargin && typeof saved.rewardMargin === "object") out.rewardMargin = saved.rewardMargin as TrainerOptions["rewardMargin"];
-  return out;
-}
-
-
-/** A user mistake: printed as one line with exit status 1. */
-export class TrainUsageError extends Error {
-  override name = "TrainUsageError";
 }
 
 function requireFile(file: string, flag: string): string {
@@ -165,12 +67,6 @@ function requireFile(file: string, flag: string): string {
   if (!fs.statSync(resolved).isFile()) throw new TrainUsageError(`${flag} ${file}: not a file`);
   return resolved;
 }
-
-const TRAINER_FLAGS = [
-  "learningRate", "beta", "negatives", "batchSize", "gradientAccumulationSteps", "numTrainEpochs", "warmupRatio",
-  "lrSchedulerType", "maxGradNorm", "weightDecay", "weightDecayAllParameters", "adamBeta1", "adamBeta2", "adamEpsilon",
-  "seed", "evalSteps", "saveSteps", "logSteps", "referenceMode", "maxSteps", "saveTotalLimit",
-] as const;
 
 /** Opens a split and checks every row for this loss's number of negatives (the data layer names row and problem). */
 async function openChecked(file: string, flag: string, negatives: number, negativeSampling: "fixed" | "random"): Promise<PreferenceDataset> {
@@ -315,15 +211,9 @@ export async function runTrain(args: TrainArgs): Promise<TrainOutcome> {
     }
   }
 
-  let variants = variantOptions(args);
-  if (resumeState) {
-    // Trainer flags not given again default to the run's own, so `--resume` needs only the essentials.
-    const saved = resumeState.options as Record<string, unknown>;
-    for (const key of TRAINER_FLAGS) {
-      if (args[key] === undefined && saved[key] !== undefined && saved[key] !== null) (args as unknown as Record<string, unknown>)[key] = saved[key];
-    }
-    if (VARIANT_FLAGS.every((key) => args[key] === undefined)) variants = savedVariantOptions(saved);
-  }
+  // On resume, trainer flags not given again are the run's own (its checkpoint's options).
+  const savedVariants = resumeState ? fillFromCheckpoint(args, resumeState.options as Record<string, unknown>) : undefined;
+  const flagOptions = { ...trainerOptionsFromFlags(args), ...savedVariants };
   const other = await otherRunIn(out, resumeRunId);
   if (other && !args.overwrite) {
     throw new TrainUsageError(`--out ${args.out} already holds another ${other}; use --resume to continue it, --overwrite to replace it, or another folder`);
@@ -335,8 +225,8 @@ export async function runTrain(args: TrainArgs): Promise<TrainOutcome> {
   } catch (err) {
     throw new TrainUsageError((err as Error).message);
   }
-  const negatives = args.loss === "sft" ? 0 : args.negatives ?? (args.loss === "dpo" ? 1 : 3);
-  const trainFile = await openChecked(dataFile, "--data", negatives, variants.negativeSampling === "random" ? "random" : "fixed");
+  const negatives = args.loss === "sft" ? 0 : args.negatives ?? defaultNegatives(args.loss);
+  const trainFile = await openChecked(dataFile, "--data", negatives, flagOptions.negativeSampling === "random" ? "random" : "fixed");
   const evalData = evalFile ? await openChecked(evalFile, "--eval", negatives, "fixed") : undefined;
   // Token ids made by another tokenizer than the model's would mean other words: refused when both are known.
   if (args.model !== undefined) {
@@ -376,15 +266,11 @@ export async function runTrain(args: TrainArgs): Promise<TrainOutcome> {
     } else {
       config = (await readConfigFile(requireFile(name, "--config"))).config;
     }
-    loaded = createModel(config, { device, dtype, lora, seed: args.seed ?? 42 });
+    loaded = createModel(config, { device, dtype, lora, seed: args.seed ?? (OPTION_RECORDS.seed.default as number) });
   }
   const model = new Model(loaded.native, { tokenizer: loaded.tokenizer, path: loaded.path });
 
-  const distributed = { backend: args.backend ?? "auto", ...(args.distTimeoutMs !== undefined ? { timeoutMs: args.distTimeoutMs } : {}) };
-  const options: TrainerOptions = { model, outputDir: out, overwrite: args.overwrite ?? false, ...variants, distributed };
-  for (const key of TRAINER_FLAGS) {
-    if (args[key] !== undefined) (options as unknown as Record<string, unknown>)[key] = args[key];
-  }
+  const options: TrainerOptions = { model, outputDir: out, overwrite: args.overwrite ?? false, ...flagOptions };
   let trainer;
   try {
     trainer = createTrainer(args.loss, options);
@@ -440,101 +326,44 @@ export async function runTrain(args: TrainArgs): Promise<TrainOutcome> {
   }
 }
 
-/** Upper bound of step counts and intervals. */
-const STEP_COUNT = 1_000_000_000;
-
-/** --max-steps: a whole number >= 1, or TRL's default -1 (no limit: undefined). */
-function maxStepsFlag(value: unknown): number | undefined {
-  if (value === undefined || value === -1) return undefined;
-  if (typeof value === "number" && Number.isInteger(value) && value < 1) throw new FlagError(`--max-steps must be a whole number >= 1 (or -1: no limit), got ${value}`);
-  return checkNumber("max-steps", value, { min: 1, max: STEP_COUNT }, true);
+/** The flags of the command itself; the trainer flags come from the option records (withTrainerFlags). */
+function commandFlags(y: Argv) {
+  return y
+    .option("loss", { type: "string", choices: LOSS_NAMES, describe: "loss to train with (required; with --resume: the run's own)" })
+    .option("data", { type: "string", describe: "training split (.arrow), or a shipped dataset's name (lastfm: its training split); required, except with --resume" })
+    .option("eval", { type: "string", describe: "evaluation split (.arrow), or a shipped dataset's name (lastfm: its validation split)" })
+    .option("model", { type: "string", describe: "Hugging Face model folder to start from" })
+    .option("config", { type: "string", describe: "train from scratch: tiny, small, or a config.json file" })
+    .option("out", { ...outputPath("out", "output folder (checkpoints, trainer_state.json, train_log.jsonl); required, except with --resume DIR", "folder", false), alias: "output_dir" })
+    .option("resume", {
+      type: "string",
+      describe: "--resume [DIR]: continue the run in DIR (default --out) from its latest checkpoint, with the model, data and settings it was started with (flags given again override them); a finished run is left as it is",
+      coerce: (value: unknown) => (typeof value === "string" && value !== "" ? checkOutputPath("resume", value, "folder") : value),
+    })
+    .option("overwrite", { type: "boolean", describe: "replace another run held in --out" })
+    .option("allow-non-finite-weights", { type: "boolean", describe: "load --model weights holding NaN or infinities (refused by default)" })
+    .option("device", { type: "string", describe: "cpu, cuda or cuda:N (default cpu)" })
+    .option("dtype", { type: "string", choices: ["float32", "float64", "bfloat16", "float16"], describe: "parameter dtype (default float32)" })
+    .option("lora", { type: "boolean", describe: "train LoRA adapters instead of all weights" })
+    .option("lora-rank", integer("lora-rank", "LoRA rank (implies --lora; default 8)", { min: 1, max: 65536 }))
+    .option("lora-alpha", real("lora-alpha", "LoRA alpha (default 2 * rank)", { above: 0 }))
+    .option("lora-dropout", real("lora-dropout", "LoRA dropout (default 0)", { min: 0, below: 1 }))
+    .option("progress", {
+      type: "boolean",
+      describe: "--progress: a progress bar even when stderr is not a terminal; --no-progress: no progress output (default: a bar on a terminal, else a plain line every 10% or 30 s)",
+    })
+    .option("redraw-candidates", { type: "boolean", describe: "re-draw each example's candidate list every epoch (target at a random position) and re-render its prompt" })
+    .option("subsequence-rows", { type: "boolean", describe: "with --redraw-candidates: also train on every history prefix predicting its next item" })
+    .option("copy-rows", real("copy-rows", "with --redraw-candidates: share of extra rows with a random history and target, which only the candidate list predicts", { min: 0, max: 0.9 }))
+    .option("tokenizer", { type: "string", describe: "with --redraw-candidates: the data's tokenizer.json, or a shipped dataset's name (default: the model folder's, else the one beside --data)" })
+    .option("nproc", integer("nproc", "start N data-parallel ranks on this machine (torchrun's variables, loopback)", { min: 1, max: 1024 }))
+    .option("master-port", integer("master-port", "with --nproc: rendezvous port on 127.0.0.1 (default: a free one)", { min: 1, max: 65535 }));
 }
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
   command: "train",
   describe: "Train a model with sft, dpo, sdpo or napo on an .arrow split; checkpoints and a JSONL log go to --out",
-  builder: (y: Argv) =>
-    y
-      .option("loss", { type: "string", choices: LOSS_NAMES, describe: "loss to train with (required; with --resume: the run's own)" })
-      .option("data", { type: "string", describe: "training split (.arrow), or a shipped dataset's name (lastfm: its training split); required, except with --resume" })
-      .option("eval", { type: "string", describe: "evaluation split (.arrow), or a shipped dataset's name (lastfm: its validation split)" })
-      .option("model", { type: "string", describe: "Hugging Face model folder to start from" })
-      .option("config", { type: "string", describe: "train from scratch: tiny, small, or a config.json file" })
-      .option("out", { ...outputPath("out", "output folder (checkpoints, trainer_state.json, train_log.jsonl); required, except with --resume DIR", "folder", false), alias: "output_dir" })
-      .option("resume", {
-        type: "string",
-        describe: "--resume [DIR]: continue the run in DIR (default --out) from its latest checkpoint, with the model, data and settings it was started with (flags given again override them); a finished run is left as it is",
-        coerce: (value: unknown) => (typeof value === "string" && value !== "" ? checkOutputPath("resume", value, "folder") : value),
-      })
-      .option("overwrite", { type: "boolean", describe: "replace another run held in --out" })
-      .option("allow-non-finite-weights", { type: "boolean", describe: "load --model weights holding NaN or infinities (refused by default)" })
-      .option("device", { type: "string", describe: "cpu, cuda or cuda:N (default cpu)" })
-      .option("dtype", { type: "string", choices: ["float32", "float64", "bfloat16", "float16"], describe: "parameter dtype (default float32)" })
-      .option("lora", { type: "boolean", describe: "train LoRA adapters instead of all weights" })
-      .option("lora-rank", integer("lora-rank", "LoRA rank (implies --lora; default 8)", { min: 1, max: 65536 }))
-      .option("lora-alpha", real("lora-alpha", "LoRA alpha (default 2 * rank)", { above: 0 }))
-      .option("lora-dropout", real("lora-dropout", "LoRA dropout (default 0)", { min: 0, below: 1 }))
-      .option("learning-rate", { ...real("learning-rate", "peak learning rate (default 1e-4)", { min: 0 }), alias: "learning_rate" })
-      .option("beta", real("beta", "DPO / S-DPO beta (default 1)", { above: 0 }))
-      .option("negatives", integer("negatives", "negatives per example (sdpo default 3, dpo 1)", { min: 0, max: 4096 }))
-      .option("batch-size", { ...integer("batch-size", "examples per micro-batch (default 8)", { min: 1, max: 65536 }), alias: "per_device_train_batch_size" })
-      .option("gradient-accumulation-steps", {
-        ...integer("gradient-accumulation-steps", "micro-batches per optimizer step (default 1)", { min: 1, max: 65536 }),
-        alias: "gradient_accumulation_steps",
-      })
-      .option("num-train-epochs", {
-        ...real("num-train-epochs", "epochs (default 1); a fraction trains that share of an epoch's steps (0.5: half the first epoch)", { above: 0, max: 1000000 }),
-        alias: ["epochs", "num_train_epochs"],
-      })
-      .option("max-steps", {
-        type: "number" as const,
-        describe: "stop after N optimizer steps, overriding --num-train-epochs (TRL's max_steps; -1, its default: no limit) (a whole number >= 1, or -1)",
-        coerce: maxStepsFlag,
-        alias: "max_steps",
-      })
-      .option("save-total-limit", {
-        ...integer("save-total-limit", "keep only the newest N checkpoint-* folders in --out (default: all)", { min: 1, max: STEP_COUNT }),
-        alias: "save_total_limit",
-      })
-      .option("warmup-ratio", { ...real("warmup-ratio", "fraction of steps spent warming up (default 0)", { min: 0, max: 1 }), alias: "warmup_ratio" })
-      .option("lr-scheduler-type", { type: "string", choices: ["cosine", "linear", "constant"], describe: "default cosine", alias: "lr_scheduler_type" })
-      .option("max-grad-norm", { ...real("max-grad-norm", "gradient clipping norm, 0 disables (default 1)", { min: 0 }), alias: "max_grad_norm" })
-      .option("weight-decay", { ...real("weight-decay", "AdamW weight decay of the weight matrices (default 0)", { min: 0 }), alias: "weight_decay" })
-      .option("weight-decay-all-parameters", { type: "boolean", describe: "apply --weight-decay to every trainable tensor, RMSNorm weights and biases too" })
-      .option("adam-beta1", { ...real("adam-beta1", "default 0.9", { min: 0, below: 1 }), alias: "adam_beta1" })
-      .option("adam-beta2", { ...real("adam-beta2", "default 0.999", { min: 0, below: 1 }), alias: "adam_beta2" })
-      .option("adam-epsilon", { ...real("adam-epsilon", "default 1e-8", { above: 0 }), alias: "adam_epsilon" })
-      .option("seed", integer("seed", "data order and initialisation seed (default 42)", SEED_RANGE))
-      .option("eval-steps", { ...integer("eval-steps", "evaluate every N steps (0: at the end of each epoch)", { min: 0, max: STEP_COUNT }), alias: "eval_steps" })
-      .option("save-steps", { ...integer("save-steps", "checkpoint every N steps (0: at the end only)", { min: 0, max: STEP_COUNT }), alias: "save_steps" })
-      .option("log-steps", { ...integer("log-steps", "log every N steps (default 1)", { min: 1, max: STEP_COUNT }), alias: "logging_steps" })
-      .option("reference-mode", { type: "string", choices: ["adapters-off", "frozen-copy", "precomputed"], describe: "reference policy" })
-      .option("progress", {
-        type: "boolean",
-        describe: "--progress: a progress bar even when stderr is not a terminal; --no-progress: no progress output (default: a bar on a terminal, else a plain line every 10% or 30 s)",
-      })
-      .option("redraw-candidates", { type: "boolean", describe: "re-draw each example's candidate list every epoch (target at a random position) and re-render its prompt" })
-      .option("subsequence-rows", { type: "boolean", describe: "with --redraw-candidates: also train on every history prefix predicting its next item" })
-      .option("copy-rows", real("copy-rows", "with --redraw-candidates: share of extra rows with a random history and target, which only the candidate list predicts", { min: 0, max: 0.9 }))
-      .option("tokenizer", { type: "string", describe: "with --redraw-candidates: the data's tokenizer.json, or a shipped dataset's name (default: the model folder's, else the one beside --data)" })
-      .option("in-batch-negatives", { type: "boolean", describe: "sdpo/napo: each row also takes the other rows' chosen and rejected items as negatives (NAPO)" })
-      .option("in-batch-cap", integer("in-batch-cap", "with --in-batch-negatives: most shared negatives per row (seeded choice per step; default no cap)", { min: 0, max: 65536 }))
-      .option("negative-sampling", {
-        type: "string",
-        choices: ["fixed", "random", "hard", "pool"],
-        describe: "negatives: fixed (the data's, default), random (drawn from the candidates each epoch), pool (RoDPO: drawn from the candidates the policy scores highest), hard (top K of that pool)",
-      })
-      .option("pool-size", integer("pool-size", "with --negative-sampling pool|hard: candidates kept per example (default max(5, negatives))", { min: 1, max: 4096 }))
-      .option("pool-refresh-steps", integer("pool-refresh-steps", "with --negative-sampling pool|hard: rescore a row's pool once it is this many steps old (default 50)", { min: 1, max: STEP_COUNT }))
-      .option("reward-margin", { type: "string", choices: ["none", "fixed", "dynamic"], describe: "napo: margin per negative, none = S-DPO (default dynamic)" })
-      .option("backend", { type: "string", choices: ["gloo", "nccl", "auto"], describe: "data-parallel process group under torchrun or --nproc: gloo (CPU), nccl (CUDA), auto (default)" })
-      .option("dist-timeout-ms", integer("dist-timeout-ms", "data parallel: how long a rank waits for the others before failing (default 600000)", { min: 1, max: 86400000 }))
-      .option("nproc", integer("nproc", "start N data-parallel ranks on this machine (torchrun's variables, loopback)", { min: 1, max: 1024 }))
-      .option("master-port", integer("master-port", "with --nproc: rendezvous port on 127.0.0.1 (default: a free one)", { min: 1, max: 65535 }))
-      .option("margin-gamma", real("margin-gamma", "napo: margin scale gamma (default 0.5)", { min: 0 }))
-      .option("margin-tau", real("margin-tau", "napo dynamic margin: temperature tau of sigmoid((s_neg - s_pos) / tau) (default 1)", { above: 0 }))
-      .option("margin-confidence", { type: "string", choices: ["reference", "policy"], describe: "napo dynamic margin: confidence scores from the reference (default) or the detached policy" })
-      .strict() as unknown as Argv<TrainArgs>,
+  builder: (y: Argv) => withTrainerFlags(commandFlags(y)).strict() as unknown as Argv<TrainArgs>,
   handler: async (args) => {
     try {
       const outcome = await runTrain(args);
