@@ -129,6 +129,7 @@ export type { ItemPopularity, PopularityBias, PopularityBiasOmitted, PopularityB
 export type { PopularityBiasJson, JsonOf, Top1IntervalName } from "./eval/popularity-bias";
 export { runDemo } from "./cli/commands/demo";
 export type { DemoArgs, DemoResult, DemoIo } from "./cli/commands/demo";
+export type { DemoSummary } from "./cli/demo-summary";
 export type { DemoRecipe, DemoRunOptions } from "./cli/demo-recipe";
 export { attachProgress, createProgress, attachJsonlLog, openJsonl, readJsonl, plotTrainingCurves, lineChartSvg } from "./report";
 export type { Progress, ProgressOptions, JsonlWriter, RunLog, Panel, Series, TrainerEventSource } from "./report";
@@ -160,6 +161,7 @@ export type {
 } from "./trainers";
 // what a trainer's `options` hold: every option with its default filled in
 export type { ResolvedOptions, ResolvedRewardMargin, ResolvedDistributed } from "./trainers/options";
+export type { OptionName, ResolvedAs } from "./trainers/resolved";
 export type { Listener as TrainerListener, TrainerEventName, TrainerEventMap } from "./trainers/events";
 // data parallelism: torchrun's launch contract (the process groups live in the addon)
 export { readLaunchEnv } from "./distributed/launch_env";

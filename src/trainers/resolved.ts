@@ -18,7 +18,7 @@ export interface ResolvedDistributed {
 export type OptionName = Exclude<keyof TrainerOptions, "model">;
 
 /** The options whose resolved value is not simply the given type made required. */
-interface ResolvedAs {
+export interface ResolvedAs {
   /** null: numTrainEpochs decides the number of steps. */
   maxSteps: number | null;
   /** null: every checkpoint is kept. */
