@@ -85,7 +85,9 @@ export async function writeCheckpoint(
   model: Model,
   trainer: NativeTrainer,
   trainable: { name: string }[],
-  state: TrainerState
+  state: TrainerState,
+  /** Writes further files of the checkpoint into its temp folder (the stored reference log-probs). */
+  writeExtra?: (folder: string) => Promise<void>
 ): Promise<string> {
   const final = path.join(outputDir, checkpointName(state.globalStep));
   // overwrite: a resumed run saving the same step again replaces it without a gap.
@@ -99,6 +101,7 @@ export async function writeCheckpoint(
       format: STATE_FORMAT,
       step: String(optimizer.step),
     });
+    if (writeExtra) await writeExtra(temp);
     await writeFileAtomic(path.join(temp, TRAINER_STATE_FILE), stateJson(state));
   });
   return final;

@@ -4,6 +4,8 @@
  * the reference policy never runs again. Keyed by source, row and response tokens: by row and tokens so
  * it does not depend on which negatives an epoch happens to draw, by source because row r of the training
  * data and row r of the eval data are different examples (different prompts) that may share a response.
+ * Each row's prompt is remembered as a hash and checked at every lookup, so a row whose prompt changed since it
+ * was scored (other data, a re-rendered prompt) is refused instead of getting another prompt's log-prob.
  */
 import type { PackedTokens, PreferenceBatch } from "../data/batch";
 import type { NativeModel, TrainBatchInput } from "../native";
@@ -14,15 +16,50 @@ function keyOf(tokens: Int32Array): string {
   return tokens.join(",");
 }
 
-/** Log-probs of one source: row -> response tokens -> log-prob. */
-type SourceEntries = Map<number, Map<string, number>>;
+/** Log-probs of one source: row -> response tokens (comma-separated ids) -> log-prob. */
+export type ReferenceEntries = Map<number, Map<string, number>>;
+type SourceEntries = ReferenceEntries;
+
+/** A source's scores as stored: the log-probs and each row's prompt hash (promptHash). */
+export interface StoredReference {
+  logps: ReferenceEntries;
+  prompts: Map<number, number>;
+}
+
+/** FNV-1a over the token ids: tells two prompts apart (not a security hash). */
+export function promptHash(tokens: ArrayLike<number>): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < tokens.length; i++) {
+    let t = tokens[i] | 0;
+    for (let byte = 0; byte < 4; byte++) {
+      h = Math.imul(h ^ (t & 0xff), 0x01000193);
+      t >>>= 8;
+    }
+  }
+  return h | 0;
+}
 
 export class ReferenceCache {
   private readonly bySource = new Map<SourceKey, SourceEntries>();
+  private readonly promptsBySource = new Map<SourceKey, Map<number, number>>();
   private count = 0;
 
   get size(): number {
     return this.count;
+  }
+
+  /** The scores of the source known as `key` (to store them), or undefined when it was not scored. */
+  stored(key: SourceKey): StoredReference | undefined {
+    const logps = this.bySource.get(key);
+    return logps && { logps, prompts: this.promptsBySource.get(key) ?? new Map() };
+  }
+
+  /** Takes stored scores as the source known as `key`'s (a resumed run's, read from its checkpoint). */
+  restore(key: SourceKey, stored: StoredReference): void {
+    if (this.bySource.has(key)) throw new Error("ReferenceCache.restore: this source is scored already");
+    this.bySource.set(key, stored.logps);
+    this.promptsBySource.set(key, stored.prompts);
+    for (const responses of stored.logps.values()) this.count += responses.size;
   }
 
   /** Whether the source known as `key` has been scored. */
@@ -34,9 +71,14 @@ export class ReferenceCache {
   async add(model: NativeModel, key: SourceKey, source: PreferenceSource, options: { batchSize: number; negatives: number }): Promise<void> {
     if (this.bySource.has(key)) return;
     const byRow: SourceEntries = new Map();
+    const prompts = new Map<number, number>();
     const batches = source.batches({ batchSize: options.batchSize, negatives: options.negatives, shuffle: false, seed: 0, epoch: 0, skipBatches: 0 });
-    for await (const batch of batches) await this.addBatch(model, byRow, batch);
+    for await (const batch of batches) {
+      for (let b = 0; b < batch.size; b++) prompts.set(batch.rows[b], promptHash(listAt(batch.prompt, b)));
+      await this.addBatch(model, byRow, batch);
+    }
     this.bySource.set(key, byRow);
+    this.promptsBySource.set(key, prompts);
   }
 
   private async addBatch(model: NativeModel, byRow: SourceEntries, batch: PreferenceBatch): Promise<void> {
@@ -87,6 +129,16 @@ export class ReferenceCache {
   lookup(key: SourceKey, batch: PreferenceBatch, packed: TrainBatchInput): Float64Array {
     const byRow = this.bySource.get(key);
     if (!byRow) throw new Error(`referenceMode "precomputed": this data was not scored when the reference log-probs were computed`);
+    const prompts = this.promptsBySource.get(key);
+    for (let b = 0; b < batch.size; b++) {
+      const scored = prompts?.get(batch.rows[b]);
+      if (scored !== undefined && scored !== promptHash(listAt(batch.prompt, b))) {
+        throw new RangeError(
+          `referenceMode "precomputed": row ${batch.rows[b]}'s prompt is not the one its reference log-probs were computed for ` +
+            "(the data changed since they were scored, or it re-renders prompts): train on the data the run started with"
+        );
+      }
+    }
     const R = packed.responsePrompt.length;
     const out = new Float64Array(R);
     for (let r = 0; r < R; r++) {

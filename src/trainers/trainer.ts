@@ -10,6 +10,7 @@
  * addon before clipping and AdamW, so all ranks apply the same update. Metrics are summed over the ranks
  * before they are reported; rank 0 alone writes checkpoints; a stop request on any rank stops all at one step.
  */
+import * as path from "path";
 import type { PreferenceBatch } from "../data/batch";
 import { DataParallel } from "../distributed/data_parallel";
 import { selectRows, shardPositions } from "../distributed/shard";
@@ -19,7 +20,8 @@ import { readCheckpoint, writeCheckpoint, type TrainerState, STATE_FORMAT } from
 import { TrainerEvents, type Listener, type TrainerEventName } from "./events";
 import { nativeTrainerOptions, resolveOptions, RESUME_INVARIANTS, savedInvariant, type ResolvedOptions } from "./options";
 import { chosenTokenCount, packBatch } from "./pack";
-import { ReferenceCache } from "./reference_cache";
+import { ReferenceCache, type StoredReference } from "./reference_cache";
+import { readReferenceLogps, REFERENCE_FILE, writeReferenceLogps } from "./reference_store";
 import { claimOutputDir, newRunId, pruneCheckpoints } from "./run_dir";
 import { learningRateAt, warmupStepsFor } from "./schedules";
 import { openSource, sourceKey, type PreferenceSource, type SourceKey } from "./source";
@@ -174,6 +176,13 @@ export abstract class PreferenceTrainer {
           `train it on the file's rows (PreferenceDataset), or use negativeSampling 'fixed' / 'random'`
       );
     }
+    // Precomputed log-probs belong to a row's prompt and responses; re-drawn rows change both every epoch.
+    if (o.referenceMode === "precomputed" && this.usesNegatives && (train as { redrawsCandidates?: boolean }).redrawsCandidates === true) {
+      throw new Error(
+        `referenceMode 'precomputed' scores each row's prompt and responses once, and fit(data) re-draws them every epoch (ResampledDataset): ` +
+          `use referenceMode 'frozen-copy' (or 'adapters-off' with LoRA)`
+      );
+    }
     const dp = await DataParallel.join(o.distributed, this.model.device);
     const worldSize = dp?.worldSize ?? 1;
     const isMain = !dp || dp.isMain;
@@ -228,6 +237,17 @@ export abstract class PreferenceTrainer {
       await dp.checkAgreement(JSON.stringify({ loss: this.loss, shared, shapes, numRows, globalStep, config: this.model.config }));
     }
     if (o.outputDir && isMain) await claimOutputDir(o.outputDir, runId, this.loss, o.overwrite);
+    // Stored reference log-probs (referenceMode "precomputed") are read back instead of scored again.
+    const referenceRoles = new Map<string, SourceKey>([["train", trainKey]]);
+    if (evalKey !== undefined) referenceRoles.set("eval", evalKey);
+    if (ck && o.referenceMode === "precomputed" && this.usesNegatives) {
+      const stored = await readReferenceLogps(path.join(fitOptions.resumeFrom!, REFERENCE_FILE));
+      const cache = (this.reference ??= new ReferenceCache());
+      for (const [role, key] of referenceRoles) {
+        const scores = stored?.get(role);
+        if (scores && !cache.has(key)) cache.restore(key, scores);
+      }
+    }
     // Before the checkpoint's weights: the model holds the weights the run started from, as the frozen copy
     // cloned at construction does. Without LoRA, scoring afterwards would make the trained policy its own reference.
     const sources = [{ key: trainKey, source: train, what: "fit(data)" }];
@@ -273,7 +293,18 @@ export abstract class PreferenceTrainer {
     const save = async () => {
       if (!o.outputDir || !isMain || lastSaved === globalStep) return;
       const trainable = this.model.native.parameterInfo().filter((p) => p.trainable);
-      const dir = await writeCheckpoint(o.outputDir, this.model, this.trainer, trainable, stateNow());
+      const reference = this.reference;
+      const storeReference = reference
+        ? (folder: string) => {
+            const byRole = new Map<string, StoredReference>();
+            for (const [role, key] of referenceRoles) {
+              const scores = reference.stored(key);
+              if (scores) byRole.set(role, scores);
+            }
+            return writeReferenceLogps(path.join(folder, REFERENCE_FILE), byRole);
+          }
+        : undefined;
+      const dir = await writeCheckpoint(o.outputDir, this.model, this.trainer, trainable, stateNow(), storeReference);
       lastSaved = globalStep;
       if (o.saveTotalLimit !== null) await pruneCheckpoints(o.outputDir, o.saveTotalLimit);
       this.events.emit("checkpoint", { type: "checkpoint", step: globalStep, path: dir });

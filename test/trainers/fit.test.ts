@@ -1,12 +1,14 @@
 /** fit(): losses fall, resume is exact, accumulation equals a big batch, failed steps leave no gradient, weight
  *  decay, abort, checkpoints, output folder guard. */
-import { existsSync, readdirSync, readFileSync } from "fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "fs";
 import { join } from "path";
 import { createTrainer } from "../../src/trainers/registry";
 import { SDPOTrainer, SFTTrainer } from "../../src/trainers/losses";
 import type { Model } from "../../src/model/model";
 import type { NativeTrainer } from "../../src/native";
 import type { StepEvent } from "../../src/trainers/types";
+import { REFERENCE_FILE } from "../../src/trainers/reference_store";
+import { PreferenceDataset } from "../../src/data/dataset";
 import { expectThrows, rejectionOf } from "../helpers";
 import { maxAbsDiff, parameterBytes, parameterFloats, records, TempDir, tinyModel } from "./fixtures";
 
@@ -102,6 +104,47 @@ describe("fit", () => {
     for (const [name, bytes] of pa) expect({ name, equal: bytes.equals(pb.get(name)!) }).toEqual({ name, equal: true });
     a.dispose();
     b.dispose();
+  });
+
+  test("precomputed reference: checkpoints store the log-probs, and a resumed run reads them back instead of scoring", async () => {
+    const data = tmp.arrow("train.arrow", 8);
+    const options = { referenceMode: "precomputed" as const, learningRate: 1e-2, batchSize: 4, numTrainEpochs: 2, saveSteps: 2, negatives: 2 };
+    const straight = tinyModel();
+    const a = new SDPOTrainer({ model: straight, ...options, outputDir: tmp.file("a") });
+    const stepsA: StepEvent[] = [];
+    a.on("step", (e) => stepsA.push(e));
+    await a.fit(data);
+    const checkpoint = join(tmp.file("a"), "checkpoint-2");
+    expect(existsSync(join(checkpoint, REFERENCE_FILE))).toBe(true);
+
+    // Other starting weights: had the reference been scored again, this model would be its own reference.
+    const resumed = tinyModel({ seed: 99 });
+    const b = new SDPOTrainer({ model: resumed, ...options, outputDir: tmp.file("b") });
+    const stepsB: StepEvent[] = [];
+    b.on("step", (e) => stepsB.push(e));
+    await b.fit(data, { resumeFrom: checkpoint });
+    expect(stepsB.map((e) => [e.step, e.loss, e.chosenReward])).toEqual(stepsA.slice(2).map((e) => [e.step, e.loss, e.chosenReward]));
+    const pa = parameterBytes(straight);
+    const pb = parameterBytes(resumed);
+    for (const [name, bytes] of pa) expect({ name, equal: bytes.equals(pb.get(name)!) }).toEqual({ name, equal: true });
+
+    // Other prompts under the same row numbers: refused, not given the stored rows' log-probs.
+    const otherPrompts = tmp.arrowOf("other.arrow", records(8).map((r) => ({ ...r, promptIds: Int32Array.from([9, 9, 9]) })));
+    const c = new SDPOTrainer({ model: tinyModel(), ...options, outputDir: tmp.file("c") });
+    await expect(c.fit(otherPrompts, { resumeFrom: checkpoint })).rejects.toThrow(/row \d+'s prompt is not the one its reference log-probs were computed for/);
+    // A damaged file is named.
+    writeFileSync(join(checkpoint, REFERENCE_FILE), "not arrow");
+    const d = new SDPOTrainer({ model: tinyModel(), ...options, outputDir: tmp.file("d") });
+    await expect(d.fit(data, { resumeFrom: checkpoint })).rejects.toThrow(new RegExp(`${REFERENCE_FILE} is not a readable Arrow file`));
+    for (const t of [a, b, c, d]) t.dispose();
+  });
+
+  test("precomputed reference on re-drawn rows is refused before training", async () => {
+    const data = tmp.arrow("train.arrow", 8);
+    const redrawn = { countRows: async () => 8, batches: () => PreferenceDataset.fromArrow(data).batches({ batchSize: 4 }), redrawsCandidates: true };
+    const t = new SDPOTrainer({ model: tinyModel(), referenceMode: "precomputed", batchSize: 4, negatives: 2 });
+    await expect(t.fit(redrawn as never)).rejects.toThrow(/referenceMode 'precomputed' scores each row's prompt and responses once/);
+    t.dispose();
   });
 
   // Micro-batch 2 of the first step fails: in the native step (a non-finite loss) or before it is called.
