@@ -122,5 +122,36 @@ export function checkPreferenceInputs(inputs: PreferenceLossInputs, options: Pre
   requireFiniteValues(policyRejected, "inputs.policyRejected");
   requireFiniteValues(referenceChosen, "inputs.referenceChosen");
   requireFiniteValues(referenceRejected, "inputs.referenceRejected");
+  if (op !== "dpoLoss") requireRepresentableGaps(policyChosen, referenceChosen, policyRejected, referenceRejected, negatives, options.beta, op);
   return negatives;
+}
+
+/** The largest finite value of the arrays' dtype. */
+function dtypeMax(array: FloatArray): number {
+  return tagOf(array) === "Float32Array" ? 3.4028234663852886e38 : Number.MAX_VALUE;
+}
+
+/**
+ * The listwise kernels compute each reward gap beta * ((policyRejected - referenceRejected) - (policyChosen -
+ * referenceChosen)) in the inputs' dtype; a difference beyond its range is inf, and inf - inf is NaN in the loss and
+ * every gradient. Such inputs are refused here (real log-probs are nowhere near), naming the row. DPO's kernel
+ * handles +-inf gaps itself (loss inf or 0, no NaN).
+ */
+function requireRepresentableGaps(pc: FloatArray, rc: FloatArray, pr: FloatArray, rr: FloatArray, negatives: number, beta: number, op: string): void {
+  const max = dtypeMax(pc);
+  const dtype = tagOf(pc) === "Float32Array" ? "float32" : "float64";
+  for (let b = 0; b < pc.length; b++) {
+    const chosen = pc[b] - rc[b];
+    for (let k = 0; k < negatives; k++) {
+      const j = b * negatives + k;
+      const rejected = pr[j] - rr[j];
+      const gap = beta * (rejected - chosen);
+      if (!(Math.abs(chosen) <= max && Math.abs(rejected) <= max && Math.abs(rejected - chosen) <= max && Math.abs(gap) <= max)) {
+        throw new RangeError(
+          `${op}: row ${b}, negative ${k}: the reward gap beta * ((policyRejected - referenceRejected) - (policyChosen - referenceChosen)) ` +
+            `overflows ${dtype} (policyChosen ${pc[b]}, referenceChosen ${rc[b]}, policyRejected ${pr[j]}, referenceRejected ${rr[j]}); log-probs are far smaller`
+        );
+      }
+    }
+  }
 }

@@ -91,5 +91,14 @@ export function tokenLogProbs<T extends FloatArray>(inputs: TokenLogProbsInputs<
   }
   requireFiniteValues(hidden, "inputs.hidden");
   requireFiniteValues(weight, "inputs.weight");
-  return native().tokenLogProbs(inputs, options);
+  const result = native().tokenLogProbs(inputs, options);
+  // Finite inputs can still give logits beyond the dtype's range (hidden . weight); name the row instead of
+  // returning NaN.
+  for (let i = 0; i < n; i++) {
+    if (inputs.labels[i] !== ignoreIndex && !Number.isFinite(result.logps[i])) {
+      const dtype = tagOf(hidden) === "Float32Array" ? "float32" : "float64";
+      throw new RangeError(`tokenLogProbs: row ${i}'s logits (hidden @ weight^T) overflow ${dtype}, so its log-prob is ${result.logps[i]}; scale hidden or weight, or use float64`);
+    }
+  }
+  return result;
 }

@@ -93,6 +93,24 @@ describe.each(softmaxLosses)("$name argument errors (TS layer)", ({ name, call: 
   });
 });
 
+describe.each(softmaxLosses)("$name at finite inputs whose reward gap overflows the dtype", ({ call: loss }) => {
+  test("float64: a gap of 2e308 is refused naming the row and negative, not returned as NaN", () => {
+    const inputs = { ...good(), policyRejected: f64(-3, -4, -5, -6, 1e308, -8), referenceRejected: f64(-4, -4, -4, -4, -1e308, -4) };
+    expectThrows(() => loss(inputs, { beta: 1 }), "RangeError", /row 1, negative 1: the reward gap .* overflows float64 \(policyChosen -2, referenceChosen -1, policyRejected 1e\+308, referenceRejected -1e\+308\)/);
+  });
+  test("float32: a gap beyond 3.4e38 is refused; the same inputs in float64 are fine", () => {
+    const as32 = (x: Float64Array) => Float32Array.from(x);
+    const big = { ...good(), policyRejected: f64(3e38, -4, -5, -6, -7, -8), referenceRejected: f64(-3e38, -4, -4, -4, -4, -4) };
+    const f32 = { policyChosen: as32(big.policyChosen), policyRejected: as32(big.policyRejected), referenceChosen: as32(big.referenceChosen), referenceRejected: as32(big.referenceRejected) };
+    expectThrows(() => loss(f32 as never, { beta: 1 }), "RangeError", /row 0, negative 0: the reward gap .* overflows float32/);
+    // A small beta does not help: policyRejected - referenceRejected itself is beyond float32.
+    expectThrows(() => loss(f32 as never, { beta: 1e-10 }), "RangeError", /overflows float32/);
+    const r = loss(big, { beta: 1, grad: true });
+    expect(Number.isFinite(r.loss)).toBe(true);
+    for (const g of [r.grad!.policyChosen, r.grad!.policyRejected]) expect(Array.from(g).every(Number.isFinite)).toBe(true);
+  });
+});
+
 describe("dpoLoss argument errors (TS layer)", () => {
   const pair = () => ({ policyChosen: f64(-1), policyRejected: f64(-2), referenceChosen: f64(-1), referenceRejected: f64(-1) });
   test("one rejected per row, finite inputs, beta", () => {
@@ -143,6 +161,13 @@ describe("napoLoss's own argument errors (TS layer)", () => {
 describe("tokenLogProbs argument errors (TS layer)", () => {
   test("the good inputs work", () => {
     expect(tokenLogProbs(tokens()).logps).toHaveLength(2);
+  });
+  test("finite inputs whose logits overflow the dtype: refused naming the row, not NaN", () => {
+    const f32 = (...v: number[]) => Float32Array.from(v);
+    const inputs = { hidden: f32(0.1, 0.1, 3e38, 1), weight: f32(1, 1, 2, 0), labels: Int32Array.from([0, 1]), n: 2, d: 2, v: 2 };
+    expectThrows(() => tokenLogProbs(inputs), "RangeError", /row 1's logits \(hidden @ weight\^T\) overflow float32/);
+    // Row 1 ignored: nothing to refuse.
+    expect(Number.isFinite(tokenLogProbs({ ...inputs, labels: Int32Array.from([0, -100]) }).logps[0])).toBe(true);
   });
   test("labels out of range name the row and value", () => {
     expectThrows(() => tokenLogProbs({ ...tokens(), labels: Int32Array.from([1, 4]) }), "RangeError", /inputs\.labels\[1\] = 4 is outside \[0, 4\)/);
