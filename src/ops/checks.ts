@@ -24,6 +24,10 @@ export function describeValue(value: unknown): string {
 /** Checks a float typed array; returns its constructor name so callers can compare dtypes. */
 export function requireFloatArray(value: unknown, what: string): FloatArray {
   if (!isFloatArray(value)) throw new TypeError(`${what} must be a Float32Array or Float64Array, got ${describeValue(value)}`);
+  // N-API cannot hand the addon a view of shared memory (napi_get_typedarray_info fails with "Invalid argument").
+  if (typeof SharedArrayBuffer !== "undefined" && value.buffer instanceof SharedArrayBuffer) {
+    throw new TypeError(`${what} is backed by a SharedArrayBuffer, which the native ops cannot read; pass a copy (${tagOf(value)}.from(array))`);
+  }
   return value;
 }
 

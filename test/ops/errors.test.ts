@@ -49,6 +49,11 @@ describe.each(softmaxLosses)("$name argument errors (TS layer)", ({ name, call: 
     expectThrows(() => loss({ ...good(), mask: [1, 1, 1, 1, 1, 1] as unknown as Uint8Array }, { beta: 1 }), "TypeError", /inputs\.mask must be a Uint8Array/);
   });
 
+  test("arrays over shared memory get a clear error", () => {
+    const shared = new Float64Array(new SharedArrayBuffer(16));
+    expectThrows(() => loss({ ...good(), policyChosen: shared }, { beta: 1 }), "TypeError", /inputs\.policyChosen is backed by a SharedArrayBuffer, which the native ops cannot read; pass a copy \(Float64Array\.from\(array\)\)/);
+  });
+
   test("mixed dtypes", () => {
     expectThrows(() => loss({ ...good(), referenceChosen: Float32Array.from([-1, -1]) as unknown as Float64Array }, { beta: 1 }), "TypeError", /inputs\.referenceChosen is a Float32Array but inputs\.policyChosen is a Float64Array/);
   });
