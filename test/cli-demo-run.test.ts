@@ -51,6 +51,7 @@ test("--resume evaluates the models an interrupted demo saved instead of trainin
     const sftWeights = path.join(out, "sft", "model.safetensors");
     const stamp = fs.statSync(sftWeights).mtimeMs;
     fs.rmSync(path.join(out, "sdpo"), { recursive: true }); // interrupted before S-DPO was saved
+    fs.rmSync(path.join(out, "logs", "dpo.jsonl")); // and a kept model's log removed since
     let log = "";
     const err = new PassThrough();
     err.on("data", (d) => (log += String(d)));
@@ -58,6 +59,7 @@ test("--resume evaluates the models an interrupted demo saved instead of trainin
     expect(log).toMatch(/sft: kept from the earlier run/);
     expect(log).toMatch(/dpo: kept from the earlier run/);
     expect(log).not.toMatch(/sdpo: kept/);
+    expect(log).toMatch(/plots: .*dpo\.jsonl missing; dpo-vs-sdpo\.svg not drawn/);
     expect(fs.statSync(sftWeights).mtimeMs).toBe(stamp);
     // The kept models evaluate as before: same rows, same outcomes.
     expect(again.perSeed.sft[0].perRow).toEqual(first.perSeed.sft[0].perRow);

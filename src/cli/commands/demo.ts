@@ -221,11 +221,16 @@ export async function runDemo(args: DemoArgs, io: DemoIo = { out: process.stdout
       for (const loss of ["dpo", "sdpo"] as const) {
         await timed(`train ${loss}`, () => fromSft(loss, loss, withSeed(recipe[loss]), path.join(seedDir, "sft"), path.join(seedDir, loss), seedDir));
       }
-      plotTrainingCurves(
-        (["dpo", "sdpo"] as const).map((m) => ({ label: LABELS[m], path: path.join(seedDir, "logs", `${m}.jsonl`) })),
-        path.join(seedDir, "plots", "dpo-vs-sdpo.svg"),
-        { title: "DPO vs S-DPO from the SFT checkpoint", notes: [lossScaleNote(recipe.sdpo.negatives ?? 3)] }
-      );
+      // A resumed demo keeps the models it finds; their logs may have been removed since.
+      const preferenceLogs = (["dpo", "sdpo"] as const).map((m) => ({ label: LABELS[m], path: path.join(seedDir, "logs", `${m}.jsonl`) }));
+      const missingLogs = preferenceLogs.filter((log) => !fs.existsSync(log.path));
+      if (missingLogs.length > 0) say(`plots: ${missingLogs.map((log) => log.path).join(", ")} missing; dpo-vs-sdpo.svg not drawn`);
+      else {
+        plotTrainingCurves(preferenceLogs, path.join(seedDir, "plots", "dpo-vs-sdpo.svg"), {
+          title: "DPO vs S-DPO from the SFT checkpoint",
+          notes: [lossScaleNote(recipe.sdpo.negatives ?? 3)],
+        });
+      }
       for (const method of METHODS) record(method, await timed(`eval ${method}`, () => evaluateFolder(method, path.join(seedDir, method), seed)));
       for (const kind of recipe.baselines) {
         // The counting baselines do not depend on the seed: fitted and scored once, reused for every seed.
