@@ -75,4 +75,14 @@ torch::Tensor napo_loss_plain(const torch::Tensor& policy_chosen, const torch::T
 torch::Tensor napo_margins(const torch::Tensor& policy_rejected, const NapoMargin& margin,
                            const torch::Tensor& mask = {});
 
+// The candidate-list term of SFT, per row b: -log(pi(y_w) + sum_j pi(y_j)) over the chosen response and the
+// real negatives j (mask[b, j]), i.e. minus the log-probability that the policy answers with one of the row's
+// listed candidates at all, whichever. Plain cross-entropy on the chosen response is this term plus the
+// candidates-only softmax cross-entropy, so an added weight on it asks for a listed answer more than for the
+// right one. policy_chosen [B], policy_rejected [B, K] sequence log-probs, mask [B, K] bool (undefined: all
+// real). Composed ATen ops (one max-shifted logsumexp over B x (K + 1) numbers, negligible beside scoring):
+// there is no fused path to hold to it. Returns [B]; differentiable w.r.t. both inputs.
+torch::Tensor candidate_list_nll(const torch::Tensor& policy_chosen, const torch::Tensor& policy_rejected,
+                                 const torch::Tensor& mask = {});
+
 }  // namespace sdpo::ops

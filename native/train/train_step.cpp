@@ -106,6 +106,12 @@ void validateStepBatch(const StepBatch& batch, LossKind loss) {
 TrainStep::TrainStep(Scorers scorers, std::vector<NamedTensor> trainable, TrainStepOptions options)
     : scorers_(std::move(scorers)), options_(options), optimizer_(std::move(trainable), options.adam) {
   if (!std::isfinite(options_.beta) || options_.beta <= 0) throw RangeError("beta must be a finite number > 0");
+  if (!std::isfinite(options_.list_weight) || options_.list_weight < 0) {
+    throw RangeError("listWeight must be a finite number >= 0");
+  }
+  if (options_.list_weight > 0 && options_.loss != LossKind::SFT) {
+    throw RangeError(std::string("listWeight is a term of the sft loss, not of ") + lossKindName(options_.loss));
+  }
   if (!std::isfinite(options_.max_grad_norm) || options_.max_grad_norm < 0) {
     throw RangeError("maxGradNorm must be a finite number >= 0 (0 disables clipping)");
   }
@@ -135,7 +141,7 @@ TrainStep::Forward TrainStep::forward(const StepBatch& batch, bool with_grad) {
 
   if (options_.loss == LossKind::SFT) {
     torch::Tensor token_logps;
-    scorers_.policy(responses, &token_logps);
+    torch::Tensor sequence_logps = scorers_.policy(responses, &token_logps);
     if (!token_logps.defined() || token_logps.dim() != 1 || token_logps.size(0) != responses.response_ids.numel()) {
       throw std::runtime_error("sft: the model returned no per-token log-probs for the responses");
     }
@@ -150,6 +156,15 @@ TrainStep::Forward TrainStep::forward(const StepBatch& batch, bool with_grad) {
     auto index = torch::tensor(positions, torch::kLong).to(token_logps.device());
     torch::Tensor chosen_tokens = lossPrecision(token_logps).index_select(0, index);
     out.loss = -chosen_tokens.mean();
+    if (options_.list_weight > 0) {
+      if (K < 1) throw RangeError("sft: the candidate-list term (listWeight > 0) needs the other candidates as negatives");
+      const auto device = sequence_logps.device();
+      torch::Tensor logps = lossPrecision(sequence_logps);
+      torch::Tensor pc = logps.index_select(0, batch.chosen_index.to(device));                                      // [B]
+      torch::Tensor pr = logps.index_select(0, batch.rejected_index.clamp_min(0).reshape(-1).to(device)).reshape({B, K});  // [B, K]
+      torch::Tensor list_nll = ops::candidate_list_nll(pc, pr, (batch.rejected_index >= 0).to(device));           // [B]
+      out.loss = out.loss + options_.list_weight * list_nll.mean();
+    }
     input_checks.flush();
     out.stats.loss = out.loss.item<double>();
     out.stats.loss_tokens = static_cast<int64_t>(positions.size());

@@ -6,6 +6,7 @@
 //   policy log-probs  = policy(responses)           [R], differentiable
 //   reference log-probs = reference(responses)     [R], no grad (or precomputed, passed in)
 //   sft : mean over chosen tokens of -log p(token)   (token log-probs from the policy)
+//         + list_weight * mean over examples of candidate_list_nll(chosen, rejected, mask)  (when list_weight > 0)
 //   dpo : dpo_loss(chosen, rejected[:, 0])           (K = 1)
 //   sdpo: sdpo_loss(chosen, rejected, mask)           (mask: rejected_index >= 0)
 //   napo: napo_loss(chosen, rejected, margin, mask)   (S-DPO with a reward margin per negative)
@@ -71,6 +72,9 @@ struct TrainStepOptions {
   LossKind loss = LossKind::SDPO;
   MarginOptions margin;  // napo only
   double beta = 1.0;
+  // sft only: weight of the candidate-list term (ops::candidate_list_nll over the chosen response and the
+  // batch's negatives, which are then the row's other candidates); 0: plain token cross-entropy.
+  double list_weight = 0.0;
   double max_grad_norm = 1.0;  // 0: no clipping
   AdamWOptions adam;
 };

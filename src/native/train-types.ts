@@ -6,7 +6,7 @@ import type { NativeModel, PackedResponsesInput, SafetensorsDType } from "./mode
 export interface TrainBatchInput extends PackedResponsesInput {
   /** [B] index of each example's chosen response in [0, R). */
   chosenIndex: Int32Array;
-  /** [B * K] indices of each example's negatives, row-major; -1 = no negative there. Empty for sft. */
+  /** [B * K] indices of each example's negatives, row-major; -1 = no negative there. Empty for sft without listWeight. */
   rejectedIndex: Int32Array;
   /** [R] reference log-probs computed earlier (referenceMode "precomputed"). */
   referenceLogps?: Float64Array;
@@ -17,6 +17,8 @@ export interface NativeTrainerOptions {
   /** napo only: the reward margin (defaults: dynamic, gamma 0.5, tau 1, reference confidence). */
   rewardMargin?: { mode?: "none" | "fixed" | "dynamic"; gamma?: number; tau?: number; confidence?: "reference" | "policy" };
   beta?: number;
+  /** sft only: weight of the candidate-list term over the chosen response and the negatives (default 0). */
+  listWeight?: number;
   weightDecay?: number;
   /** Decay every trainable tensor; default false: matrices only (not RMSNorm weights or biases). */
   weightDecayAllParameters?: boolean;

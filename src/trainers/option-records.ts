@@ -115,11 +115,27 @@ export const OPTION_RECORDS: { readonly [K in OptionName]: OptionRecord<K> } = {
     native: true,
     cli: plainFlag({ flag: "beta", help: "DPO / S-DPO beta (default 1)", value: { real: { above: 0 } } }),
   },
+  listWeight: {
+    default: 0,
+    check: (v, { loss }) => {
+      const weight = check("listWeight", v!, nonNegative, "a finite number >= 0");
+      if (weight > 0 && loss !== "sft") throw new RangeError(`listWeight is a term of the sft loss, not of ${loss}`);
+      return weight;
+    },
+    native: true,
+    cli: plainFlag({
+      flag: "list-weight", help: "sft: weight of the candidate-list term, -log P(answer is a listed candidate) (default 0; needs --negatives, all other candidates)",
+      value: { real: { min: 0 } },
+    }),
+  },
   negatives: {
     default: (ctx) => defaultNegatives(ctx.loss),
-    check: (negatives, { loss }) => {
+    check: (negatives, { loss, resolved }) => {
       if (loss === "dpo" && negatives !== 1) throw new RangeError(`dpo uses exactly 1 negative per example, got negatives = ${negatives}`);
       if (isListwise(loss)) check("negatives", negatives!, wholePositive, `a whole number >= 1 for ${loss}`);
+      if (loss === "sft" && resolved.listWeight! > 0) {
+        return check("negatives", negatives!, wholePositive, "a whole number >= 1 for sft with listWeight > 0 (the other candidates of each row, 19 on LastFM)");
+      }
       return loss === "sft" ? 0 : negatives!;
     },
     resume: MUST_MATCH,
@@ -313,11 +329,18 @@ export const OPTION_RECORDS: { readonly [K in OptionName]: OptionRecord<K> } = {
     },
   },
   negativeSampling: {
-    default: "fixed",
+    // sft's candidate-list term lists a row's other candidates, which a file's stored rejected responses are a
+    // few of: drawn from the candidates instead (all of them when negatives = candidates - 1).
+    default: ({ loss, resolved }) => (loss === "sft" && resolved.listWeight! > 0 ? "random" : "fixed"),
     check: (v, { loss, given, resolved }) => {
       const sampling = choice("negativeSampling", v!, SAMPLINGS);
       const pooled = isPooled(sampling);
-      if (sampling !== "fixed" && loss === "sft") throw new RangeError(`negativeSampling '${sampling}' needs a loss with negatives, this trainer is sft`);
+      if (loss === "sft" && resolved.listWeight! > 0 && pooled) {
+        throw new RangeError(`negativeSampling '${sampling}' builds preference negatives; sft's candidate-list term takes 'random' (default) or 'fixed'`);
+      }
+      if (sampling !== "fixed" && loss === "sft" && !(resolved.listWeight! > 0)) {
+        throw new RangeError(`negativeSampling '${sampling}' needs a loss with negatives, this trainer is sft`);
+      }
       if (!pooled && (given.poolSize !== undefined || given.poolRefreshSteps !== undefined)) {
         throw new RangeError(`poolSize and poolRefreshSteps apply to negativeSampling 'pool' or 'hard', not '${sampling}'`);
       }

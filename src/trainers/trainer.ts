@@ -86,8 +86,13 @@ export abstract class PreferenceTrainer {
     return this.nativeTrainer;
   }
 
-  /** Whether the loss needs rejected responses (false for sft). */
+  /** Whether a batch carries rejected responses (sft only for its candidate-list term). */
   protected get usesNegatives(): boolean {
+    return this.loss !== "sft" || this.options.listWeight > 0;
+  }
+
+  /** Whether the loss compares the policy with a reference policy (false for sft). */
+  protected get usesReference(): boolean {
     return this.loss !== "sft";
   }
 
@@ -99,13 +104,13 @@ export abstract class PreferenceTrainer {
   /** A batch with the data's own negatives: always for evaluation, in training unless in-batch or pooled. */
   private pack(batch: PreferenceBatch, source: SourceKey): TrainBatchInput {
     const packed = packBatch(batch, { withRejected: this.usesNegatives });
-    if (this.reference && this.usesNegatives) packed.referenceLogps = this.reference.lookup(source, batch, packed);
+    if (this.reference && this.usesReference) packed.referenceLogps = this.reference.lookup(source, batch, packed);
     return packed;
   }
 
   /** referenceMode "precomputed": scores the sources not scored yet, while the model is still the reference. */
   private async ensureReference(sources: { key: SourceKey; source: PreferenceSource; what: string }[]): Promise<void> {
-    if (this.options.referenceMode !== "precomputed" || !this.usesNegatives) return;
+    if (this.options.referenceMode !== "precomputed" || !this.usesReference) return;
     const cache = (this.reference ??= new ReferenceCache());
     // With every trainable parameter an adapter, adapters off is the reference policy at any time; otherwise only
     // before the first update (on resume, before the checkpoint's weights are loaded).
@@ -136,7 +141,9 @@ export abstract class PreferenceTrainer {
     let acc = new StatsAccumulator();
     const o = this.options;
     const worldSize = dp?.worldSize ?? 1;
-    for await (const batch of source.batches({ batchSize: o.batchSize * worldSize, negatives: o.negatives, shuffle: false, seed: o.seed, epoch: 0, skipBatches: 0, negativeSampling: "fixed" })) {
+    // sft's candidate-list term with negativeSampling 'random' draws K of the candidates, as in training.
+    const negativeSampling = this.loss === "sft" && o.negativeSampling === "random" ? "random" : "fixed";
+    for await (const batch of source.batches({ batchSize: o.batchSize * worldSize, negatives: o.negatives, shuffle: false, seed: o.seed, epoch: 0, skipBatches: 0, negativeSampling })) {
       const shard = dp ? selectRows(batch, shardPositions(batch.size, dp.rank, worldSize)) : batch;
       if (!shard) continue;
       const stats = await this.trainer.evaluate(this.pack(shard, key));
@@ -177,7 +184,7 @@ export abstract class PreferenceTrainer {
       );
     }
     // Precomputed log-probs belong to a row's prompt and responses; re-drawn rows change both every epoch.
-    if (o.referenceMode === "precomputed" && this.usesNegatives && (train as { redrawsCandidates?: boolean }).redrawsCandidates === true) {
+    if (o.referenceMode === "precomputed" && this.usesReference && (train as { redrawsCandidates?: boolean }).redrawsCandidates === true) {
       throw new Error(
         `referenceMode 'precomputed' scores each row's prompt and responses once, and fit(data) re-draws them every epoch (ResampledDataset): ` +
           `use referenceMode 'frozen-copy' (or 'adapters-off' with LoRA)`
@@ -240,7 +247,7 @@ export abstract class PreferenceTrainer {
     // Stored reference log-probs (referenceMode "precomputed") are read back instead of scored again.
     const referenceRoles = new Map<string, SourceKey>([["train", trainKey]]);
     if (evalKey !== undefined) referenceRoles.set("eval", evalKey);
-    if (ck && o.referenceMode === "precomputed" && this.usesNegatives) {
+    if (ck && o.referenceMode === "precomputed" && this.usesReference) {
       const stored = await readReferenceLogps(path.join(fitOptions.resumeFrom!, REFERENCE_FILE));
       const cache = (this.reference ??= new ReferenceCache());
       for (const [role, key] of referenceRoles) {

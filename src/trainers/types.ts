@@ -37,8 +37,13 @@ export interface TrainerOptions {
   learningRate?: number;
   /** DPO / S-DPO / NAPO's beta, the scale of the rewards, > 0. @default 1.0 */
   beta?: number;
-  /** K, negatives per example: sdpo and napo default to 3, dpo uses exactly 1, sft none.
-   *  @default 3 (sdpo, napo); 1 (dpo); 0 (sft) */
+  /** sft only: weight of the candidate-list term, -log of the policy's probability of answering with any of the
+   *  row's candidates (the chosen response and its `negatives`, which should then be all the other candidates:
+   *  19 on LastFM). Token cross-entropy already holds this term once; more weight asks the model to name a listed
+   *  candidate before it asks for the right one. 0: plain token cross-entropy. @default 0 */
+  listWeight?: number;
+  /** K, negatives per example: sdpo and napo default to 3, dpo uses exactly 1, sft none (with `listWeight`, the
+   *  candidates its term scores besides the chosen one). @default 3 (sdpo, napo); 1 (dpo); 0 (sft) */
   negatives?: number;
   /** Examples per micro-batch. @default 8 */
   batchSize?: number;

@@ -49,6 +49,22 @@ describe("fit", () => {
     trainer.dispose();
   });
 
+  test("sft with listWeight: trains and evaluates on all the other candidates, though the file stores only 3 negatives", async () => {
+    const data = tmp.arrow("train.arrow", 10); // 5 candidates, 3 stored rejected responses per row
+    const trainer = createTrainer("sft", { model: tinyModel(), listWeight: 1, negatives: 4, learningRate: 5e-3, lrSchedulerType: "constant", batchSize: 5, numTrainEpochs: 6 });
+    const evals: number[] = [];
+    trainer.on("eval", (e) => evals.push(e.loss));
+    const report = await trainer.fit(data, { eval: data });
+    expect(report.steps).toBe(12);
+    expect(evals.length).toBe(6);
+    expect(evals[5]).toBeLessThan(evals[0] * 0.6);
+    expect((await trainer.evaluate(data)).loss).toBeCloseTo(evals[5], 10);
+    trainer.dispose();
+    const tooMany = createTrainer("sft", { model: tinyModel(), listWeight: 1, negatives: 5 });
+    expect((await rejectionOf(tooMany.evaluate(data))).message).toMatch(/5 negatives asked for, but only 4 candidates besides the chosen one/);
+    tooMany.dispose();
+  });
+
   // 3 steps per epoch: checkpoint-2 is mid-epoch, checkpoint-3 at the epoch boundary.
   test.each([2, 3])("N steps straight == k steps, resume, N - k steps (bit-identical, LoRA with dropout), k = %i", async (k) => {
     const data = tmp.arrow("train.arrow", 12);

@@ -264,6 +264,68 @@ describe("native Trainer step", () => {
     for (const t of [sd, dp, sft]) t.dispose();
   });
 
+  test("sft's candidate-list term: token cross-entropy + listWeight * mean of -log(sum of the candidates' probabilities)", async () => {
+    const model = tinyModel();
+    const batch = makeBatch([0, 1, 2], 3);
+    batch.rejectedIndex[4] = -1; // example 1 lists only 2 other candidates
+    const { logps, tokenLogps } = await model.native.score(batch, { tokenLogps: true });
+    let nll = 0;
+    let tokens = 0;
+    let list = 0;
+    for (let b = 0; b < 3; b++) {
+      for (let t = batch.responseOffsets[b]; t < batch.responseOffsets[b + 1]; t++) {
+        nll -= tokenLogps![t];
+        tokens++;
+      }
+      const listed = [b, ...[0, 1, 2].map((k) => batch.rejectedIndex[b * 3 + k]).filter((j) => j >= 0)];
+      list -= Math.log(listed.reduce((acc, j) => acc + Math.exp(logps[j]), 0));
+    }
+    const weight = 0.7;
+    const t = new (native().Trainer)(model.native, { loss: "sft", listWeight: weight });
+    expect((await t.evaluate(batch)).loss).toBeCloseTo(nll / tokens + (weight * list) / 3, 12);
+    const plain = new (native().Trainer)(model.native, { loss: "sft" });
+    expect((await plain.evaluate(batch)).loss).toBeCloseTo(nll / tokens, 12);
+    const err = await rejectionOf(t.evaluate(makeBatch([0, 1], 0)));
+    expect(err.message).toMatch(/candidate-list term \(listWeight > 0\) needs the other candidates/);
+    expectThrows(() => new (native().Trainer)(model.native, { loss: "sdpo", referenceMode: "frozen-copy", listWeight: 1 }), "RangeError", /listWeight is a term of the sft loss, not of sdpo/);
+    expectThrows(() => new (native().Trainer)(model.native, { loss: "sft", listWeight: -1 }), "RangeError", /listWeight must be a finite number >= 0/);
+    expectThrows(() => new (native().Trainer)(model.native, { loss: "sft", listWeight: NaN }), "RangeError", /listWeight must be finite/);
+    t.dispose();
+    plain.dispose();
+  });
+
+  test("sft's candidate-list term: the step's gradient matches float64 central differences of its loss", async () => {
+    const model = tinyModel();
+    const batch = makeBatch([0, 1, 2], 3);
+    batch.rejectedIndex[7] = -1;
+    const options = { loss: "sft" as const, listWeight: 2.5, maxGradNorm: 0, weightDecay: 0, adamBeta1: 0.5 };
+    const t = new (native().Trainer)(model.native, options);
+    // lr 0 leaves the weights; the first moment after one step is (1 - beta1) * gradient.
+    await t.step(batch, { learningRate: 0, optimizerStep: true, weight: 1 });
+    const names = ["model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight", "model.layers.1.mlp.down_proj.weight"];
+    const h = 1e-6;
+    for (const name of names) {
+      const moment = t.optimizerState().tensors.find((x) => x.name === `${name}.exp_avg`)!;
+      const gradient = Float64Array.from(new Float64Array(moment.data.buffer.slice(moment.data.byteOffset, moment.data.byteOffset + moment.data.byteLength)), (m) => m / 0.5);
+      const info = model.native.parameterInfo().find((p) => p.name === name)!;
+      const values = floats(model, name);
+      // the entries with the largest gradients (embedding rows of unused tokens have none), and two more
+      const order = Array.from(gradient.keys()).sort((a, b) => Math.abs(gradient[b]) - Math.abs(gradient[a]));
+      for (const i of [order[0], order[1], order[7], order[31]]) {
+        const saved = values[i];
+        const lossAt = async (x: number) => {
+          values[i] = x;
+          model.native.setTensor(name, "F64", info.shape, new Uint8Array(values.buffer));
+          return (await t.evaluate(batch)).loss;
+        };
+        const numeric = ((await lossAt(saved + h)) - (await lossAt(saved - h))) / (2 * h);
+        await lossAt(saved);
+        expect({ name, i, diff: Math.abs(numeric - gradient[i]) < 1e-7 + 1e-6 * Math.abs(numeric) }).toEqual({ name, i, diff: true });
+      }
+    }
+    t.dispose();
+  });
+
   test("precomputed reference log-probs replace the reference forward", async () => {
     const model = tinyModel();
     const batch = makeBatch([0, 1], 2);

@@ -72,6 +72,12 @@ describe("trainer registry and options", () => {
     expect(o).toMatchObject({ learningRate: 1e-4, beta: 1, negatives: 3, batchSize: 8, gradientAccumulationSteps: 1, lrSchedulerType: "cosine", maxGradNorm: 1, referenceMode: "adapters-off" });
     expect(resolveOptions("dpo", { model: {} as never }, false)).toMatchObject({ negatives: 1, referenceMode: "frozen-copy" });
     expect(resolveOptions("sft", { model: {} as never }, false).negatives).toBe(0);
+    // sft scores negatives only for its candidate-list term, and then needs them
+    expect(resolveOptions("sft", { model: {} as never, negatives: 5 }, false).negatives).toBe(0);
+    expect(resolveOptions("sft", { model: {} as never, listWeight: 1, negatives: 19 }, false)).toMatchObject({ listWeight: 1, negatives: 19 });
+    expect(() => resolveOptions("sft", { model: {} as never, listWeight: 1 }, false)).toThrow(/negatives must be a whole number >= 1 for sft with listWeight > 0/);
+    expect(() => resolveOptions("sdpo", { model: {} as never, listWeight: 1 }, false)).toThrow(/listWeight is a term of the sft loss, not of sdpo/);
+    expect(() => resolveOptions("sft", { model: {} as never, listWeight: -0.5 }, false)).toThrow(/listWeight must be a finite number >= 0/);
   });
 
   test("bad options are refused with their name", () => {
