@@ -27,6 +27,7 @@
 #include "binding/train_batch.h"
 #include "distributed/gradient_allreduce.h"
 #include "distributed/process_group.h"
+#include "train/reference_policy.h"
 #include "train/train_step.h"
 
 namespace sdpo {
@@ -173,47 +174,15 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
           options.margin.policy_confidence = name == "policy";
         }
       }
-      referenceMode_ = "adapters-off";
+      train::ReferenceMode reference = train::ReferenceMode::AdaptersOff;
       if (o.Has("referenceMode") && !o.Get("referenceMode").IsUndefined()) {
         if (!o.Get("referenceMode").IsString()) throw TypeError("Trainer options.referenceMode must be a string");
-        referenceMode_ = o.Get("referenceMode").As<Napi::String>().Utf8Value();
+        reference = train::parseReferenceMode(o.Get("referenceMode").As<Napi::String>().Utf8Value());
       }
+      referenceMode_ = train::referenceModeName(reference);
       std::shared_ptr<CausalLMImpl> m = model_;
       std::unique_lock lock(m->mutex());
-      train::Scorers scorers;
-      scorers.policy = [m](const PackedResponses& r, torch::Tensor* tokens) { return m->score(r, tokens); };
-      if (options.loss == train::LossKind::SFT) {
-        // sft has no reference policy: nothing to clone or switch off.
-        scorers.reference = [](const PackedResponses&) -> torch::Tensor {
-          throw std::logic_error("sft uses no reference policy");
-        };
-      } else if (referenceMode_ == "adapters-off") {
-        if (!m->has_adapters()) {
-          throw RangeError("referenceMode 'adapters-off' needs a model with LoRA adapters; use 'frozen-copy' or "
-                           "'precomputed' for full fine-tuning");
-        }
-        scorers.reference = [m](const PackedResponses& r) {
-          // Restored even if scoring throws.
-          struct Restore {
-            CausalLMImpl* m;
-            bool was;
-            ~Restore() { m->set_adapters_enabled(was); }
-          } restore{m.get(), m->adapters_enabled()};
-          m->set_adapters_enabled(false);
-          return m->score(r, nullptr);
-        };
-      } else if (referenceMode_ == "frozen-copy") {
-        auto frozen = m->clone_frozen();
-        frozen->eval();  // the reference never drops out
-        scorers.reference = [frozen](const PackedResponses& r) { return frozen->score(r, nullptr); };
-      } else if (referenceMode_ == "precomputed") {
-        scorers.reference = [](const PackedResponses&) -> torch::Tensor {
-          throw RangeError("referenceMode 'precomputed': the batch carries no referenceLogps");
-        };
-      } else {
-        throw RangeError("Trainer options.referenceMode must be 'adapters-off', 'frozen-copy' or 'precomputed' (got '" +
-                         referenceMode_ + "')");
-      }
+      train::Scorers scorers = train::makeScorers(m, options.loss, reference);
       step_ = std::make_shared<train::TrainStep>(std::move(scorers), namedTrainable(*m), options);
     });
   }

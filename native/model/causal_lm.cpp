@@ -4,7 +4,7 @@
 
 #include <stdexcept>
 
-#include "binding/errors.h"
+#include "argument_errors.h"
 #include "model/rope.h"
 
 namespace sdpo::model {

@@ -9,7 +9,7 @@
 #include <map>
 #include <vector>
 
-#include "binding/errors.h"
+#include "argument_errors.h"
 #include "model/causal_lm.h"
 
 namespace sdpo::model {

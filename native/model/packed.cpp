@@ -1,7 +1,7 @@
 // Validation of packed token lists (values + offsets) before they reach the model.
 #include <string>
 
-#include "binding/errors.h"
+#include "argument_errors.h"
 #include "model/config.h"
 
 namespace sdpo::model {

@@ -1,7 +1,7 @@
 // SFT's candidate-list term (losses.h): -log of the policy's probability of answering with any listed candidate.
 #include <limits>
 
-#include "binding/errors.h"
+#include "argument_errors.h"
 #include "ops/checks.h"
 #include "ops/losses.h"
 

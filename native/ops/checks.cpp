@@ -3,7 +3,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "binding/errors.h"
+#include "argument_errors.h"
 #include "ops/device_checks.h"
 #include "ops/losses.h"
 

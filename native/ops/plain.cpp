@@ -2,7 +2,7 @@
 // paths are held to these by the tests.
 #include <limits>
 
-#include "binding/errors.h"
+#include "argument_errors.h"
 #include "ops/checks.h"
 #include "ops/device_checks.h"
 #include "ops/losses.h"

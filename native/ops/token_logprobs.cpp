@@ -7,7 +7,7 @@
 
 #include <limits>
 
-#include "binding/errors.h"
+#include "argument_errors.h"
 #include "ops/checks.h"
 #include "ops/losses.h"
 

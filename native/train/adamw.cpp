@@ -4,7 +4,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
-#include "binding/errors.h"
+#include "argument_errors.h"
 #include "train/adamw_update.h"
 
 namespace sdpo::train {

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "binding/errors.h"
+#include "argument_errors.h"
 #include "ops/device_checks.h"
 #include "ops/losses.h"
 
