@@ -40,13 +40,13 @@ torch::Tensor grouped_attention(const torch::Tensor& q, const torch::Tensor& k, 
 
 AttentionImpl::AttentionImpl(const ModelConfig& c, const ParamInit& init)
     : heads_(c.num_attention_heads), kv_heads_(c.num_key_value_heads), head_dim_(c.head_dim) {
-  q_proj = register_module("q_proj", LoraLinear(c.hidden_size, heads_ * head_dim_, c.attention_bias, init));
-  k_proj = register_module("k_proj", LoraLinear(c.hidden_size, kv_heads_ * head_dim_, c.attention_bias, init));
-  v_proj = register_module("v_proj", LoraLinear(c.hidden_size, kv_heads_ * head_dim_, c.attention_bias, init));
-  o_proj = register_module("o_proj", LoraLinear(heads_ * head_dim_, c.hidden_size, false, init));
+  q_proj = register_module("q_proj", LoraLinear(c.hidden_size, heads_ * head_dim_, c.attention_bias, init.scoped("q_proj")));
+  k_proj = register_module("k_proj", LoraLinear(c.hidden_size, kv_heads_ * head_dim_, c.attention_bias, init.scoped("k_proj")));
+  v_proj = register_module("v_proj", LoraLinear(c.hidden_size, kv_heads_ * head_dim_, c.attention_bias, init.scoped("v_proj")));
+  o_proj = register_module("o_proj", LoraLinear(heads_ * head_dim_, c.hidden_size, false, init.scoped("o_proj")));
   if (c.qk_norm) {
-    q_norm = register_module("q_norm", RMSNorm(head_dim_, c.rms_norm_eps, init));
-    k_norm = register_module("k_norm", RMSNorm(head_dim_, c.rms_norm_eps, init));
+    q_norm = register_module("q_norm", RMSNorm(head_dim_, c.rms_norm_eps, init.scoped("q_norm")));
+    k_norm = register_module("k_norm", RMSNorm(head_dim_, c.rms_norm_eps, init.scoped("k_norm")));
   }
 }
 

@@ -49,9 +49,9 @@ void validate_config(const ModelConfig& c) {
 
 CausalLMImpl::CausalLMImpl(ModelConfig config, const ParamInit& init) : config_(std::move(config)) {
   validate_config(config_);
-  model_ = register_module("model", DecoderModel(config_, init));
+  model_ = register_module("model", DecoderModel(config_, init.scoped("model")));
   if (!config_.tie_word_embeddings) {
-    lm_head_ = register_module("lm_head", LoraLinear(config_.hidden_size, config_.vocab_size, false, init));
+    lm_head_ = register_module("lm_head", LoraLinear(config_.hidden_size, config_.vocab_size, false, init.scoped("lm_head")));
   }
   inv_freq_ = rope_inverse_frequencies(config_);
 }

@@ -40,15 +40,22 @@ struct ModelConfig {
 
 // How parameters are created: directly in the target dtype and device (a large model never exists as
 // a float32 CPU copy first), and either randomly like Hugging Face's _init_weights or zero-filled for
-// a checkpoint to overwrite.
+// a checkpoint to overwrite. `prefix` is the path of the module being built ("model.layers.3.mlp."), so
+// that an allocation that fails names the parameter (causal_lm.cpp).
 struct ParamInit {
   torch::TensorOptions options = torch::TensorOptions().dtype(torch::kFloat);
   bool random = true;
-  // N(0, std) when random, zeros otherwise.
-  torch::Tensor normal(at::IntArrayRef shape, double std) const {
-    torch::Tensor t = torch::zeros(shape, options);
-    return random ? t.normal_(0.0, std) : t;
+  std::string prefix;
+  // The init of the submodule `name`.
+  ParamInit scoped(const std::string& name) const {
+    ParamInit sub = *this;
+    sub.prefix += name + ".";
+    return sub;
   }
+  // Parameter `name` of this module: N(0, std) when random, zeros otherwise.
+  torch::Tensor normal(const char* name, at::IntArrayRef shape, double std) const;
+  // Parameter `name` filled with `value` (RMSNorm weights 1, biases 0), random or not.
+  torch::Tensor filled(const char* name, at::IntArrayRef shape, double value) const;
 };
 
 struct LoraConfig {

@@ -5,10 +5,10 @@
 namespace sdpo::model {
 
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, const ParamInit& init) {
-  self_attn = register_module("self_attn", Attention(c, init));
-  mlp = register_module("mlp", MLP(c.hidden_size, c.intermediate_size, init));
-  input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, init));
-  post_attention_layernorm = register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, init));
+  self_attn = register_module("self_attn", Attention(c, init.scoped("self_attn")));
+  mlp = register_module("mlp", MLP(c.hidden_size, c.intermediate_size, init.scoped("mlp")));
+  input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, init.scoped("input_layernorm")));
+  post_attention_layernorm = register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, init.scoped("post_attention_layernorm")));
 }
 
 torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& h, AttentionContext& ctx, size_t layer) {
@@ -17,13 +17,13 @@ torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& h, AttentionContext
 }
 
 DecoderModelImpl::DecoderModelImpl(const ModelConfig& c, const ParamInit& init) {
-  embed_tokens = register_module("embed_tokens", Embedding(c.vocab_size, c.hidden_size, init));
+  embed_tokens = register_module("embed_tokens", Embedding(c.vocab_size, c.hidden_size, init.scoped("embed_tokens")));
   layer_list = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
-    layers.push_back(DecoderLayer(c, init));
+    layers.push_back(DecoderLayer(c, init.scoped("layers." + std::to_string(i))));
     layer_list->push_back(layers.back());
   }
-  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps, init));
+  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps, init.scoped("norm")));
 }
 
 torch::Tensor DecoderModelImpl::forward(torch::Tensor hidden, AttentionContext& ctx) {

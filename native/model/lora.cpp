@@ -5,8 +5,8 @@
 namespace sdpo::model {
 
 LoraLinearImpl::LoraLinearImpl(int64_t in_features, int64_t out_features, bool with_bias, const ParamInit& init) {
-  weight = register_parameter("weight", init.normal({out_features, in_features}, 0.02));
-  if (with_bias) bias = register_parameter("bias", torch::zeros({out_features}, init.options));
+  weight = register_parameter("weight", init.normal("weight", {out_features, in_features}, 0.02));
+  if (with_bias) bias = register_parameter("bias", init.filled("bias", {out_features}, 0.0));
 }
 
 torch::Tensor LoraLinearImpl::forward(const torch::Tensor& x) {

@@ -1,7 +1,7 @@
 // One training or evaluation step of a preference loss over a packed batch of responses.
 //
 // The step does not know the decoder: it gets two scoring functions (policy with grad, reference
-// without) so it can be built and tested on its own; the binding plugs the CausalLM into them.
+// without) so it can be built and tested on its own; reference_policy.h builds them from a CausalLM.
 //
 //   policy log-probs  = policy(responses)           [R], differentiable
 //   reference log-probs = reference(responses)     [R], no grad (or precomputed, passed in)

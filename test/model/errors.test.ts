@@ -26,6 +26,14 @@ describe("Model errors", () => {
     }
   });
 
+  test("a parameter the machine cannot hold is an error naming it, its shape and size, not an abort", () => {
+    // 1e11 x 16 float32 is 6.4 TB: no allocator grants it.
+    expectThrows(() => new (Model())(tinyConfig({ vocab_size: 1e11 }), { device: "cpu", dtype: "float32" }), "Error",
+      /out of memory allocating parameter 'model\.embed_tokens\.weight' \[100000000000, 16\] float32 \(5\.96e\+03 GiB\) on cpu/);
+    expectThrows(() => new (Model())(tinyConfig({ intermediate_size: 1e11 }), { device: "cpu", dtype: "float64" }), "Error",
+      /out of memory allocating parameter 'model\.layers\.0\.mlp\.gate_proj\.weight' \[100000000000, 16\] float64/);
+  });
+
   test("sequences past max_position_embeddings or mistral's sliding window are refused, not computed otherwise", async () => {
     const windowed = makeModel(tinyConfig({ model_type: "mistral", max_position_embeddings: 12, sliding_window: 6 }));
     expect(windowed.config.sliding_window).toBe(6);
