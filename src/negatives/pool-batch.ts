@@ -2,7 +2,9 @@
  * The two batch-level steps of RoDPO sampling around a NegativePool:
  *   packCandidates(batch)                 -> the responses to score (each row's candidates under its prompt),
  *                                            in the order of batch.candidateItems, for pool.refresh();
- *   samplePoolNegatives(batch, pool, k)   -> the packed layout of each row's chosen and k pooled negatives.
+ *   samplePoolNegatives(batch, pool, k)   -> the packed layout of each row's chosen and k pooled negatives
+ *                                            (drawPoolItems, then poolLayout: a data-parallel rank draws for the
+ *                                            global batch and lays out its own rows).
  * The trainer's loop is then: every poolRefreshSteps steps, score packCandidates(batch) without gradients and
  * refresh the pool with those scores; every step, train on samplePoolNegatives(batch, pool, K).
  */
@@ -55,19 +57,32 @@ export function packCandidates(batch: PreferenceBatch): CandidateScoringInput {
 }
 
 /**
- * Each row's chosen plus k negatives from the pool (keyed by batch.rows[b]); rows the pool has not scored
- * draw from their own candidates. Negatives take their tokens from the row's candidate lists.
+ * The k negatives each row of `batch` draws from the pool (keyed by batch.rows[b]), in row order; rows the pool
+ * has not scored draw from their own candidates. The pool's generator advances the same way whatever is kept
+ * of the result, so data-parallel ranks that all draw for the whole global batch stay in step.
  */
-export function samplePoolNegatives(batch: PreferenceBatch, pool: NegativePool, k: number, options: { rng?: SeededRng } = {}): NegativeLayout {
+export function drawPoolItems(batch: PreferenceBatch, pool: NegativePool, k: number, options: { rng?: SeededRng } = {}): Int32Array[] {
   checkCandidates(batch);
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`samplePoolNegatives: k must be an integer >= 1, got ${k}`);
+  const drawn: Int32Array[] = [];
+  for (let b = 0; b < batch.size; b++) {
+    const rowItems = batch.candidateItems.subarray(batch.candidateOffsets[b], batch.candidateOffsets[b + 1]);
+    drawn.push(pool.sample(batch.rows[b], k, { fallback: { candidates: rowItems, positive: batch.chosenItem[b] }, rng: options.rng }));
+  }
+  return drawn;
+}
+
+/** The packed layout of each row's chosen response and the negatives `items[b]` (items of its candidate list). */
+export function poolLayout(batch: PreferenceBatch, items: readonly ArrayLike<number>[]): NegativeLayout {
+  checkCandidates(batch);
+  if (items.length !== batch.size) throw new RangeError(`poolLayout: ${items.length} rows of items for a batch of ${batch.size}`);
   const perRow: Source[][] = [];
   for (let b = 0; b < batch.size; b++) {
     const first = batch.candidateOffsets[b];
     const rowItems = batch.candidateItems.subarray(first, batch.candidateOffsets[b + 1]);
-    const drawn = pool.sample(batch.rows[b], k, { fallback: { candidates: rowItems, positive: batch.chosenItem[b] }, rng: options.rng });
     const negatives: Source[] = [];
-    for (const item of drawn) {
+    for (let n = 0; n < items[b].length; n++) {
+      const item = items[b][n];
       const at = rowItems.indexOf(item);
       if (at < 0) {
         throw new RangeError(`samplePoolNegatives: row ${b} (source row ${batch.rows[b]}): pooled item ${item} is not among its candidates`);
@@ -80,4 +95,12 @@ export function samplePoolNegatives(batch: PreferenceBatch, pool: NegativePool, 
     perRow.push(negatives);
   }
   return packLayout(batch, perRow);
+}
+
+/**
+ * Each row's chosen plus k negatives from the pool (keyed by batch.rows[b]); rows the pool has not scored
+ * draw from their own candidates. Negatives take their tokens from the row's candidate lists.
+ */
+export function samplePoolNegatives(batch: PreferenceBatch, pool: NegativePool, k: number, options: { rng?: SeededRng } = {}): NegativeLayout {
+  return poolLayout(batch, drawPoolItems(batch, pool, k, options));
 }

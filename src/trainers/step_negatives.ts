@@ -11,6 +11,11 @@
  * scored in one no-gradient call (model.score, the current policy). Rows therefore keep pools as fresh as
  * the refresh period allows without scoring the whole data set at once. The pools, their refresh steps and
  * the sampling generator are saved in trainer_state.json and restored on resume.
+ *
+ * Data parallelism: every rank keeps the pools of every row. Each rank scores its shard of the global batch's
+ * candidates, the scores are summed over the ranks (each candidate's slot is zero on the other ranks), every
+ * rank refreshes and draws for the whole global batch, and keeps its own rows: the same pools, generator state
+ * and negatives as one process would have.
  */
 import type { PreferenceBatch } from "../data/batch";
 import { mixSeed } from "../rng";
@@ -19,7 +24,8 @@ import type { TrainBatchInput } from "../native";
 import { shareInBatchNegatives } from "../negatives/in-batch";
 import type { NegativeLayout } from "../negatives/layout";
 import { NegativePool, type NegativePoolState } from "../negatives/pool";
-import { packCandidates, samplePoolNegatives } from "../negatives/pool-batch";
+import { drawPoolItems, packCandidates, poolLayout } from "../negatives/pool-batch";
+import type { DataParallel } from "../distributed/data_parallel";
 import type { ResolvedOptions } from "./options";
 
 /** What trainer_state.json keeps of the pool. */
@@ -68,17 +74,30 @@ export class StepNegatives {
   /** The native batch of micro-batch `micro` of optimizer step `step` (0-based: steps done before it). */
   async forStep(batch: PreferenceBatch, step: number, micro: number): Promise<TrainBatchInput> {
     const o = this.options;
-    if (this.pool) {
-      await this.refreshStale(batch, step);
-      return layoutInput(samplePoolNegatives(batch, this.pool, o.negatives));
-    }
+    if (this.pool) return this.poolInput(batch, await this.drawPool(batch, step));
     if (!o.inBatchNegatives) throw new Error("StepNegatives.forStep: this run takes its negatives from the data (use packBatch)");
     const cap = o.inBatchNegatives.cap ?? undefined;
     return layoutInput(shareInBatchNegatives(batch, { cap, seed: mixSeed(o.seed, step, micro) }));
   }
 
+  /**
+   * pool / hard: refreshes the stale pools of the (global) batch's rows and draws every row's negatives. With
+   * `dp`, every rank must call this for every global batch, rows of its own or not: `shard` (this rank's
+   * positions in `batch`) says which candidates it scores.
+   */
+  async drawPool(batch: PreferenceBatch, step: number, dp?: { group: DataParallel; shard: PreferenceBatch | null; positions: readonly number[] }): Promise<Int32Array[]> {
+    if (!this.pool) throw new Error("StepNegatives.drawPool: this run samples no pool");
+    await this.refreshStale(batch, step, dp);
+    return drawPoolItems(batch, this.pool, this.options.negatives);
+  }
+
+  /** The native batch of `batch` with the negatives drawPool() drew for its rows. */
+  poolInput(batch: PreferenceBatch, items: readonly ArrayLike<number>[]): TrainBatchInput {
+    return layoutInput(poolLayout(batch, items));
+  }
+
   /** Rescores the batch's candidates when any of its rows has no pool or one older than poolRefreshSteps. */
-  private async refreshStale(batch: PreferenceBatch, step: number): Promise<void> {
+  private async refreshStale(batch: PreferenceBatch, step: number, dp?: { group: DataParallel; shard: PreferenceBatch | null; positions: readonly number[] }): Promise<void> {
     const period = this.options.poolRefreshSteps!;
     let stale = false;
     for (let b = 0; b < batch.size && !stale; b++) {
@@ -86,13 +105,27 @@ export class StepNegatives {
       stale = at === undefined || step - at >= period;
     }
     if (!stale) return;
-    const { logps } = await this.model.native.score(packCandidates(batch));
+    let scores: ArrayLike<number>;
+    if (!dp) {
+      scores = (await this.model.native.score(packCandidates(batch))).logps;
+    } else {
+      const all = new Array<number>(batch.candidateOffsets[batch.size]).fill(0);
+      if (dp.shard) {
+        const { logps } = await this.model.native.score(packCandidates(dp.shard));
+        dp.positions.forEach((p, j) => {
+          const from = dp.shard!.candidateOffsets[j];
+          const to = batch.candidateOffsets[p];
+          for (let c = 0; c < dp.shard!.candidateOffsets[j + 1] - from; c++) all[to + c] = logps[from + c];
+        });
+      }
+      scores = await dp.group.allReduceSum(all, `RoDPO pool scores of optimizer step ${step + 1}`);
+    }
     this.pool!.refresh({
       rows: batch.rows,
       positives: batch.chosenItem,
       candidateOffsets: batch.candidateOffsets,
       candidateItems: batch.candidateItems,
-      scores: logps,
+      scores,
     });
     for (let b = 0; b < batch.size; b++) this.refreshedAt.set(batch.rows[b], step);
     this.refreshes++;

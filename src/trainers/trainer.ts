@@ -193,9 +193,6 @@ export abstract class PreferenceTrainer {
     const dp = await DataParallel.join(o.distributed, this.model.device);
     const worldSize = dp?.worldSize ?? 1;
     const isMain = !dp || dp.isMain;
-    if (dp && worldSize > 1 && (o.negativeSampling === "pool" || o.negativeSampling === "hard")) {
-      throw new Error(`negativeSampling '${o.negativeSampling}' is not data-parallel yet (each rank would keep its own pool); train it on one process`);
-    }
     if (dp) this.trainer.attachProcessGroup({ bucketBytes: o.distributed!.bucketBytes });
     // The global batch: what one optimizer step sees over all ranks (each rank trains on its share).
     const globalBatchSize = o.batchSize * worldSize;
@@ -325,7 +322,8 @@ export abstract class PreferenceTrainer {
     /** One optimizer step over `group`; false (nothing done) when a stop was requested, on any rank. */
     const optimizerStep = async (group: PreferenceBatch[]): Promise<boolean> => {
       // This rank's rows of each global batch (null: none left for it in a short last batch).
-      const shards = dp ? group.map((b) => selectRows(b, shardPositions(b.size, dp.rank, worldSize))) : group;
+      const positions = dp ? group.map((b) => shardPositions(b.size, dp.rank, worldSize)) : null;
+      const shards = dp ? group.map((b, i) => selectRows(b, positions![i])) : group;
       const weights = shards.map((b) => (b ? this.lossWeightOf(b) : 0));
       let total = weights.reduce((a, b) => a + b, 0);
       let syncSeconds = 0;
@@ -347,9 +345,12 @@ export abstract class PreferenceTrainer {
       await this.trainer.zeroGrad();
       let acc = new StatsAccumulator();
       let gradNorm = NaN;
+      const pooled = this.usesNegatives && negatives.pooled;
       for (let i = 0; i < shards.length; i++) {
         const last = i === shards.length - 1;
         const shard = shards[i];
+        // Pooled negatives are drawn for the whole global batch on every rank (step_negatives.ts).
+        const drawn = pooled ? await negatives.drawPool(group[i], globalStep, dp ? { group: dp, shard, positions: positions![i] } : undefined) : null;
         if (!shard) {
           // Every rank takes part in the step's gradient sum, with or without rows of its own.
           if (last) {
@@ -359,7 +360,11 @@ export abstract class PreferenceTrainer {
           }
           continue;
         }
-        const input = this.usesNegatives && negatives.buildsNegatives ? await negatives.forStep(shard, globalStep, i) : this.pack(shard, trainKey);
+        const input = drawn
+          ? negatives.poolInput(shard, dp ? positions![i].map((p) => drawn[p]) : drawn)
+          : this.usesNegatives && negatives.buildsNegatives
+            ? await negatives.forStep(shard, globalStep, i)
+            : this.pack(shard, trainKey);
         const stats = await this.trainer.step(input, { learningRate, optimizerStep: last, weight: weights[i] / total });
         acc.add(stats, weights[i]);
         if (last) {

@@ -95,6 +95,27 @@ function trainAlone(test: object): RankResult {
     expect(r1.lastEval).toEqual(r0.lastEval);
   });
 
+  test.each(["pool", "hard"] as const)("RoDPO negatives (%s): the ranks share the pools, 2 ranks x batch 4 == 1 process x batch 8 (float64, 1e-10)", async (sampling) => {
+    const out = join(tmp.path, `rodpo-${sampling}`);
+    require("fs").mkdirSync(out);
+    // Refreshed every 2 steps: steps 1 and 3 score candidates, step 2 draws from the pools built at step 1.
+    const options = { negativeSampling: sampling, poolSize: 3, poolRefreshSteps: 2, negatives: 2 };
+    const alone = trainAlone({ loss: "sdpo", data, batchSize: 8, out, options });
+    expect(alone.error).toBeUndefined();
+    await spawnLocalRanks(process.execPath, ["-r", register, rankScript], 2, undefined, cleanEnv({ DP_TEST: JSON.stringify({ loss: "sdpo", data, batchSize: 4, out, options }) }));
+    const r0 = result(out, "0");
+    const r1 = result(out, "1");
+    expect([r0.error, r1.error]).toEqual([undefined, undefined]);
+    expect(r0.steps).toBe(3);
+    expect(maxDiff(r0.params!, r1.params!)).toBe(0);
+    expect(maxDiff(r0.params!, alone.params!)).toBeLessThan(1e-10);
+    r0.losses!.forEach((l, i) => expect(Math.abs(l - alone.losses![i])).toBeLessThan(1e-10));
+    // The same run without the pool trains otherwise: the pool decided the negatives.
+    require("fs").mkdirSync(join(out, "plain"));
+    const plain = trainAlone({ loss: "sdpo", data, batchSize: 8, out: join(out, "plain"), options: { negatives: 2 } });
+    expect(maxDiff(plain.params!, alone.params!)).toBeGreaterThan(1e-8);
+  });
+
   test("one bucket per tensor (the per-tensor reference) gives the bucketed result", async () => {
     const out = join(tmp.path, "buckets");
     require("fs").mkdirSync(out);

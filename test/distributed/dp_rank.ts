@@ -3,7 +3,8 @@
  * variables it was started with (none: alone), then writes its trainable parameters (or its error) to
  * `${out}/rank-${RANK}.json`. Options come as JSON in DP_TEST.
  *   { loss, data, batchSize, out, lora?, killAfterStep?, timeoutMs?, bucketBytes?, gradientAccumulationSteps?,
- *     device? ("cpu"), backend? ("gloo"), outputDir?, saveSteps?, resumeFrom?, eval? (evaluated at the end) }
+ *     device? ("cpu"), backend? ("gloo"), outputDir?, saveSteps?, resumeFrom?, eval? (evaluated at the end),
+ *     options? (more trainer options, e.g. a RoDPO pool) }
  * killAfterStep: this rank kills itself (SIGKILL) once that optimizer step is done: a rank that dies.
  * abortAfterStep: this rank's fit() signal is aborted once that step is done (a stop request on one rank).
  */
@@ -33,6 +34,7 @@ interface RankTest {
   saveSteps?: number;
   resumeFrom?: string;
   eval?: string;
+  options?: Record<string, unknown>;
 }
 
 function trainableValues(model: Model): Record<string, number[]> {
@@ -58,6 +60,7 @@ async function main(): Promise<void> {
       learningRate: 1e-3,
       gradientAccumulationSteps: t.gradientAccumulationSteps ?? 1,
       ...(t.outputDir !== undefined ? { outputDir: t.outputDir, saveSteps: t.saveSteps ?? 0 } : {}),
+      ...(t.options ?? {}),
       distributed: { backend: t.backend ?? "gloo", timeoutMs: t.timeoutMs ?? 30000, ...(t.bucketBytes !== undefined ? { bucketBytes: t.bucketBytes } : {}) },
     });
     const initial = trainableValues(model);
