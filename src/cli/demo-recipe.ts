@@ -44,6 +44,11 @@ export interface DemoRecipe {
   /** Generation length of the paper's protocol. */
   maxNewTokens: number;
   sft: DemoRunOptions;
+  /** A naming stage after SFT, on the same model (an sft run with `listWeight`, whose negatives are the row's other
+   *  candidates): it raises the probability of answering with a listed title. Undefined: none. */
+  naming?: DemoRunOptions;
+  /** Examples of the naming stage (undefined: an SFT epoch's). */
+  namingRows?: number;
   dpo: DemoRunOptions;
   sdpo: DemoRunOptions;
 }
@@ -77,6 +82,8 @@ export const DEMO_RECIPE: DemoRecipe = {
   baselines: ["random", "popularity", "cooccurrence", "sasrec"],
   sasrecEpochs: 3,
   sft: { learningRate: 6e-3, numTrainEpochs: 8, batchSize: 32, warmupRatio: 0.03, lrSchedulerType: "cosine", evalSteps: 0, seed: 42 },
+  naming: { listWeight: 2, negatives: 19, learningRate: 1e-3, numTrainEpochs: 1, batchSize: 32, warmupRatio: 0.03, lrSchedulerType: "cosine", evalSteps: 0, seed: 42 },
+  namingRows: undefined,
   dpo: { learningRate: 1e-4, beta: 1.0, negatives: 1, numTrainEpochs: 1, batchSize: 16, warmupRatio: 0.05, evalSteps: 128, seed: 42 },
   sdpo: { learningRate: 1e-4, beta: 1.0, negatives: 3, numTrainEpochs: 1, batchSize: 16, warmupRatio: 0.05, evalSteps: 128, seed: 42 },
 };
@@ -85,6 +92,7 @@ export const QUICK_RECIPE: DemoRecipe = {
   ...DEMO_RECIPE,
   preset: "tiny",
   trainRows: 128,
+  namingRows: 64,
   preferenceRows: 64,
   curveEvalRows: 16,
   testRows: 32,

@@ -129,6 +129,7 @@ export async function runDemo(args: DemoArgs, io: DemoIo = { out: process.stdout
     const resampled = await ResampledDataset.open(data.train, tokenizer, { subsequences: recipe.subsequences, copyRows: recipe.copyRows });
     const sftTrain = await firstRows(resampled, recipe.trainRows);
     const preferenceTrain = await firstRows(resampled, recipe.preferenceRows);
+    const namingTrain = await firstRows(resampled, recipe.namingRows);
     const curveEval = await firstRows(PreferenceDataset.fromArrow(data.valid), recipe.curveEvalRows);
     const shape = demoModelConfig(recipe, presetConfig, tokenizer.vocabSize);
     const test = PreferenceDataset.fromArrow(data.valid);
@@ -214,6 +215,8 @@ export async function runDemo(args: DemoArgs, io: DemoIo = { out: process.stdout
         const sft = createModel(shape, { device, seed }) as unknown as Model;
         try {
           await trainRun("sft", "sft", withSeed(recipe.sft), sft, sftTrain, path.join(seedDir, "sft"), seedDir);
+          // The naming stage continues the same model and replaces the saved SFT folder.
+          if (recipe.naming) await trainRun("sft-naming", "sft", withSeed(recipe.naming), sft, namingTrain, path.join(seedDir, "sft"), seedDir);
         } finally {
           disposeModel(sft);
         }
