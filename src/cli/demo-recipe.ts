@@ -61,8 +61,11 @@ export interface DemoRecipe {
  * rows. Three levers together make it read the list: one token per artist name (copying a title is copying one
  * token), tied input/output embeddings (a copied token's embedding is its own output direction) and 25 % copy
  * rows (random history and target: only the list predicts them), trained for 8 epochs. In the copy-levers runs
- * nothing copied within 3 epochs; at 8 epochs (5,864 steps) ValidRatio rose to 0.74 and HR@1 to 0.73 on valid.
- * DPO and S-DPO then run half an epoch from the SFT checkpoint at lr 1e-4.
+ * nothing copied within 3 epochs; at 8 epochs (5,864 steps) ValidRatio rose to 0.74 and HR@1 to 0.73 on valid,
+ * but over 10 seeds it ranged 0.28-0.83. The naming stage (bench/recipe/list-term-2026-12-06.md) then trains the
+ * same model one more epoch with SFT's candidate-list term (listWeight 2 over all 19 other candidates, lr 1e-3):
+ * on a model that already ranks, the term raises the listed titles together and keeps their order.
+ * DPO and S-DPO then run 8,192 examples from the SFT checkpoint at lr 1e-4.
  */
 export const DEMO_RECIPE: DemoRecipe = {
   preset: "tiny",
