@@ -8,7 +8,7 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { PassThrough } from "stream";
 import { runDemo } from "../src/cli/commands/demo";
-import { QUICK_RECIPE } from "../src/cli/demo-recipe";
+import { NAMING_STAGE, QUICK_RECIPE } from "../src/cli/demo-recipe";
 
 jest.setTimeout(300_000);
 
@@ -47,7 +47,9 @@ test("--resume evaluates the models an interrupted demo saved instead of trainin
   const out = fs.mkdtempSync(path.join(tmpdir(), "sdpo-demo-resume-"));
   const quiet = { out: new PassThrough(), err: new PassThrough() };
   try {
-    const first = await runDemo({ out }, quiet, QUICK_RECIPE);
+    // With the naming stage: it continues the SFT model and logs on its own.
+    const first = await runDemo({ out }, quiet, { ...QUICK_RECIPE, naming: NAMING_STAGE });
+    expect(fs.readFileSync(path.join(out, "logs", "sft-naming.jsonl"), "utf8")).toMatch(/"type":"step"/);
     const sftWeights = path.join(out, "sft", "model.safetensors");
     const stamp = fs.statSync(sftWeights).mtimeMs;
     fs.rmSync(path.join(out, "sdpo"), { recursive: true }); // interrupted before S-DPO was saved
