@@ -21,6 +21,27 @@ torch::Tensor lossPrecision(const torch::Tensor& t) {
 
 std::string shapeOf(const torch::Tensor& t) { return c10::str(t.sizes()); }
 
+// Where each example's chosen response and negatives sit among the batch's R responses, on `device`: picks
+// [B] and [B, K] out of per-response values [R]. A masked slot (index -1) reads response 0, as a placeholder.
+struct ExampleIndex {
+  int64_t B, K;
+  torch::Tensor chosen;    // [B]
+  torch::Tensor rejected;  // [B * K], clamped to >= 0
+  torch::Tensor mask_cpu;  // [B, K] bool, true = real negative
+  torch::Tensor mask;      // the same on `device`
+  ExampleIndex(const StepBatch& batch, const torch::Device& device)
+      : B(batch.chosen_index.size(0)),
+        K(batch.rejected_index.size(1)),
+        chosen(batch.chosen_index.to(device)),
+        rejected(batch.rejected_index.clamp_min(0).reshape(-1).to(device)),
+        mask_cpu(batch.rejected_index >= 0),
+        mask(mask_cpu.to(device)) {}
+  torch::Tensor chosenOf(const torch::Tensor& per_response) const { return per_response.index_select(0, chosen); }
+  torch::Tensor rejectedOf(const torch::Tensor& per_response) const {
+    return per_response.index_select(0, rejected).reshape({B, K});
+  }
+};
+
 }  // namespace
 
 LossKind parseLossKind(const std::string& name) {
@@ -158,11 +179,9 @@ TrainStep::Forward TrainStep::forward(const StepBatch& batch, bool with_grad) {
     out.loss = -chosen_tokens.mean();
     if (options_.list_weight > 0) {
       if (K < 1) throw RangeError("sft: the candidate-list term (listWeight > 0) needs the other candidates as negatives");
-      const auto device = sequence_logps.device();
       torch::Tensor logps = lossPrecision(sequence_logps);
-      torch::Tensor pc = logps.index_select(0, batch.chosen_index.to(device));                                      // [B]
-      torch::Tensor pr = logps.index_select(0, batch.rejected_index.clamp_min(0).reshape(-1).to(device)).reshape({B, K});  // [B, K]
-      torch::Tensor list_nll = ops::candidate_list_nll(pc, pr, (batch.rejected_index >= 0).to(device));           // [B]
+      const ExampleIndex at(batch, logps.device());
+      torch::Tensor list_nll = ops::candidate_list_nll(at.chosenOf(logps), at.rejectedOf(logps), at.mask);  // [B]
       out.loss = out.loss + options_.list_weight * list_nll.mean();
     }
     input_checks.flush();
@@ -187,17 +206,12 @@ TrainStep::Forward TrainStep::forward(const StepBatch& batch, bool with_grad) {
                              " responses");
   }
 
-  const auto device = policy.device();
-  torch::Tensor chosen_idx = batch.chosen_index.to(device);
-  torch::Tensor rejected_idx_cpu = batch.rejected_index;
-  torch::Tensor mask_cpu = rejected_idx_cpu >= 0;
-  torch::Tensor rejected_idx = rejected_idx_cpu.clamp_min(0).to(device);
-  torch::Tensor mask = mask_cpu.to(device);
-
-  torch::Tensor pc = policy.index_select(0, chosen_idx);                                 // [B]
-  torch::Tensor rc = reference.index_select(0, chosen_idx);                              // [B]
-  torch::Tensor pr = policy.index_select(0, rejected_idx.reshape(-1)).reshape({B, K});   // [B, K]
-  torch::Tensor rr = reference.index_select(0, rejected_idx.reshape(-1)).reshape({B, K});
+  const ExampleIndex at(batch, policy.device());
+  const torch::Tensor& mask = at.mask;
+  torch::Tensor pc = at.chosenOf(policy);      // [B]
+  torch::Tensor rc = at.chosenOf(reference);   // [B]
+  torch::Tensor pr = at.rejectedOf(policy);    // [B, K]
+  torch::Tensor rr = at.rejectedOf(reference); // [B, K]
 
   torch::Tensor per_example;
   if (options_.loss == LossKind::DPO) {
@@ -223,7 +237,7 @@ TrainStep::Forward TrainStep::forward(const StepBatch& batch, bool with_grad) {
   torch::NoGradGuard stats_no_grad;
   torch::Tensor chosen_reward = (options_.beta * (pc - rc)).detach().to(torch::kDouble).cpu();
   torch::Tensor rejected_reward = (options_.beta * (pr - rr)).detach().to(torch::kDouble).cpu();
-  torch::Tensor real = mask_cpu;
+  torch::Tensor real = at.mask_cpu;
   const double real_count = real.sum().item<double>();
   const double chosen_mean = chosen_reward.mean().item<double>();
   const double rejected_mean =

@@ -35,6 +35,14 @@ export interface PoolCheckpoint {
   refreshedAt: Array<[number, number]>;
 }
 
+/** A data-parallel rank's part of a pooled global batch: its process group, its rows (null: none) and their
+ *  positions in the global batch. */
+export interface PoolShard {
+  group: DataParallel;
+  shard: PreferenceBatch | null;
+  positions: readonly number[];
+}
+
 /** Seed stream of the pool's sampler, apart from the data order's and in-batch sharing's. */
 const POOL_STREAM = 0x706f6f6c;
 
@@ -85,7 +93,7 @@ export class StepNegatives {
    * `dp`, every rank must call this for every global batch, rows of its own or not: `shard` (this rank's
    * positions in `batch`) says which candidates it scores.
    */
-  async drawPool(batch: PreferenceBatch, step: number, dp?: { group: DataParallel; shard: PreferenceBatch | null; positions: readonly number[] }): Promise<Int32Array[]> {
+  async drawPool(batch: PreferenceBatch, step: number, dp?: PoolShard): Promise<Int32Array[]> {
     if (!this.pool) throw new Error("StepNegatives.drawPool: this run samples no pool");
     await this.refreshStale(batch, step, dp);
     return drawPoolItems(batch, this.pool, this.options.negatives);
@@ -97,7 +105,7 @@ export class StepNegatives {
   }
 
   /** Rescores the batch's candidates when any of its rows has no pool or one older than poolRefreshSteps. */
-  private async refreshStale(batch: PreferenceBatch, step: number, dp?: { group: DataParallel; shard: PreferenceBatch | null; positions: readonly number[] }): Promise<void> {
+  private async refreshStale(batch: PreferenceBatch, step: number, dp?: PoolShard): Promise<void> {
     const period = this.options.poolRefreshSteps!;
     let stale = false;
     for (let b = 0; b < batch.size && !stale; b++) {

@@ -14,6 +14,19 @@ function makeBatch(examples: number[], K: number): TrainBatchInput {
   );
 }
 
+/** Summed -log p over the tokens of the first B responses (the chosen ones, packed first), and their count. */
+function chosenTokenNll(batch: TrainBatchInput, tokenLogps: Float64Array, B: number): { nll: number; tokens: number } {
+  let nll = 0;
+  let tokens = 0;
+  for (let b = 0; b < B; b++) {
+    for (let t = batch.responseOffsets[b]; t < batch.responseOffsets[b + 1]; t++) {
+      nll -= tokenLogps[t];
+      tokens++;
+    }
+  }
+  return { nll, tokens };
+}
+
 function floats(model: ReturnType<typeof tinyModel>, name: string): Float64Array<ArrayBufferLike> {
   const t = model.native.getTensor(name);
   return new Float64Array(t.data.buffer.slice(t.data.byteOffset, t.data.byteOffset + t.data.byteLength));
@@ -249,14 +262,7 @@ describe("native Trainer step", () => {
     const dp = new (native().Trainer)(model.native, { loss: "dpo", beta, referenceMode: "precomputed" });
     expect((await dp.evaluate(firstNegatives)).loss).toBeCloseTo(dpo / 3, 12);
     // sft: mean negative log-prob over the chosen responses' tokens
-    let nll = 0;
-    let tokens = 0;
-    for (let b = 0; b < 3; b++) {
-      for (let t = batch.responseOffsets[b]; t < batch.responseOffsets[b + 1]; t++) {
-        nll -= tokenLogps![t];
-        tokens++;
-      }
-    }
+    const { nll, tokens } = chosenTokenNll(batch, tokenLogps!, 3);
     const sft = new (native().Trainer)(model.native, { loss: "sft" });
     const f = await sft.evaluate(batch);
     expect(f.loss).toBeCloseTo(nll / tokens, 12);
@@ -269,14 +275,9 @@ describe("native Trainer step", () => {
     const batch = makeBatch([0, 1, 2], 3);
     batch.rejectedIndex[4] = -1; // example 1 lists only 2 other candidates
     const { logps, tokenLogps } = await model.native.score(batch, { tokenLogps: true });
-    let nll = 0;
-    let tokens = 0;
+    const { nll, tokens } = chosenTokenNll(batch, tokenLogps!, 3);
     let list = 0;
     for (let b = 0; b < 3; b++) {
-      for (let t = batch.responseOffsets[b]; t < batch.responseOffsets[b + 1]; t++) {
-        nll -= tokenLogps![t];
-        tokens++;
-      }
       const listed = [b, ...[0, 1, 2].map((k) => batch.rejectedIndex[b * 3 + k]).filter((j) => j >= 0)];
       list -= Math.log(listed.reduce((acc, j) => acc + Math.exp(logps[j]), 0));
     }
