@@ -24,6 +24,8 @@ export interface DemoRecipe {
   subsequences: boolean;
   /** Share of copy rows (a random history and target that only the candidate list predicts; ResampledDataset). */
   copyRows: number;
+  /** Share of skip rows each epoch (the history's last item dropped and kept out of the list; ResampledDataset). */
+  skipRows: number;
   /** Examples per SFT epoch (undefined: all of them). */
   trainRows?: number;
   /** Examples per preference epoch (undefined: all): the preference runs start from a trained SFT model. */
@@ -76,6 +78,7 @@ export const DEMO_RECIPE: DemoRecipe = {
   seed: 42,
   subsequences: true,
   copyRows: 0.25,
+  skipRows: 0,
   trainRows: undefined,
   preferenceRows: 8192,
   answerNegatives: false,

@@ -1,5 +1,5 @@
 /**
- * `sdpo train --redraw-candidates [--subsequence-rows] [--copy-rows SHARE] [--tokenizer FILE]`: the training split read through
+ * `sdpo train --redraw-candidates [--subsequence-rows] [--copy-rows SHARE] [--skip-rows SHARE] [--tokenizer FILE]`: the training split read through
  * ResampledDataset (a fresh candidate list and re-rendered prompt per example and epoch; sub-sequence rows).
  * The choice is written into the run folder so `--resume` continues with the same rows.
  */
@@ -15,6 +15,8 @@ export interface ResampleFlags {
   subsequenceRows?: boolean;
   /** Share of copy rows (ResampledDataset's copyRows). */
   copyRows?: number;
+  /** Share of skip rows per epoch (ResampledDataset's skipRows). */
+  skipRows?: number;
   tokenizer?: string;
 }
 
@@ -23,7 +25,7 @@ export const RESAMPLE_RECORD = "data_resampling.json";
 
 /** Flags as given, or on --resume with none of them given, the run's own record. */
 export function resolveResampleFlags(args: ResampleFlags, out: string, resume: boolean): ResampleFlags {
-  const given = args.redrawCandidates !== undefined || args.subsequenceRows !== undefined || args.copyRows !== undefined || args.tokenizer !== undefined;
+  const given = args.redrawCandidates !== undefined || args.subsequenceRows !== undefined || args.copyRows !== undefined || args.skipRows !== undefined || args.tokenizer !== undefined;
   if (resume && !given) {
     const record = path.join(out, RESAMPLE_RECORD);
     if (!fs.existsSync(record)) return {};
@@ -33,11 +35,11 @@ export function resolveResampleFlags(args: ResampleFlags, out: string, resume: b
       throw new Error(`--resume: ${record} is unreadable (${(err as Error).message})`);
     }
   }
-  if (!args.redrawCandidates && (args.subsequenceRows || args.copyRows !== undefined || args.tokenizer !== undefined)) {
-    throw new Error("--subsequence-rows, --copy-rows and --tokenizer re-render training rows: they need --redraw-candidates");
+  if (!args.redrawCandidates && (args.subsequenceRows || args.copyRows !== undefined || args.skipRows !== undefined || args.tokenizer !== undefined)) {
+    throw new Error("--subsequence-rows, --copy-rows, --skip-rows and --tokenizer re-render training rows: they need --redraw-candidates");
   }
   return args.redrawCandidates
-    ? { redrawCandidates: true, subsequenceRows: args.subsequenceRows ?? false, copyRows: args.copyRows ?? 0, tokenizer: args.tokenizer }
+    ? { redrawCandidates: true, subsequenceRows: args.subsequenceRows ?? false, copyRows: args.copyRows ?? 0, skipRows: args.skipRows ?? 0, tokenizer: args.tokenizer }
     : {};
 }
 
@@ -60,7 +62,7 @@ export async function trainingRows(
   if (expected && expected !== actual) {
     throw new Error(`--redraw-candidates: ${file} is not the tokenizer ${dataFile} was made with (sha256 ${actual.slice(0, 12)}..., the file records ${expected.slice(0, 12)}...)`);
   }
-  return ResampledDataset.open(dataset, Tokenizer.fromFile(file), { subsequences: flags.subsequenceRows ?? false, copyRows: flags.copyRows ?? 0 });
+  return ResampledDataset.open(dataset, Tokenizer.fromFile(file), { subsequences: flags.subsequenceRows ?? false, copyRows: flags.copyRows ?? 0, skipRows: flags.skipRows ?? 0 });
 }
 
 /** Writes the flags into the run folder (atomically enough for a small JSON: write, then rename). */

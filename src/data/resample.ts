@@ -4,7 +4,9 @@
  * LLaRA/S-DPO files draw theirs) and its prompt re-rendered from the history and those candidates with one of the
  * file's templates, then re-tokenized. Optionally every history prefix is an example too (items 1..i predict
  * item i+1), so each training sequence teaches every next-item step, not only its last. Optionally a share of
- * copy rows (a random history, a random target) that only the candidate list predicts.
+ * copy rows (a random history, a random target) that only the candidate list predicts. Optionally a share of
+ * skip rows each epoch: an example drops the last item of its history and keeps its target, and the dropped item
+ * (the one that history predicts best) is kept out of the list, so the list has to win over a strong guess.
  *
  * A model trained on the file's fixed rows can memorise "this prompt -> this title"; with a new list and a new
  * position every epoch, the only way to lower the loss is to copy a title out of the list and rank by history.
@@ -35,6 +37,14 @@ export interface ResampleOptions {
   copyRows?: number;
   /** Seed of the copy rows' histories and targets (default 0); fixed for the dataset, like the file's rows. */
   copyRowsSeed?: number;
+  /**
+   * Share of skip rows (default 0; at most 0.9): each epoch, this share of the examples whose history has at
+   * least two items drops the history's last item and keeps its target, and that item is never a candidate. The
+   * shortened history predicts the dropped item best, and it is not listed: the decoder learns to answer from
+   * the list even against its own strongest next-item guess, which on unseen rows is often an unlisted title.
+   * Drawn per (seed, epoch, example), like the candidate lists.
+   */
+  skipRows?: number;
 }
 
 /** What the trainers ask of a batch source (src/trainers/source.ts's BatchRequest). */
@@ -57,6 +67,15 @@ interface Example {
   target: number;
   /** (row, history length) as one number, row * 4096 + length: seeds the example's draws. */
   key: number;
+  /** A row of the file or a sub-sequence of one (not a copy row), with at least two history items. */
+  skippable: boolean;
+}
+
+/** An example as drawn in one epoch: as stored, or as a skip row (`absent` = the dropped item, else -1). */
+interface EpochExample {
+  history: Int32Array;
+  target: number;
+  absent: number;
 }
 
 export class ResampledDataset {
@@ -71,6 +90,7 @@ export class ResampledDataset {
     private readonly titleTokens: Int32Array[],
     private readonly tokenizer: Tokenizer,
     readonly numCandidates: number,
+    private readonly skipRows: number,
   ) {}
 
   /**
@@ -123,10 +143,10 @@ export class ResampledDataset {
     const examples: Example[] = [];
     rows.forEach((r, row) => {
       // Key layout: (row, history length); the full row is its own longest prefix.
-      examples.push({ row, history: r.history, target: r.target, key: row * 4096 + r.history.length });
+      examples.push({ row, history: r.history, target: r.target, key: row * 4096 + r.history.length, skippable: r.history.length >= 2 });
       if (!options.subsequences) return;
       for (let n = minHistory; n < r.history.length; n++) {
-        examples.push({ row, history: r.history.subarray(0, n), target: r.history[n], key: row * 4096 + n });
+        examples.push({ row, history: r.history.subarray(0, n), target: r.history[n], key: row * 4096 + n, skippable: n >= 2 });
       }
     });
 
@@ -147,12 +167,15 @@ export class ResampledDataset {
         const drawn = new Set<number>();
         while (drawn.size < length + 1) drawn.add(rng.below(items.length));
         const [target, ...history] = drawn;
-        examples.push({ row, history: Int32Array.from(history), target, key: row * 4096 + length });
+        examples.push({ row, history: Int32Array.from(history), target, key: row * 4096 + length, skippable: false });
       }
     }
 
+    const skipRows = options.skipRows ?? 0;
+    if (!(Number.isFinite(skipRows) && skipRows >= 0 && skipRows <= 0.9)) throw new RangeError(`skipRows must be a share in [0, 0.9], got ${skipRows}`);
+
     const titleTokens = await tokenizer.encodeBatch(items.map(responseText), { appendEos: true });
-    return new ResampledDataset(name, items, templates, examples, titleTokens, tokenizer, numCandidates);
+    return new ResampledDataset(name, items, templates, examples, titleTokens, tokenizer, numCandidates, skipRows);
   }
 
   /** Examples per epoch: the file's rows, plus the sub-sequence examples and copy rows when asked for. */
@@ -160,15 +183,28 @@ export class ResampledDataset {
     return this.examples.length;
   }
 
+  /** An example as drawn in an epoch: a skip row (its last history item dropped) or as stored. Seeded by (seed, epoch, key). */
+  epochExample(exampleIndex: number, seed: number, epoch: number): EpochExample {
+    const ex = this.examples[exampleIndex];
+    if (this.skipRows > 0 && ex.skippable && new SeededRng(mixSeed(seed, epoch, ex.key, 0x736b6970)).next() < this.skipRows) {
+      const last = ex.history.length - 1;
+      return { history: ex.history.subarray(0, last), target: ex.target, absent: ex.history[last] };
+    }
+    return { history: ex.history, target: ex.target, absent: -1 };
+  }
+
   /**
    * The candidates of an example in an epoch: the target and `numCandidates - 1` distinct other items that are
-   * neither the target nor in the history, in random order; its template index. Seeded by (seed, epoch, key).
+   * neither the target nor in the history (nor a skip row's dropped item), in random order; its template index.
+   * Seeded by (seed, epoch, key).
    */
   drawCandidates(exampleIndex: number, seed: number, epoch: number): { items: Int32Array; targetIndex: number; template: number } {
     const ex = this.examples[exampleIndex];
+    const drawn = this.epochExample(exampleIndex, seed, epoch);
     const rng = new SeededRng(mixSeed(seed, epoch, ex.key, 0x63616e64));
-    const excluded = new Set<number>(ex.history);
-    excluded.add(ex.target);
+    const excluded = new Set<number>(drawn.history);
+    excluded.add(drawn.target);
+    if (drawn.absent >= 0) excluded.add(drawn.absent);
     const n = this.numCandidates;
     if (this.items.length - excluded.size < n - 1) {
       throw new DataError(this.name, `only ${this.items.length - excluded.size} items are left to draw ${n - 1} other candidates from`, ex.row);
@@ -223,9 +259,9 @@ export class ResampledDataset {
     const chosenTexts: string[] = [];
     const add = (gather: ListGather, item: number) => gather.add(this.titleTokens[item], 0, this.titleTokens[item].length);
     picked.forEach((e, b) => {
-      const ex = this.examples[e];
+      const ex = this.epochExample(e, seed, epoch);
       const draw = this.drawCandidates(e, seed, epoch);
-      rows[b] = ex.row;
+      rows[b] = this.examples[e].row;
       chosenItem[b] = ex.target;
       add(chosen, ex.target);
       candidateItems.set(draw.items, b * n);

@@ -170,6 +170,42 @@ describe("ResampledDataset", () => {
     }
   });
 
+  test("skip rows: a share of the examples drop their last history item, which is then never a candidate; the same draw for (seed, epoch)", async () => {
+    const skipping = await ResampledDataset.open(trainFile, tokenizer, { skipRows: 0.5 });
+    const [batch] = await collect(skipping.batches({ batchSize: 400, negatives: 0, shuffle: false, seed: 9, epoch: 3 }));
+    let skipped = 0;
+    for (let b = 0; b < batch.size; b++) {
+      const row = batch.rows[b];
+      const history = histories[row];
+      const cands = Array.from(batch.candidateItems.subarray(batch.candidateOffsets[b], batch.candidateOffsets[b + 1]));
+      expect(cands.filter((c) => c === targets[row])).toHaveLength(1);
+      expect(batch.chosenItem[b]).toBe(targets[row]);
+      const last = history[history.length - 1];
+      if (batch.text.prompt[b].includes(history.join(", "))) {
+        // As stored: the whole history in the prompt.
+        continue;
+      }
+      skipped++;
+      expect(batch.text.prompt[b]).toContain(history.slice(0, -1).join(", "));
+      expect(cands.map((c) => items[c])).not.toContain(last);
+      for (const c of cands) if (c !== targets[row]) expect(history).not.toContain(items[c]);
+    }
+    // Half of 400 rows, give or take 4 standard deviations (10 rows).
+    expect(Math.abs(skipped - 200)).toBeLessThan(40);
+    const [again] = await collect(skipping.batches({ batchSize: 100, negatives: 0, shuffle: false, seed: 9, epoch: 3, skipBatches: 0 }));
+    expect(again.text.prompt).toEqual(batch.text.prompt.slice(0, 100));
+    const [nextEpoch] = await collect(skipping.batches({ batchSize: 400, negatives: 0, shuffle: false, seed: 9, epoch: 4 }));
+    expect(nextEpoch.text.prompt).not.toEqual(batch.text.prompt);
+    // Off: the stored examples exactly.
+    const [off] = await collect(plain.batches({ batchSize: 50, negatives: 0, shuffle: false, seed: 9, epoch: 3 }));
+    for (let b = 0; b < off.size; b++) expect(off.text.prompt[b]).toContain(histories[off.rows[b]].join(", "));
+    for (const bad of [-0.1, 0.95, Number.NaN]) {
+      await expect(rejectionOf(ResampledDataset.open(trainFile, tokenizer, { skipRows: bad }))).resolves.toMatchObject({
+        message: expect.stringMatching(/skipRows must be a share in \[0, 0.9\]/),
+      });
+    }
+  });
+
   test("bad requests and options are refused with the reason", async () => {
     await expect(rejectionOf(collect(plain.batches({ batchSize: 4, negatives: 20, shuffle: false, seed: 0, epoch: 0 })))).resolves.toMatchObject({
       message: expect.stringMatching(/negatives must be an integer in \[0, 19\]/),

@@ -32,12 +32,12 @@ test("trains on re-drawn rows, records the choice, and --resume reads it back", 
   expect((await rejectionOf(runTrain({ ...base, resume: true, redrawCandidates: true, subsequenceRows: true }))).message).toMatch(/steps/);
 });
 
-test("--copy-rows adds the share of copy rows (more steps an epoch) and is recorded for --resume", async () => {
+test("--copy-rows adds the share of copy rows (more steps an epoch); it and --skip-rows are recorded for --resume", async () => {
   const out = join(dir, "run");
   // 267 rows + 267 copy rows (share 0.5) at batch 128: 5 steps instead of 3.
   const base: TrainArgs = { progress: false, loss: "sft", data: join(lastfm, "valid.arrow"), config: "tiny", out, batchSize: 128 };
-  await runTrain({ ...base, redrawCandidates: true, copyRows: 0.5 });
-  expect(JSON.parse(readFileSync(join(out, RESAMPLE_RECORD), "utf8"))).toMatchObject({ redrawCandidates: true, copyRows: 0.5 });
+  await runTrain({ ...base, redrawCandidates: true, copyRows: 0.5, skipRows: 0.25 });
+  expect(JSON.parse(readFileSync(join(out, RESAMPLE_RECORD), "utf8"))).toMatchObject({ redrawCandidates: true, copyRows: 0.5, skipRows: 0.25 });
   expect(existsSync(join(out, "checkpoint-5"))).toBe(true);
 });
 
@@ -55,6 +55,7 @@ test("misuse of the resampling flags is a usage error before anything is written
   const base: TrainArgs = { progress: false, loss: "sft", data: join(lastfm, "valid.arrow"), config: "tiny", out, batchSize: 64 };
   expect((await rejectionOf(runTrain({ ...base, subsequenceRows: true }))).message).toMatch(/need --redraw-candidates/);
   expect((await rejectionOf(runTrain({ ...base, copyRows: 0.25 }))).message).toMatch(/need --redraw-candidates/);
+  expect((await rejectionOf(runTrain({ ...base, skipRows: 0.25 }))).message).toMatch(/need --redraw-candidates/);
   const wrong = join(dir, "tokenizer.json");
   require("fs").writeFileSync(wrong, readFileSync(join(lastfm, "tokenizer.json"), "utf8").replace("<|pad|>", "<|pad2|>"));
   expect((await rejectionOf(runTrain({ ...base, redrawCandidates: true, tokenizer: wrong }))).message).toMatch(/is not the tokenizer .* was made with/);

@@ -126,7 +126,7 @@ export async function runDemo(args: DemoArgs, io: DemoIo = { out: process.stdout
 
   try {
     const tokenizer = Tokenizer.fromFile(data.tokenizer);
-    const resampled = await ResampledDataset.open(data.train, tokenizer, { subsequences: recipe.subsequences, copyRows: recipe.copyRows });
+    const resampled = await ResampledDataset.open(data.train, tokenizer, { subsequences: recipe.subsequences, copyRows: recipe.copyRows, skipRows: recipe.skipRows });
     const sftTrain = await firstRows(resampled, recipe.trainRows);
     const preferenceTrain = await firstRows(resampled, recipe.preferenceRows);
     const namingTrain = await firstRows(resampled, recipe.namingRows);

@@ -54,6 +54,7 @@ export interface TrainArgs extends TrainerFlagValues {
   redrawCandidates?: boolean;
   subsequenceRows?: boolean;
   copyRows?: number;
+  skipRows?: number;
   tokenizer?: string;
   nproc?: number;
   masterPort?: number;
@@ -355,6 +356,7 @@ function commandFlags(y: Argv) {
     .option("redraw-candidates", { type: "boolean", describe: "re-draw each example's candidate list every epoch (target at a random position) and re-render its prompt" })
     .option("subsequence-rows", { type: "boolean", describe: "with --redraw-candidates: also train on every history prefix predicting its next item" })
     .option("copy-rows", real("copy-rows", "with --redraw-candidates: share of extra rows with a random history and target, which only the candidate list predicts", { min: 0, max: 0.9 }))
+    .option("skip-rows", real("skip-rows", "with --redraw-candidates: share of examples per epoch that drop their history's last item and keep it out of the list", { min: 0, max: 0.9 }))
     .option("tokenizer", { type: "string", describe: "with --redraw-candidates: the data's tokenizer.json, or a shipped dataset's name (default: the model folder's, else the one beside --data)" })
     .option("nproc", integer("nproc", "start N data-parallel ranks on this machine (torchrun's variables, loopback)", { min: 1, max: 1024 }))
     .option("master-port", integer("master-port", "with --nproc: rendezvous port on 127.0.0.1 (default: a free one)", { min: 1, max: 65535 }));
