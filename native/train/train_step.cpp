@@ -133,6 +133,12 @@ TrainStep::TrainStep(Scorers scorers, std::vector<NamedTensor> trainable, TrainS
   if (options_.list_weight > 0 && options_.loss != LossKind::SFT) {
     throw RangeError(std::string("listWeight is a term of the sft loss, not of ") + lossKindName(options_.loss));
   }
+  if (!std::isfinite(options_.chosen_nll_weight) || options_.chosen_nll_weight < 0) {
+    throw RangeError("chosenNllWeight must be a finite number >= 0");
+  }
+  if (options_.chosen_nll_weight > 0 && options_.loss == LossKind::SFT) {
+    throw RangeError("chosenNllWeight is a term of the preference losses (dpo, sdpo, napo): sft is that NLL already");
+  }
   if (!std::isfinite(options_.max_grad_norm) || options_.max_grad_norm < 0) {
     throw RangeError("maxGradNorm must be a finite number >= 0 (0 disables clipping)");
   }
@@ -231,6 +237,14 @@ TrainStep::Forward TrainStep::forward(const StepBatch& batch, bool with_grad) {
     per_example = ops::sdpo_loss(pc, pr, rc, rr, options_.beta, mask);
   }
   out.loss = per_example.mean();
+  if (options_.chosen_nll_weight > 0) {
+    const int64_t* off = responses.response_offsets.data_ptr<int64_t>();
+    const int64_t* c = batch.chosen_index.data_ptr<int64_t>();
+    int64_t chosen_tokens = 0;
+    for (int64_t b = 0; b < B; ++b) chosen_tokens += off[c[b] + 1] - off[c[b]];
+    if (chosen_tokens == 0) throw RangeError(std::string(lossKindName(options_.loss)) + ": the chosen responses of this batch have no tokens");
+    out.loss = out.loss - options_.chosen_nll_weight * pc.sum() / static_cast<double>(chosen_tokens);
+  }
   out.stats.loss_tokens = out.stats.tokens;
 
   input_checks.flush();

@@ -10,6 +10,7 @@
 //   dpo : dpo_loss(chosen, rejected[:, 0])           (K = 1)
 //   sdpo: sdpo_loss(chosen, rejected, mask)           (mask: rejected_index >= 0)
 //   napo: napo_loss(chosen, rejected, margin, mask)   (S-DPO with a reward margin per negative)
+//   dpo / sdpo / napo: + chosen_nll_weight * (-sum of chosen log-probs / chosen tokens)  (when > 0; RPO)
 #pragma once
 #include <torch/torch.h>
 
@@ -75,6 +76,10 @@ struct TrainStepOptions {
   // sft only: weight of the candidate-list term (ops::candidate_list_nll over the chosen response and the
   // batch's negatives, which are then the row's other candidates); 0: plain token cross-entropy.
   double list_weight = 0.0;
+  // dpo / sdpo / napo: weight of the chosen responses' token NLL added to the preference loss (RPO; TRL's
+  // rpo_alpha). Pushing negatives down moves probability to every other answer, the chosen one's included
+  // only in part; the NLL keeps the chosen answer's likelihood up. 0: the preference loss alone.
+  double chosen_nll_weight = 0.0;
   double max_grad_norm = 1.0;  // 0: no clipping
   AdamWOptions adam;
 };

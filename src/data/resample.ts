@@ -184,7 +184,7 @@ export class ResampledDataset {
   }
 
   /** An example as drawn in an epoch: a skip row (its last history item dropped) or as stored. Seeded by (seed, epoch, key). */
-  epochExample(exampleIndex: number, seed: number, epoch: number): EpochExample {
+  private epochExample(exampleIndex: number, seed: number, epoch: number): EpochExample {
     const ex = this.examples[exampleIndex];
     if (this.skipRows > 0 && ex.skippable && new SeededRng(mixSeed(seed, epoch, ex.key, 0x736b6970)).next() < this.skipRows) {
       const last = ex.history.length - 1;

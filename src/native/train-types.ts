@@ -19,6 +19,8 @@ export interface NativeTrainerOptions {
   beta?: number;
   /** sft only: weight of the candidate-list term over the chosen response and the negatives (default 0). */
   listWeight?: number;
+  /** dpo / sdpo / napo: weight of the chosen responses' token NLL added to the loss (RPO; default 0). */
+  chosenNllWeight?: number;
   weightDecay?: number;
   /** Decay every trainable tensor; default false: matrices only (not RMSNorm weights or biases). */
   weightDecayAllParameters?: boolean;

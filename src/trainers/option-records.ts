@@ -128,6 +128,19 @@ export const OPTION_RECORDS: { readonly [K in OptionName]: OptionRecord<K> } = {
       value: { real: { min: 0 } },
     }),
   },
+  chosenNllWeight: {
+    default: 0,
+    check: (v, { loss }) => {
+      const weight = check("chosenNllWeight", v!, nonNegative, "a finite number >= 0");
+      if (weight > 0 && loss === "sft") throw new RangeError("chosenNllWeight is a term of the preference losses (dpo, sdpo, napo): sft is that NLL already");
+      return weight;
+    },
+    native: true,
+    cli: plainFlag({
+      flag: "chosen-nll-weight", help: "dpo / sdpo / napo: weight of the chosen responses' token NLL added to the loss, as in RPO (default 0)",
+      value: { real: { min: 0 } },
+    }),
+  },
   negatives: {
     default: (ctx) => defaultNegatives(ctx.loss),
     check: (negatives, { loss, resolved }) => {

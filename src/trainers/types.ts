@@ -42,6 +42,11 @@ export interface TrainerOptions {
    *  19 on LastFM). Token cross-entropy already holds this term once; more weight asks the model to name a listed
    *  candidate before it asks for the right one. 0: plain token cross-entropy. @default 0 */
   listWeight?: number;
+  /** dpo / sdpo / napo: weight of the chosen responses' token NLL (per token) added to the preference loss, as in
+   *  RPO (TRL's `rpo_alpha`). Pushing negatives down moves probability to every other answer; the NLL keeps the
+   *  chosen answer's likelihood up, so the policy does not drift to answers outside the list. 0: the preference
+   *  loss alone. @default 0 */
+  chosenNllWeight?: number;
   /** K, negatives per example: sdpo and napo default to 3, dpo uses exactly 1, sft none (with `listWeight`, the
    *  candidates its term scores besides the chosen one). @default 3 (sdpo, napo); 1 (dpo); 0 (sft) */
   negatives?: number;

@@ -32,6 +32,38 @@ function floats(model: ReturnType<typeof tinyModel>, name: string): Float64Array
   return new Float64Array(t.data.buffer.slice(t.data.byteOffset, t.data.byteOffset + t.data.byteLength));
 }
 
+/**
+ * Holds a trainer's gradient (read back as AdamW's first moment after one lr-0 step) to float64 central
+ * differences of its evaluated loss, at the largest-gradient entries of three parameters and two more.
+ */
+async function expectGradientMatchesDifferences(model: ReturnType<typeof tinyModel>, options: Record<string, unknown>, batch: TrainBatchInput): Promise<void> {
+  const t = new (native().Trainer)(model.native, { ...options, maxGradNorm: 0, weightDecay: 0, adamBeta1: 0.5 } as never);
+  // lr 0 leaves the weights; the first moment after one step is (1 - beta1) * gradient.
+  await t.step(batch, { learningRate: 0, optimizerStep: true, weight: 1 });
+  const names = ["model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight", "model.layers.1.mlp.down_proj.weight"];
+  const h = 1e-6;
+  for (const name of names) {
+    const moment = t.optimizerState().tensors.find((x) => x.name === `${name}.exp_avg`)!;
+    const gradient = Float64Array.from(new Float64Array(moment.data.buffer.slice(moment.data.byteOffset, moment.data.byteOffset + moment.data.byteLength)), (m) => m / 0.5);
+    const info = model.native.parameterInfo().find((p) => p.name === name)!;
+    const values = floats(model, name);
+    // the entries with the largest gradients (embedding rows of unused tokens have none), and two more
+    const order = Array.from(gradient.keys()).sort((a, b) => Math.abs(gradient[b]) - Math.abs(gradient[a]));
+    for (const i of [order[0], order[1], order[7], order[31]]) {
+      const saved = values[i];
+      const lossAt = async (x: number) => {
+        values[i] = x;
+        model.native.setTensor(name, "F64", info.shape, new Uint8Array(values.buffer));
+        return (await t.evaluate(batch)).loss;
+      };
+      const numeric = ((await lossAt(saved + h)) - (await lossAt(saved - h))) / (2 * h);
+      await lossAt(saved);
+      expect({ name, i, diff: Math.abs(numeric - gradient[i]) < 1e-7 + 1e-6 * Math.abs(numeric) }).toEqual({ name, i, diff: true });
+    }
+  }
+  t.dispose();
+}
+
 describe("native Trainer step", () => {
   test("first AdamW step moves every parameter with a gradient by ~lr (bias-corrected Adam), decay shrinks first", async () => {
     const model = tinyModel();
@@ -299,32 +331,30 @@ describe("native Trainer step", () => {
     const model = tinyModel();
     const batch = makeBatch([0, 1, 2], 3);
     batch.rejectedIndex[7] = -1;
-    const options = { loss: "sft" as const, listWeight: 2.5, maxGradNorm: 0, weightDecay: 0, adamBeta1: 0.5 };
-    const t = new (native().Trainer)(model.native, options);
-    // lr 0 leaves the weights; the first moment after one step is (1 - beta1) * gradient.
-    await t.step(batch, { learningRate: 0, optimizerStep: true, weight: 1 });
-    const names = ["model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight", "model.layers.1.mlp.down_proj.weight"];
-    const h = 1e-6;
-    for (const name of names) {
-      const moment = t.optimizerState().tensors.find((x) => x.name === `${name}.exp_avg`)!;
-      const gradient = Float64Array.from(new Float64Array(moment.data.buffer.slice(moment.data.byteOffset, moment.data.byteOffset + moment.data.byteLength)), (m) => m / 0.5);
-      const info = model.native.parameterInfo().find((p) => p.name === name)!;
-      const values = floats(model, name);
-      // the entries with the largest gradients (embedding rows of unused tokens have none), and two more
-      const order = Array.from(gradient.keys()).sort((a, b) => Math.abs(gradient[b]) - Math.abs(gradient[a]));
-      for (const i of [order[0], order[1], order[7], order[31]]) {
-        const saved = values[i];
-        const lossAt = async (x: number) => {
-          values[i] = x;
-          model.native.setTensor(name, "F64", info.shape, new Uint8Array(values.buffer));
-          return (await t.evaluate(batch)).loss;
-        };
-        const numeric = ((await lossAt(saved + h)) - (await lossAt(saved - h))) / (2 * h);
-        await lossAt(saved);
-        expect({ name, i, diff: Math.abs(numeric - gradient[i]) < 1e-7 + 1e-6 * Math.abs(numeric) }).toEqual({ name, i, diff: true });
-      }
+    await expectGradientMatchesDifferences(model, { loss: "sft", listWeight: 2.5 }, batch);
+  });
+
+  test("the preference losses' chosen-NLL term (RPO): loss + chosenNllWeight * chosen token NLL, and its gradient", async () => {
+    const model = tinyModel();
+    const batch = makeBatch([0, 1, 2], 3);
+    batch.rejectedIndex[4] = -1;
+    const { tokenLogps } = await model.native.score(batch, { tokenLogps: true });
+    const { nll, tokens } = chosenTokenNll(batch, tokenLogps!, 3);
+    const weight = 0.6;
+    for (const loss of ["sdpo", "napo"] as const) {
+      const plain = new (native().Trainer)(model.native, { loss, referenceMode: "frozen-copy" });
+      const withNll = new (native().Trainer)(model.native, { loss, referenceMode: "frozen-copy", chosenNllWeight: weight });
+      // Policy = reference here, so the preference part is the same in both; the difference is the NLL term alone.
+      expect((await withNll.evaluate(batch)).loss - (await plain.evaluate(batch)).loss).toBeCloseTo((weight * nll) / tokens, 12);
+      plain.dispose();
+      withNll.dispose();
     }
-    t.dispose();
+    // A reference that differs from the policy, so the preference part has a gradient of its own too.
+    const { logps } = await model.native.score(batch);
+    const reference = logps.map((x, i) => x + 0.3 * Math.sin(3 * i + 1));
+    await expectGradientMatchesDifferences(model, { loss: "sdpo", referenceMode: "precomputed", chosenNllWeight: 1.5 }, { ...batch, referenceLogps: reference });
+    expectThrows(() => new (native().Trainer)(model.native, { loss: "sft", chosenNllWeight: 1 }), "RangeError", /chosenNllWeight is a term of the preference losses/);
+    expectThrows(() => new (native().Trainer)(model.native, { loss: "sdpo", referenceMode: "frozen-copy", chosenNllWeight: -1 }), "RangeError", /chosenNllWeight must be a finite number >= 0/);
   });
 
   test("precomputed reference log-probs replace the reference forward", async () => {
