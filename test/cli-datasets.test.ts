@@ -114,7 +114,7 @@ describe("dataset names in CLI flags", () => {
     const dir = folder("train");
     // Every file resolved: the run then stops at the first flag problem, before writing anything.
     let r = await sdpoIn(dir, ["train", "--loss", "sft", "--config", "tiny", "--data", "lastfm", "--eval", "lastfm", "--tokenizer", "lastfm", "--out", "run"]);
-    expect(r.error).toBe("sdpo train: --subsequence-rows, --copy-rows and --tokenizer re-render training rows: they need --redraw-candidates");
+    expect(r.error).toBe("sdpo train: --subsequence-rows, --copy-rows, --skip-rows and --tokenizer re-render training rows: they need --redraw-candidates");
     r = await sdpoIn(dir, ["train", "--loss", "sft", "--config", "tiny", "--data", "lastfm:test", "--out", "run"]);
     expect(r.error).toMatch(/^sdpo train: --data lastfm:test: the shipped dataset lastfm has the splits train and valid/);
     r = await sdpoIn(dir, ["train", "--loss", "sft", "--config", "tiny", "--data", "./lastfm", "--out", "run"]);
