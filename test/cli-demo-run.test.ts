@@ -38,6 +38,7 @@ test("quick demo over two seeds from --seed 7 with the negatives figure", async 
     expect(saved.seeds).toEqual([7, 8]);
     expect(fs.existsSync(path.join(out, "seed-8", "sdpo", "config.json"))).toBe(true);
     await expect(runDemo({ out, seed: -1 }, { out: new PassThrough(), err: new PassThrough() }, QUICK_RECIPE)).rejects.toThrow(/--seed must be an integer from 0/);
+    await expect(runDemo({ out, quick: true, full: true }, { out: new PassThrough(), err: new PassThrough() })).rejects.toThrow(/--quick and --full are two different recipes/);
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
   }

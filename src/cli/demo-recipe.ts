@@ -105,6 +105,13 @@ export const NAMING_STAGE: DemoRunOptions = {
   listWeight: 2, negatives: 19, learningRate: 1e-3, numTrainEpochs: 1, batchSize: 32, warmupRatio: 0.03, lrSchedulerType: "cosine", evalSteps: 0, seed: 42,
 };
 
+/** `sdpo demo --full`: the default recipe with 24 SFT epochs instead of 12 (about twice the time). More epochs were
+ *  the lever that moved ValidRatio most (bench/recipe/epochs-decay-skip-rpo-2026-12-06.md). */
+export const FULL_RECIPE: DemoRecipe = {
+  ...DEMO_RECIPE,
+  sft: { ...DEMO_RECIPE.sft, numTrainEpochs: 24 },
+};
+
 export const QUICK_RECIPE: DemoRecipe = {
   ...DEMO_RECIPE,
   preset: "tiny",
