@@ -71,7 +71,8 @@ export interface DemoRecipe {
  * after 8 epochs the worst seed still answered with a history item on 13 % of its own training rows, an unfinished
  * copy behaviour; at 12 epochs with decay 0.2 its ValidRatio went from 0.760 to 0.865. Skip rows and a third layer
  * did not help. DPO and S-DPO then run 8,192 examples from the SFT checkpoint at lr 1e-4, with the chosen answers'
- * NLL (chosenNllWeight 5, RPO), which keeps the preference stage from costing ValidRatio.
+ * NLL (chosenNllWeight 5, RPO), which takes most of the 2-3 points of ValidRatio the stage cost without it. Over
+ * seeds 42-44: S-DPO HR@1 0.853 [0.82, 0.89], ValidRatio 0.860 (bench/demo/results-3-seeds-2026-12-06-night.md).
  */
 export const DEMO_RECIPE: DemoRecipe = {
   preset: "tiny",
@@ -106,7 +107,8 @@ export const NAMING_STAGE: DemoRunOptions = {
 };
 
 /** `sdpo demo --full`: the default recipe with 24 SFT epochs instead of 12 (about twice the time). More epochs were
- *  the lever that moved ValidRatio most (bench/recipe/epochs-decay-skip-rpo-2026-12-06.md). */
+ *  the lever that moved ValidRatio most (bench/recipe/epochs-decay-skip-rpo-2026-12-06.md); over seeds 42-44, S-DPO
+ *  HR@1 0.925 [0.90, 0.95], ValidRatio 0.928 (bench/demo/results-full-2026-12-06-night.md). */
 export const FULL_RECIPE: DemoRecipe = {
   ...DEMO_RECIPE,
   sft: { ...DEMO_RECIPE.sft, numTrainEpochs: 24 },
