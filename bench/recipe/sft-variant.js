@@ -1,8 +1,8 @@
 // The demo's SFT stage alone with a changed recipe, for screening issue 11's levers on the valid split faster than
 // demo-variant.js (no preference stages, no baselines). CFG is merged into DEMO_RECIPE (its `sft` object merged
 // into DEMO_RECIPE.sft; `resample` passed to ResampledDataset.open beside subsequences/copyRows). Prints one JSON
-// line: HR@1, ValidRatio, rank HR@1 and the answers' kinds (the target / another listed title / a history item /
-// other), and saves the model to OUT/sft.
+// line: HR@1, ValidRatio, rank HR@1, the final loss, steps and seconds, and saves the model to OUT/sft
+// (bench/recipe/answer-kinds.js then says what its invalid answers are).
 // Usage: CFG='{"sft":{"weightDecay":0.1}}' SEED=44 OUT=/tmp/v1 SDPO_NUM_THREADS=1 node bench/recipe/sft-variant.js
 const path = require("path");
 const root = process.env.SDPO_DIST || path.resolve(__dirname, "../../dist/src");
