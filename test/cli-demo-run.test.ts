@@ -7,7 +7,8 @@ import * as fs from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { PassThrough } from "stream";
-import { runDemo } from "../src/cli/commands/demo";
+import { defaultDemoRanks, runDemo } from "../src/cli/commands/demo";
+import { readJsonl } from "../src/report/jsonl";
 import { NAMING_STAGE, QUICK_RECIPE } from "../src/cli/demo-recipe";
 
 jest.setTimeout(300_000);
@@ -18,7 +19,7 @@ test("quick demo over two seeds from --seed 7 with the negatives figure", async 
   let printed = "";
   stdout.on("data", (d) => (printed += String(d)));
   try {
-    const result = await runDemo({ out, seeds: 2, seed: 7, negativesFigure: true }, { out: stdout, err: new PassThrough() }, QUICK_RECIPE);
+    const result = await runDemo({ out, seeds: 2, seed: 7, negativesFigure: true, nproc: 1 }, { out: stdout, err: new PassThrough() }, QUICK_RECIPE);
     expect(result.results.map((r) => r.method)).toEqual(["SFT", "DPO", "S-DPO", "random", "popularity", "cooccurrence"]);
     for (const name of ["sft", "dpo", "sdpo", "random", "popularity", "cooccurrence"]) expect(result.perSeed[name]).toHaveLength(2);
     const sdpo = result.results[2].result as unknown as { seeds: number; perSeed: { hr3: number[] }; hr3: number; intervals: { hr3: [number, number] } };
@@ -49,7 +50,7 @@ test("--resume evaluates the models an interrupted demo saved instead of trainin
   const quiet = { out: new PassThrough(), err: new PassThrough() };
   try {
     // With the naming stage: it continues the SFT model and logs on its own.
-    const first = await runDemo({ out }, quiet, { ...QUICK_RECIPE, naming: NAMING_STAGE });
+    const first = await runDemo({ out, nproc: 1 }, quiet, { ...QUICK_RECIPE, naming: NAMING_STAGE });
     expect(fs.readFileSync(path.join(out, "logs", "sft-naming.jsonl"), "utf8")).toMatch(/"type":"step"/);
     const sftWeights = path.join(out, "sft", "model.safetensors");
     const stamp = fs.statSync(sftWeights).mtimeMs;
@@ -58,7 +59,7 @@ test("--resume evaluates the models an interrupted demo saved instead of trainin
     let log = "";
     const err = new PassThrough();
     err.on("data", (d) => (log += String(d)));
-    const again = await runDemo({ out, resume: true }, { out: new PassThrough(), err }, QUICK_RECIPE);
+    const again = await runDemo({ out, resume: true, nproc: 1 }, { out: new PassThrough(), err }, QUICK_RECIPE);
     expect(log).toMatch(/sft: kept from the earlier run/);
     expect(log).toMatch(/dpo: kept from the earlier run/);
     expect(log).not.toMatch(/sdpo: kept/);
@@ -71,4 +72,41 @@ test("--resume evaluates the models an interrupted demo saved instead of trainin
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
   }
+});
+
+test("--nproc 2 trains the SFT stage on two data-parallel processes: the same global batches as one process", async () => {
+  const root = fs.mkdtempSync(path.join(tmpdir(), "sdpo-demo-ranks-"));
+  // The ranks run the TypeScript sources, compiled by the same swc as jest.
+  const rankCommand = { command: process.execPath, args: ["-r", path.join(__dirname, "distributed", "swc-register.js"), path.join(__dirname, "..", "src", "cli", "demo-sft-rank.ts")] };
+  const recipe = { ...QUICK_RECIPE, baselines: [] };
+  try {
+    let log = "";
+    const err = new PassThrough();
+    err.on("data", (d) => (log += String(d)));
+    const two = await runDemo({ out: path.join(root, "two"), nproc: 2 }, { out: new PassThrough(), err }, recipe, rankCommand);
+    const one = await runDemo({ out: path.join(root, "one"), nproc: 1 }, { out: new PassThrough(), err: new PassThrough() }, recipe);
+    expect(log).toMatch(/sft: 2 data-parallel ranks \(processes\), 16 of each batch's 32 rows on each/);
+    // Rank 0 alone wrote the log: one line per step, each loss the one process's up to float summation order.
+    const losses = (dir: string) => readJsonl(path.join(root, dir, "logs", "sft.jsonl")).filter((e) => e.type === "step").map((e) => e.loss as number);
+    expect(losses("two")).toHaveLength(4);
+    losses("two").forEach((loss, i) => expect(Math.abs(loss - losses("one")[i])).toBeLessThan(1e-3));
+    for (const file of ["config.json", "model.safetensors", "tokenizer.json"]) expect(fs.existsSync(path.join(root, "two", "sft", file))).toBe(true);
+    expect(two.perSeed.sdpo).toHaveLength(1);
+    expect(one.perSeed.sft[0].rows).toBe(two.perSeed.sft[0].rows);
+    // A batch that does not split over the ranks, and ranks on a GPU, are refused before anything is written.
+    await expect(runDemo({ out: path.join(root, "odd"), nproc: 3 }, { out: new PassThrough(), err: new PassThrough() }, recipe, rankCommand)).rejects.toThrow(
+      /--nproc 3: the recipe's sft batch of 32 rows does not split evenly over 3 ranks/
+    );
+    await expect(runDemo({ out: path.join(root, "gpu"), nproc: 2, device: "cuda" }, { out: new PassThrough(), err: new PassThrough() }, recipe)).rejects.toThrow(/--nproc 2: .*CPU processes/);
+    expect(fs.existsSync(path.join(root, "odd"))).toBe(false);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("the demo's SFT runs on 2 ranks where there are 2 cores or more, on CPU", () => {
+  expect(defaultDemoRanks("cpu", 1)).toBe(1);
+  expect(defaultDemoRanks("cpu", 2)).toBe(2);
+  expect(defaultDemoRanks("cpu", 16)).toBe(2);
+  expect(defaultDemoRanks("cuda:0", 16)).toBe(1);
 });

@@ -5,6 +5,7 @@ import { unpack } from "../../src/data/pack";
 import { hash20 } from "../../src/distributed/data_parallel";
 import { readLaunchEnv } from "../../src/distributed/launch_env";
 import { selectRows, shardPositions } from "../../src/distributed/shard";
+import { localRankThreadsEnv } from "../../src/distributed/spawn_local";
 import { resolveDistributed } from "../../src/trainers/options";
 import { TempDir } from "../trainers/fixtures";
 
@@ -98,5 +99,17 @@ describe("the distributed option", () => {
     expect(a).toBeLessThan(1 << 20);
     expect(hash20('{"batchSize":4}')).toBe(a);
     expect(hash20('{"batchSize":5}')).not.toBe(a);
+  });
+});
+
+describe("localRankThreadsEnv", () => {
+  test("each of N ranks gets its share of the cores for BLAS threads, unless the caller chose", () => {
+    expect(localRankThreadsEnv({ PATH: "/bin" }, 2, 2, "openblas-pthreads")).toEqual({ PATH: "/bin", OPENBLAS_NUM_THREADS: "1" });
+    expect(localRankThreadsEnv({}, 2, 16, "openblas-pthreads")).toEqual({ OPENBLAS_NUM_THREADS: "8" });
+    expect(localRankThreadsEnv({}, 4, 2, "openblas-pthreads")).toEqual({ OPENBLAS_NUM_THREADS: "1" });
+    expect(localRankThreadsEnv({ OPENBLAS_NUM_THREADS: "2" }, 2, 2, "openblas-pthreads")).toEqual({ OPENBLAS_NUM_THREADS: "2" });
+    // Another BLAS: the addon's intra-op threads would be every core, so they are the share too.
+    expect(localRankThreadsEnv({}, 2, 16, "other")).toEqual({ OPENBLAS_NUM_THREADS: "8", SDPO_NUM_THREADS: "8" });
+    expect(localRankThreadsEnv({ OMP_NUM_THREADS: "3" }, 2, 16, "other")).toEqual({ OMP_NUM_THREADS: "3", OPENBLAS_NUM_THREADS: "8" });
   });
 });

@@ -17,22 +17,24 @@ import type { MetricName } from "../../eval/outcomes";
 import { formatMetricsTable } from "../../eval/table";
 import { ResampledDataset } from "../../data/resample";
 import { ModelAnswerNegatives } from "../../negatives/model-answers";
-import { integer } from "../flags";
+import { integer, maxThreads } from "../flags";
 import { lineChartSvg, PALETTE } from "../../report/svg-chart";
-import { createModel, loadModel, saveModel } from "../../model/checkpoint";
+import { createModel, loadModel } from "../../model/checkpoint";
 import { presetConfig } from "../../model/config";
 import type { Model } from "../../model/model";
 import type { DeviceName } from "../../native";
 import { plotTrainingCurves } from "../../report/curves";
-import { attachJsonlLog } from "../../report/jsonl";
-import { attachProgress, createProgress, formatDuration } from "../../report/progress";
-import { createTrainer } from "../../trainers";
+import { createProgress, formatDuration } from "../../report/progress";
+import { localRankThreadsEnv, spawnLocalRanks } from "../../distributed/spawn_local";
+import { native } from "../../native";
 import type { PreferenceSource } from "../../trainers/source";
 import type { FitReport, LossName } from "../../trainers/types";
 import { LABELS, METHODS, summarizeDemo, type DemoSummary } from "../demo-summary";
 import { DEMO_RECIPE, demoModelConfig, FULL_RECIPE, QUICK_RECIPE, type DemoRecipe } from "../demo-recipe";
 import { firstRows, itemTokenData, shippedLastfm } from "../demo-data";
 import { disposeModel, UsageError } from "../eval-setup";
+import { trainDemoStage } from "../demo-stage";
+import { DEMO_SFT_JOB_VARIABLE, type DemoSftJob } from "../demo-sft-rank";
 
 export interface DemoArgs {
   out?: string;
@@ -49,6 +51,24 @@ export interface DemoArgs {
   negativesFigure?: boolean;
   /** Continue an interrupted demo in the same --out: models it already saved are evaluated, not trained again. */
   resume?: boolean;
+  /** Data-parallel ranks (processes) of the SFT stage on CPU; default defaultDemoRanks(). The recipe's batch is
+   *  the global one, so N changes the speed and the float sums, not the recipe. */
+  nproc?: number;
+}
+
+/**
+ * The demo's SFT on CPU: 2 data-parallel ranks where there are 2 cores or more. On 2 cores one rank per core
+ * trains 1.27x faster than one process using both (bench/demo/ranks-2026-12-07.md); beyond 2 ranks the gradient
+ * sum of every step (the tied 8,702 x 64 embedding included) would cost more than the cores give.
+ */
+export function defaultDemoRanks(device: string, cores = maxThreads()): number {
+  return device.startsWith("cuda") || cores < 2 ? 1 : 2;
+}
+
+/** How the demo starts a rank of its SFT stage (tests run the TypeScript sources through a register hook). */
+export interface RankCommand {
+  command: string;
+  args: string[];
 }
 
 /** Marks a folder as written by `sdpo demo`, so a re-run may replace it. */
@@ -105,7 +125,7 @@ export interface DemoResult extends Omit<DemoSummary, "lines"> {
   out: string;
 }
 
-export async function runDemo(args: DemoArgs, io: DemoIo = { out: process.stdout, err: process.stderr }, recipeOverride?: DemoRecipe): Promise<DemoResult> {
+export async function runDemo(args: DemoArgs, io: DemoIo = { out: process.stdout, err: process.stderr }, recipeOverride?: DemoRecipe, rankCommand?: RankCommand): Promise<DemoResult> {
   if (args.quick && args.full) throw new UsageError("--quick and --full are two different recipes: give one of them");
   const recipe = recipeOverride ?? (args.quick ? QUICK_RECIPE : args.full ? FULL_RECIPE : DEMO_RECIPE);
   const device = (args.device ?? "cpu") as DeviceName;
@@ -113,6 +133,15 @@ export async function runDemo(args: DemoArgs, io: DemoIo = { out: process.stdout
   if (!Number.isInteger(seedCount) || seedCount < 1 || seedCount > 100) throw new UsageError(`--seeds must be an integer from 1 to 100, got ${String(args.seeds)}`);
   const firstSeed = args.seed ?? recipe.seed;
   if (!Number.isInteger(firstSeed) || firstSeed < 0 || firstSeed > 2 ** 31 - 1) throw new UsageError(`--seed must be an integer from 0 to 2147483647, got ${String(args.seed)}`);
+  const nproc = args.nproc ?? defaultDemoRanks(device);
+  if (!Number.isInteger(nproc) || nproc < 1 || nproc > 64) throw new UsageError(`--nproc must be an integer from 1 to 64, got ${String(args.nproc)}`);
+  if (nproc > 1 && device.startsWith("cuda")) throw new UsageError(`--nproc ${nproc}: the demo's data-parallel ranks are CPU processes; on ${device} it trains in one process (--nproc 1)`);
+  for (const [stage, options] of [["sft", recipe.sft], ["naming", recipe.naming]] as const) {
+    const batchSize = options?.batchSize;
+    if (options && nproc > 1 && (batchSize === undefined || batchSize % nproc !== 0)) {
+      throw new UsageError(`--nproc ${nproc}: the recipe's ${stage} batch of ${batchSize} rows does not split evenly over ${nproc} ranks`);
+    }
+  }
   const out = prepareOutputFolder(args.out ?? "sdpo-demo", args.overwrite ?? false, args.resume ?? false);
   const data = recipe.itemTokens ? await itemTokenData(shippedLastfm(), out) : shippedLastfm();
   // A model folder is saved atomically: one with its config and weights is a finished run.
@@ -153,25 +182,29 @@ export async function runDemo(args: DemoArgs, io: DemoIo = { out: process.stdout
       }
     };
     /** `curves`: validation-loss curves during training (they need the file's K rejected responses). */
-    const trainRun = async (label: string, loss: LossName, options: DemoRecipe["sft"], model: Model, train: PreferenceSource, dir: string, logDir: string, curves = true): Promise<FitReport> => {
-      const trainer = createTrainer(loss, { ...options, model });
-      const progress = attachProgress(trainer, { label, stream: io.err });
-      const logFile = path.join(logDir, "logs", `${label}.jsonl`);
-      const log = attachJsonlLog(trainer, logFile);
-      try {
-        const report = await trainer.fit(train, { eval: curves ? curveEval : undefined, signal: abort.signal });
-        progress.stop();
-        if (report.aborted) throw new Error(`interrupted during ${label} training`);
-        await saveModel(model, dir, { overwrite: true });
-        copyTokenizer(data.tokenizer, dir);
-        plotTrainingCurves([{ label, path: logFile }], path.join(logDir, "plots", `${label}.svg`));
-        say(`${label}: ${report.steps} steps in ${formatDuration(report.seconds)}, final loss ${report.finalLoss.toFixed(4)} -> ${dir}`);
-        return report;
-      } finally {
-        progress.stop();
-        log.close();
-        (trainer as { dispose?: () => void }).dispose?.();
-      }
+    const trainRun = (label: string, loss: LossName, options: DemoRecipe["sft"], model: Model, train: PreferenceSource, dir: string, logDir: string, curves = true): Promise<FitReport> =>
+      trainDemoStage({ label, loss, options, model, train, curveEval: curves ? curveEval : undefined, dir, logDir, tokenizerFile: data.tokenizer, err: io.err, signal: abort.signal });
+    /** The SFT stage (and the naming stage) on `nproc` data-parallel ranks, each a process of its own. */
+    const trainSftOnRanks = async (seed: number, seedDir: string): Promise<void> => {
+      const job: DemoSftJob = {
+        train: data.train,
+        valid: data.valid,
+        tokenizer: data.tokenizer,
+        recipe: { subsequences: recipe.subsequences, copyRows: recipe.copyRows, skipRows: recipe.skipRows, trainRows: recipe.trainRows, namingRows: recipe.namingRows, curveEvalRows: recipe.curveEvalRows },
+        sft: { ...recipe.sft, seed },
+        naming: recipe.naming ? { ...recipe.naming, seed } : undefined,
+        shape,
+        seed,
+        device,
+        dir: path.join(seedDir, "sft"),
+        logDir: seedDir,
+      };
+      const rank = rankCommand ?? { command: process.execPath, args: [...process.execArgv, require.resolve("../demo-sft-rank")] };
+      const env = localRankThreadsEnv({ ...process.env, [DEMO_SFT_JOB_VARIABLE]: JSON.stringify(job) }, nproc, maxThreads(), native().buildInfo().blasThreading);
+      say(`sft: ${nproc} data-parallel ranks (processes), ${recipe.sft.batchSize! / nproc} of each batch's ${recipe.sft.batchSize} rows on each`);
+      const result = await spawnLocalRanks(rank.command, rank.args, nproc, undefined, env, io.err === process.stderr ? undefined : io.err);
+      if (abort.signal.aborted || result.status === 130) throw new Error("interrupted during sft training");
+      if (result.status !== 0) throw new Error(`sft on ${nproc} data-parallel ranks failed: exit statuses ${result.statuses.join(", ")} (their messages are above)`);
     };
     const evaluateFolder = async (label: string, dir: string, seed: number): Promise<EvalResult> => {
       if (abort.signal.aborted) throw new Error("interrupted during evaluation");
@@ -215,6 +248,7 @@ export async function runDemo(args: DemoArgs, io: DemoIo = { out: process.stdout
       const withSeed = (o: DemoRecipe["sft"]) => ({ ...o, seed });
       await timed("train sft", async () => {
         if (saved(path.join(seedDir, "sft"))) return say(`sft: kept from the earlier run in ${path.join(seedDir, "sft")}`);
+        if (nproc > 1) return await trainSftOnRanks(seed, seedDir);
         const sft = createModel(shape, { device, seed }) as unknown as Model;
         try {
           await trainRun("sft", "sft", withSeed(recipe.sft), sft, sftTrain, path.join(seedDir, "sft"), seedDir);
@@ -309,12 +343,6 @@ function negativesFigureSvg(points: { k: number; result: EvalResult }[]): string
   );
 }
 
-/** Model folders should open with `sdpo eval` and in Hugging Face tools: they need the tokenizer. */
-function copyTokenizer(tokenizerFile: string, folder: string): void {
-  const target = path.join(folder, "tokenizer.json");
-  if (!fs.existsSync(target)) fs.copyFileSync(tokenizerFile, target);
-}
-
 export const demoCommand: CommandModule<object, DemoArgs> = {
   command: "demo",
   describe: "Train SFT, DPO and S-DPO on the shipped LastFM sample and compare them (HR@1, ValidRatio, HR@3, NDCG@3, ...)",
@@ -327,6 +355,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .option("device", { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" })
       .option("seeds", { ...integer("seeds", "train and evaluate the recipe with N seeds; the table pools them (mean, interval over rows)", { min: 1, max: 100 }), default: 1 })
       .option("seed", { ...integer("seed", "the first seed (the recipe's is 42); demos with other first seeds can be pooled with bench/demo/pool.js", { min: 0, max: 2 ** 31 - 1 }) })
+      .option("nproc", integer("nproc", "SFT on N data-parallel CPU processes (default: 2 with 2 cores or more, else 1; 1 on CUDA)", { min: 1, max: 64 }))
       .option("resume", { type: "boolean", describe: "continue an interrupted demo in --out: models it already saved are evaluated, not trained again" })
       .option("negatives-figure", { type: "boolean", describe: "also train S-DPO with K = 1, 3, 7, 15 from the first seed's SFT checkpoint (plots/negatives.svg)" }) as never,
   handler: async (args) => {

@@ -13,7 +13,7 @@ import { presetConfig, readConfigFile } from "../../model/config";
 import { Model } from "../../model/model";
 import { native, type DeviceName, type ModelDType } from "../../native";
 import { readLaunchEnv } from "../../distributed/launch_env";
-import { spawnLocalRanks } from "../../distributed/spawn_local";
+import { localRankThreadsEnv, spawnLocalRanks } from "../../distributed/spawn_local";
 import { attachJsonlLog, attachProgress, trimJsonlAfterStep } from "../../report";
 import { createTrainer, LOSS_NAMES } from "../../trainers/registry";
 import { findTrainingDataRecord, latestCheckpoint, otherRunIn, readMarker, recordTrainingData, sha256OfFile } from "../../trainers/run_dir";
@@ -23,7 +23,7 @@ import { fillFromRecord, readRunArgs, writeRunArgs } from "../run-args";
 import { fillFromCheckpoint, trainerOptionsFromFlags, TrainUsageError, withTrainerFlags } from "../train-flags";
 import { recordResampleFlags, resolveResampleFlags, trainingRows } from "../train-resample";
 import { resolveDataArg, resolveTokenizerArg } from "../data-arg";
-import { checkOutputPath, integer, outputPath, real } from "../flags";
+import { checkOutputPath, integer, maxThreads, outputPath, real } from "../flags";
 import { defaultNegatives, OPTION_RECORDS, type TrainerFlagValues } from "../../trainers/option-records";
 import type { FitReport, LossName, TrainerOptions } from "../../trainers/types";
 
@@ -131,7 +131,9 @@ export async function runTrain(args: TrainArgs): Promise<TrainOutcome> {
   if (args.nproc !== undefined) {
     if (launch) throw new TrainUsageError(`--nproc: this process is already rank ${launch.rank} of ${launch.worldSize} (WORLD_SIZE is set by a launcher); drop --nproc`);
     if (!Number.isInteger(args.nproc) || args.nproc < 1) throw new TrainUsageError(`--nproc must be a whole number >= 1, got ${args.nproc}`);
-    const result = await spawnLocalRanks(process.execPath, [...process.execArgv, ...rankArgv(process.argv.slice(1))], args.nproc, args.masterPort);
+    const onCuda = (args.device ?? "cpu").startsWith("cuda");
+    const env = onCuda ? process.env : localRankThreadsEnv(process.env, args.nproc, maxThreads(), native().buildInfo().blasThreading);
+    const result = await spawnLocalRanks(process.execPath, [...process.execArgv, ...rankArgv(process.argv.slice(1))], args.nproc, args.masterPort, env);
     // Ctrl-C reaches every rank: each stops cleanly (130) and the run is stopped, not failed.
     if (result.statuses.includes(130) && result.statuses.every((s) => s === 0 || s === 130)) return { status: "stopped" };
     if (result.status !== 0) throw new TrainUsageError(`${result.statuses.filter((s) => s !== 0).length} of ${args.nproc} ranks failed (see their messages above)`);
