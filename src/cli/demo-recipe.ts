@@ -70,9 +70,12 @@ export interface DemoRecipe {
  * helped (weight-decay-2026-12-06.md), and 12 epochs instead of 8 helped most (epochs-decay-skip-rpo-2026-12-06.md):
  * after 8 epochs the worst seed still answered with a history item on 13 % of its own training rows, an unfinished
  * copy behaviour; at 12 epochs with decay 0.2 its ValidRatio went from 0.760 to 0.865. Skip rows and a third layer
- * did not help. DPO and S-DPO then run 8,192 examples from the SFT checkpoint at lr 1e-4, with the chosen answers'
- * NLL (chosenNllWeight 5, RPO), which takes most of the 2-3 points of ValidRatio the stage cost without it. Over
- * seeds 42-44: S-DPO HR@1 0.853 [0.82, 0.89], ValidRatio 0.860 (bench/demo/results-3-seeds-2026-12-06-night.md).
+ * did not help, nor did lr 1e-2 or batch 64 (lr-batch-answer-negatives-2026-12-07.md). The SFT stage runs on 2
+ * data-parallel ranks on a 2-core machine (`sdpo demo --nproc`), 1.27x the examples per second of one process, and
+ * the time won went into 15 epochs instead of 12. DPO and S-DPO then run 8,192 examples from the SFT checkpoint at
+ * lr 1e-4, with the chosen answers' NLL (chosenNllWeight 5, RPO), which takes most of the 2-3 points of ValidRatio
+ * the stage cost without it. Over seeds 42-44: S-DPO HR@1 0.894 [0.86, 0.92], ValidRatio 0.895, 12-14 minutes a seed
+ * on 2 cores (bench/demo/results-3-seeds-2026-12-07.md).
  */
 export const DEMO_RECIPE: DemoRecipe = {
   preset: "tiny",
@@ -92,7 +95,7 @@ export const DEMO_RECIPE: DemoRecipe = {
   negativesFigure: [1, 3, 7, 15],
   baselines: ["random", "popularity", "cooccurrence", "sasrec"],
   sasrecEpochs: 3,
-  sft: { learningRate: 6e-3, weightDecay: 0.2, numTrainEpochs: 12, batchSize: 32, warmupRatio: 0.03, lrSchedulerType: "cosine", evalSteps: 0, seed: 42 },
+  sft: { learningRate: 6e-3, weightDecay: 0.2, numTrainEpochs: 15, batchSize: 32, warmupRatio: 0.03, lrSchedulerType: "cosine", evalSteps: 0, seed: 42 },
   // Off: NAMING_STAGE moved ValidRatio by -0.011, -0.019 and +0.049 on seeds 42, 43, 44 (list-term-2026-12-06.md).
   naming: undefined,
   namingRows: undefined,
@@ -106,9 +109,9 @@ export const NAMING_STAGE: DemoRunOptions = {
   listWeight: 2, negatives: 19, learningRate: 1e-3, numTrainEpochs: 1, batchSize: 32, warmupRatio: 0.03, lrSchedulerType: "cosine", evalSteps: 0, seed: 42,
 };
 
-/** `sdpo demo --full`: the default recipe with 24 SFT epochs instead of 12 (about twice the time). More epochs were
- *  the lever that moved ValidRatio most (bench/recipe/epochs-decay-skip-rpo-2026-12-06.md); over seeds 42-44, S-DPO
- *  HR@1 0.925 [0.90, 0.95], ValidRatio 0.928 (bench/demo/results-full-2026-12-06-night.md). */
+/** `sdpo demo --full`: the default recipe with 24 SFT epochs instead of 15 (about 1.6 times the time). More epochs
+ *  were the lever that moved ValidRatio most (bench/recipe/epochs-decay-skip-rpo-2026-12-06.md); over seeds 42-44,
+ *  trained in one process, S-DPO HR@1 0.925 [0.90, 0.95], ValidRatio 0.928 (bench/demo/results-full-2026-12-06-night.md). */
 export const FULL_RECIPE: DemoRecipe = {
   ...DEMO_RECIPE,
   sft: { ...DEMO_RECIPE.sft, numTrainEpochs: 24 },

@@ -39,7 +39,7 @@ import { DEMO_SFT_JOB_VARIABLE, type DemoSftJob } from "../demo-sft-rank";
 export interface DemoArgs {
   out?: string;
   quick?: boolean;
-  /** The longer recipe (FULL_RECIPE: 24 SFT epochs). */
+  /** The longer recipe (FULL_RECIPE: 24 SFT epochs instead of 15). */
   full?: boolean;
   overwrite?: boolean;
   device?: string;
@@ -350,7 +350,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     y
       .option("out", { type: "string", default: "sdpo-demo", describe: "output folder (model folders sft/, dpo/, sdpo/, logs/, plots/)" })
       .option("quick", { type: "boolean", describe: "a smoke run of under a minute (128 training rows, one epoch each, 32 test rows)" })
-      .option("full", { type: "boolean", describe: "the longer recipe: 24 SFT epochs instead of 12 (about twice the time; higher ValidRatio)" })
+      .option("full", { type: "boolean", describe: "the longer recipe: 24 SFT epochs instead of 15 (about 1.6 times the time; higher ValidRatio)" })
       .option("overwrite", { type: "boolean", describe: "write into a non-empty folder not made by the demo (only the demo's own entries are replaced)" })
       .option("device", { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" })
       .option("seeds", { ...integer("seeds", "train and evaluate the recipe with N seeds; the table pools them (mean, interval over rows)", { min: 1, max: 100 }), default: 1 })
