@@ -1,8 +1,8 @@
 /**
- * `sdpo demo`: the paper's ablation in miniature on the shipped LastFM sample. Trains a small decoder
- * from scratch with SFT, then DPO and S-DPO each from the SFT checkpoint, evaluates all three on the
- * held-out split and prints HR@1 / ValidRatio / HR@3 / NDCG@3 ... as a table. Leaves Hugging Face model
- * folders sft/, dpo/, sdpo/, JSONL logs (logs/) and curve plots (plots/) under the output folder.
+ * `sdpo demo`: the paper's ablation in miniature on the shipped LastFM sample. Trains a small decoder from
+ * scratch with SFT (on data-parallel CPU processes, `--nproc`), then DPO and S-DPO each from the SFT checkpoint,
+ * evaluates all three on the held-out split and prints HR@1 / ValidRatio / HR@3 / NDCG@3 ... as a table. Leaves
+ * Hugging Face model folders sft/, dpo/, sdpo/, JSONL logs (logs/) and curve plots (plots/) under the output folder.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -319,7 +319,7 @@ export async function runDemo(args: DemoArgs, io: DemoIo = { out: process.stdout
     fs.writeFileSync(path.join(out, "results.md"), lines.join("\n") + "\n");
     fs.writeFileSync(
       path.join(out, "results.json"),
-      JSON.stringify({ recipe: { ...recipe }, seeds, testRows, seconds, results, comparisons, negatives, perSeed }, null, 2) + "\n"
+      JSON.stringify({ recipe: { ...recipe }, seeds, nproc, testRows, seconds, results, comparisons, negatives, perSeed }, null, 2) + "\n"
     );
     return { results, perSeed, comparisons, negatives, seconds, out };
   } finally {
