@@ -81,11 +81,12 @@ test("--nproc 2 trains the SFT stage on two data-parallel processes: the same gl
   const recipe = { ...QUICK_RECIPE, baselines: [] };
   try {
     let log = "";
-    const err = new PassThrough();
-    err.on("data", (d) => (log += String(d)));
+    // Not a stream: an object with write() is enough for the ranks' output too.
+    const err = { write: (chunk: unknown) => ((log += String(chunk)), true) } as unknown as NodeJS.WritableStream;
     const two = await runDemo({ out: path.join(root, "two"), nproc: 2 }, { out: new PassThrough(), err }, recipe, rankCommand);
     const one = await runDemo({ out: path.join(root, "one"), nproc: 1 }, { out: new PassThrough(), err: new PassThrough() }, recipe);
     expect(log).toMatch(/sft: 2 data-parallel ranks \(processes\), 16 of each batch's 32 rows on each/);
+    expect(log).toMatch(/sft: 4 steps in .*final loss/); // rank 0's own lines
     // Rank 0 alone wrote the log: one line per step, each loss the one process's up to float summation order.
     const losses = (dir: string) => readJsonl(path.join(root, dir, "logs", "sft.jsonl")).filter((e) => e.type === "step").map((e) => e.loss as number);
     expect(losses("two")).toHaveLength(4);

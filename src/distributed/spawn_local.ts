@@ -72,8 +72,9 @@ export async function spawnLocalRanks(
       },
     });
     if (output) {
-      child.stdout?.pipe(output, { end: false });
-      child.stderr?.pipe(output, { end: false });
+      // Written chunk by chunk: `output` need only have write() (a caller's quiet stub, a test's collector).
+      child.stdout?.on("data", (chunk: Buffer) => output.write(chunk));
+      child.stderr?.on("data", (chunk: Buffer) => output.write(chunk));
     }
     return new Promise<number>((resolve) => {
       child.once("error", (err) => {
