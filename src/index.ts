@@ -128,7 +128,7 @@ export { itemPopularity, readItemPopularity, popularityBias, popularityBiasJson,
 export type { ItemPopularity, PopularityBias, PopularityBiasOmitted, PopularityBiasResult, Top1Bias } from "./eval";
 export type { PopularityBiasJson, JsonOf, Top1IntervalName } from "./eval/popularity-bias";
 export { runDemo } from "./cli/commands/demo";
-export type { DemoArgs, DemoResult, DemoIo } from "./cli/commands/demo";
+export type { DemoArgs, DemoResult, DemoIo, RankCommand } from "./cli/commands/demo";
 export type { DemoSummary } from "./cli/demo-summary";
 export type { DemoRecipe, DemoRunOptions } from "./cli/demo-recipe";
 export { attachProgress, createProgress, attachJsonlLog, openJsonl, readJsonl, plotTrainingCurves, lineChartSvg } from "./report";
