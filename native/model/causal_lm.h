@@ -26,8 +26,10 @@ class CausalLMImpl : public torch::nn::Module {
 
   // [R] summed log-prob of each response given its prompt (model dtype; float32 for 16-bit models),
   // differentiable. Prompts are encoded once. token_logps (optional out): per-token log-probs packed
-  // like response_ids.
-  torch::Tensor score(const PackedResponses& batch, torch::Tensor* token_logps = nullptr);
+  // like response_ids. first_tokens (optional): the log-probs of other tokens in place of each response's
+  // first one (same prompt, same position), read from the row the LM head computes for that token.
+  torch::Tensor score(const PackedResponses& batch, torch::Tensor* token_logps = nullptr,
+                      FirstTokenLogps* first_tokens = nullptr);
   // The same, the plain way: each prompt+response concatenated, full forward, full-vocabulary log_softmax.
   torch::Tensor score_plain(const PackedResponses& batch, torch::Tensor* token_logps = nullptr);
 

@@ -75,6 +75,14 @@ struct PackedResponses {
   torch::Tensor response_prompt;   // [R] index of each response's prompt in [0, P)
 };
 
+// Log-probs of alternative first tokens: for response r, log p(labels[r, m] | its prompt), the
+// distribution its own first token is drawn from (sft's list smoothing reads the other candidates'
+// first tokens there without scoring them as responses).
+struct FirstTokenLogps {
+  torch::Tensor labels;  // [R, M] int64 on the CPU, token ids; -1 = none
+  torch::Tensor logps;   // out: [R, M] float32 (model dtype for 32/64-bit models), differentiable; 0 where labels is -1
+};
+
 }  // namespace sdpo::model
 
 namespace sdpo::model {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "model/causal_lm.h"
+#include "argument_errors.h"
 #include "ops/losses.h"
 
 namespace sdpo::model {
@@ -35,6 +36,35 @@ torch::Tensor head_logprobs(const torch::Tensor& hidden, const torch::Tensor& we
   return sdpo::ops::token_logprobs(hidden, weight, labels);
 }
 
+// Log-probs of labels [N, M] (-1: none, read as 0) under the LM head's full softmax of each row of
+// `hidden` [N, D]: M tokens per row. The [N, vocab] logits are materialised: N is a batch's first tokens.
+torch::Tensor head_logprobs_of(const torch::Tensor& hidden, const torch::Tensor& weight, const torch::Tensor& labels) {
+  const auto dt = hidden.scalar_type();
+  const bool half = dt == torch::kHalf || dt == torch::kBFloat16;
+  torch::Tensor h = half ? hidden.to(torch::kFloat) : hidden;
+  torch::Tensor w = half ? weight.to(torch::kFloat) : weight;
+  torch::Tensor log_probs = torch::log_softmax(h.matmul(w.t()), -1);  // [N, vocab]
+  torch::Tensor none = labels.lt(0);
+  return log_probs.gather(1, labels.masked_fill(none, 0)).masked_fill(none, 0.0);
+}
+
+void validate_first_token_labels(const torch::Tensor& labels, int64_t R, int64_t vocab_size) {
+  if (!labels.defined() || labels.dim() != 2 || labels.size(0) != R) {
+    throw RangeError("first-token labels must be [R, M] with R = " + std::to_string(R) + " responses");
+  }
+  if (labels.scalar_type() != torch::kLong || !labels.device().is_cpu()) {
+    throw TypeError("first-token labels must be int64 on the CPU");
+  }
+  auto l = labels.contiguous();
+  const int64_t* v = l.data_ptr<int64_t>();
+  for (int64_t i = 0; i < l.numel(); ++i) {
+    if (v[i] < -1 || v[i] >= vocab_size) {
+      throw RangeError("first-token label " + std::to_string(v[i]) + " (entry " + std::to_string(i) +
+                       ") is neither -1 nor a token id in [0, " + std::to_string(vocab_size) + ")");
+    }
+  }
+}
+
 struct Span {
   int64_t begin, length;
 };
@@ -48,11 +78,12 @@ std::vector<Span> spans(const torch::Tensor& offsets) {
 
 }  // namespace
 
-torch::Tensor CausalLMImpl::score(const PackedResponses& batch, torch::Tensor* token_logps) {
+torch::Tensor CausalLMImpl::score(const PackedResponses& batch, torch::Tensor* token_logps, FirstTokenLogps* first_tokens) {
   validate_packed_responses(batch, config_.vocab_size);
   const auto prompts = spans(batch.prompt_offsets);
   const auto responses = spans(batch.response_offsets);
   const int64_t P = prompts.size(), R = responses.size();
+  if (first_tokens) validate_first_token_labels(first_tokens->labels, R, config_.vocab_size);
   const torch::Tensor prompt_ids = batch.prompt_ids.contiguous(), response_ids = batch.response_ids.contiguous();
   const int64_t* prompt_tok = prompt_ids.data_ptr<int64_t>();
   const int64_t* resp_tok = response_ids.data_ptr<int64_t>();
@@ -65,6 +96,7 @@ torch::Tensor CausalLMImpl::score(const PackedResponses& batch, torch::Tensor* t
   auto cpu_long = torch::TensorOptions().dtype(torch::kLong);
   if (R == 0) {
     if (token_logps) *token_logps = torch::zeros({0}, torch::TensorOptions().device(dev).dtype(dtype()));
+    if (first_tokens) first_tokens->logps = torch::zeros({0, first_tokens->labels.size(1)}, torch::TensorOptions().device(dev).dtype(dtype()));
     return torch::zeros({0}, torch::TensorOptions().device(dev).dtype(dtype()));
   }
 
@@ -161,6 +193,10 @@ torch::Tensor CausalLMImpl::score(const PackedResponses& batch, torch::Tensor* t
   labels.insert(labels.end(), rest_labels.begin(), rest_labels.end());
   order.insert(order.end(), rest_pos.begin(), rest_pos.end());
   torch::Tensor logps = head_logprobs(hidden, head_weight(), to_dev(labels));  // [N] in `order`
+  if (first_tokens) {
+    // Responses are never empty, so the first R rows of `hidden` are their first tokens', in response order.
+    first_tokens->logps = head_logprobs_of(hidden.narrow(0, 0, R), head_weight(), first_tokens->labels.to(dev));
+  }
 
   // Back to response_ids order, then summed per response.
   std::vector<int64_t> inverse(N);

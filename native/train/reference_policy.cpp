@@ -26,7 +26,9 @@ const char* referenceModeName(ReferenceMode mode) {
 Scorers makeScorers(const std::shared_ptr<model::CausalLMImpl>& model, LossKind loss, ReferenceMode mode) {
   std::shared_ptr<model::CausalLMImpl> m = model;
   Scorers scorers;
-  scorers.policy = [m](const model::PackedResponses& r, torch::Tensor* tokens) { return m->score(r, tokens); };
+  scorers.policy = [m](const model::PackedResponses& r, torch::Tensor* tokens, model::FirstTokenLogps* first) {
+    return m->score(r, tokens, first);
+  };
   if (loss == LossKind::SFT) {
     // sft has no reference policy: nothing to clone or switch off.
     scorers.reference = [](const model::PackedResponses&) -> torch::Tensor {

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "argument_errors.h"
 #include "ops/device_checks.h"
@@ -41,6 +42,51 @@ struct ExampleIndex {
     return per_response.index_select(0, rejected).reshape({B, K});
   }
 };
+
+// The batch with only its chosen responses (example b's is response b), no negatives.
+StepBatch chosenResponsesOnly(const StepBatch& batch) {
+  const auto& r = batch.responses;
+  const int64_t B = batch.chosen_index.size(0);
+  const int64_t* c = batch.chosen_index.data_ptr<int64_t>();
+  const int64_t* off = r.response_offsets.data_ptr<int64_t>();
+  const int64_t* ids = r.response_ids.data_ptr<int64_t>();
+  const int64_t* owner = r.response_prompt.data_ptr<int64_t>();
+  std::vector<int64_t> kept_ids, kept_offsets{0}, kept_owner;
+  for (int64_t b = 0; b < B; ++b) {
+    kept_ids.insert(kept_ids.end(), ids + off[c[b]], ids + off[c[b] + 1]);
+    kept_offsets.push_back(static_cast<int64_t>(kept_ids.size()));
+    kept_owner.push_back(owner[c[b]]);
+  }
+  StepBatch out;
+  out.responses = {r.prompt_ids, r.prompt_offsets, torch::tensor(kept_ids, torch::kLong),
+                   torch::tensor(kept_offsets, torch::kLong), torch::tensor(kept_owner, torch::kLong)};
+  out.chosen_index = torch::arange(B, torch::kLong);
+  out.rejected_index = torch::empty({B, 0}, torch::kLong);
+  return out;
+}
+
+// [R', 1 + K] first-token labels for scoring `scored_chosen` (each example's chosen response among R' scored
+// ones): the row of example b's chosen response holds the first token of its chosen response, then of each of
+// its negatives in `batch` (-1 where a negative is masked); the other rows are all -1.
+torch::Tensor candidateFirstTokens(const StepBatch& batch, const torch::Tensor& scored_chosen, int64_t scored_responses) {
+  const int64_t B = batch.chosen_index.size(0), K = batch.rejected_index.size(1);
+  const int64_t* c = batch.chosen_index.data_ptr<int64_t>();
+  const int64_t* rej = batch.rejected_index.data_ptr<int64_t>();
+  const int64_t* sc = scored_chosen.data_ptr<int64_t>();
+  const int64_t* off = batch.responses.response_offsets.data_ptr<int64_t>();
+  const int64_t* ids = batch.responses.response_ids.data_ptr<int64_t>();
+  torch::Tensor labels = torch::full({scored_responses, 1 + K}, -1, torch::kLong);
+  int64_t* l = labels.data_ptr<int64_t>();
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t* row = l + sc[b] * (1 + K);
+    row[0] = ids[off[c[b]]];
+    for (int64_t k = 0; k < K; ++k) {
+      const int64_t j = rej[b * K + k];
+      if (j >= 0) row[1 + k] = ids[off[j]];
+    }
+  }
+  return labels;
+}
 
 }  // namespace
 
@@ -133,6 +179,12 @@ TrainStep::TrainStep(Scorers scorers, std::vector<NamedTensor> trainable, TrainS
   if (options_.list_weight > 0 && options_.loss != LossKind::SFT) {
     throw RangeError(std::string("listWeight is a term of the sft loss, not of ") + lossKindName(options_.loss));
   }
+  if (!std::isfinite(options_.list_smoothing) || options_.list_smoothing < 0) {
+    throw RangeError("listSmoothing must be a finite number >= 0");
+  }
+  if (options_.list_smoothing > 0 && options_.loss != LossKind::SFT) {
+    throw RangeError(std::string("listSmoothing is a term of the sft loss, not of ") + lossKindName(options_.loss));
+  }
   if (!std::isfinite(options_.chosen_nll_weight) || options_.chosen_nll_weight < 0) {
     throw RangeError("chosenNllWeight must be a finite number >= 0");
   }
@@ -167,14 +219,26 @@ TrainStep::Forward TrainStep::forward(const StepBatch& batch, bool with_grad) {
   if (!with_grad) no_grad.emplace();
 
   if (options_.loss == LossKind::SFT) {
+    const bool smoothing = options_.list_smoothing > 0;
+    if ((options_.list_weight > 0 || smoothing) && K < 1) {
+      throw RangeError(std::string("sft: the candidate-list term (") + (smoothing ? "listSmoothing" : "listWeight") +
+                       " > 0) needs the other candidates as negatives");
+    }
+    // Without the list term, only the chosen responses are scored: the negatives' first tokens are read at
+    // the chosen ones' first positions.
+    const StepBatch scored = options_.list_weight > 0 ? batch : chosenResponsesOnly(batch);
+    model::FirstTokenLogps first_tokens;
+    if (smoothing) {
+      first_tokens.labels = candidateFirstTokens(batch, scored.chosen_index, scored.responses.response_offsets.size(0) - 1);
+    }
     torch::Tensor token_logps;
-    torch::Tensor sequence_logps = scorers_.policy(responses, &token_logps);
-    if (!token_logps.defined() || token_logps.dim() != 1 || token_logps.size(0) != responses.response_ids.numel()) {
+    torch::Tensor sequence_logps = scorers_.policy(scored.responses, &token_logps, smoothing ? &first_tokens : nullptr);
+    if (!token_logps.defined() || token_logps.dim() != 1 || token_logps.size(0) != scored.responses.response_ids.numel()) {
       throw std::runtime_error("sft: the model returned no per-token log-probs for the responses");
     }
     // Positions of the chosen responses' tokens in response_ids (token_logps is packed like it).
-    const int64_t* off = responses.response_offsets.data_ptr<int64_t>();
-    const int64_t* c = batch.chosen_index.data_ptr<int64_t>();
+    const int64_t* off = scored.responses.response_offsets.data_ptr<int64_t>();
+    const int64_t* c = scored.chosen_index.data_ptr<int64_t>();
     std::vector<int64_t> positions;
     for (int64_t b = 0; b < B; ++b) {
       for (int64_t p = off[c[b]]; p < off[c[b] + 1]; ++p) positions.push_back(p);
@@ -183,8 +247,14 @@ TrainStep::Forward TrainStep::forward(const StepBatch& batch, bool with_grad) {
     auto index = torch::tensor(positions, torch::kLong).to(token_logps.device());
     torch::Tensor chosen_tokens = lossPrecision(token_logps).index_select(0, index);
     out.loss = -chosen_tokens.mean();
+    if (smoothing) {
+      // [B, 1 + K] rows of the chosen responses; -1 labels gave 0, so the mean divides by the real ones.
+      torch::Tensor rows = first_tokens.labels.index_select(0, scored.chosen_index);
+      torch::Tensor listed = rows.ge(0).sum(1).to(token_logps.device());
+      torch::Tensor logps = lossPrecision(first_tokens.logps).index_select(0, scored.chosen_index.to(token_logps.device()));
+      out.loss = out.loss + options_.list_smoothing * (-(logps.sum(1) / listed.to(logps.scalar_type()))).mean();
+    }
     if (options_.list_weight > 0) {
-      if (K < 1) throw RangeError("sft: the candidate-list term (listWeight > 0) needs the other candidates as negatives");
       torch::Tensor logps = lossPrecision(sequence_logps);
       const ExampleIndex at(batch, logps.device());
       torch::Tensor list_nll = ops::candidate_list_nll(at.chosenOf(logps), at.rejectedOf(logps), at.mask);  // [B]
@@ -198,7 +268,7 @@ TrainStep::Forward TrainStep::forward(const StepBatch& batch, bool with_grad) {
     return out;
   }
 
-  torch::Tensor policy = lossPrecision(scorers_.policy(responses, nullptr));
+  torch::Tensor policy = lossPrecision(scorers_.policy(responses, nullptr, nullptr));
   torch::Tensor reference;
   if (batch.reference_logps.defined()) {
     reference = batch.reference_logps.to(policy.options());

@@ -7,6 +7,8 @@
 //   reference log-probs = reference(responses)     [R], no grad (or precomputed, passed in)
 //   sft : mean over chosen tokens of -log p(token)   (token log-probs from the policy)
 //         + list_weight * mean over examples of candidate_list_nll(chosen, rejected, mask)  (when list_weight > 0)
+//         + list_smoothing * mean over examples of -(mean over the chosen and its negatives of the log-prob of
+//           their first token in place of the chosen one's)  (when list_smoothing > 0)
 //   dpo : dpo_loss(chosen, rejected[:, 0])           (K = 1)
 //   sdpo: sdpo_loss(chosen, rejected, mask)           (mask: rejected_index >= 0)
 //   napo: napo_loss(chosen, rejected, margin, mask)   (S-DPO with a reward margin per negative)
@@ -51,10 +53,11 @@ struct StepStats {
   bool optimizer_step = false;
 };
 
-// policy(responses, token_logps_out): [R] log-probs with grad; fills *token_logps_out when given.
+// policy(responses, token_logps_out, first_tokens): [R] log-probs with grad; fills *token_logps_out and
+// first_tokens->logps when given (CausalLMImpl::score).
 // reference(responses): [R] log-probs of the reference policy (called under NoGradGuard).
 struct Scorers {
-  std::function<torch::Tensor(const model::PackedResponses&, torch::Tensor*)> policy;
+  std::function<torch::Tensor(const model::PackedResponses&, torch::Tensor*, model::FirstTokenLogps*)> policy;
   std::function<torch::Tensor(const model::PackedResponses&)> reference;
 };
 
@@ -76,6 +79,12 @@ struct TrainStepOptions {
   // sft only: weight of the candidate-list term (ops::candidate_list_nll over the chosen response and the
   // batch's negatives, which are then the row's other candidates); 0: plain token cross-entropy.
   double list_weight = 0.0;
+  // sft only: label smoothing toward the candidate list. The first token of every listed candidate (the chosen
+  // response and the batch's negatives) is a target too, with this weight shared among them, so each row keeps
+  // asking for probability on the list while cross-entropy ranks the chosen one first. Unlike list_weight, its
+  // push on a listed token stops at a share of the mass (about list_smoothing / (1 + K) of it). The negatives are
+  // read at the chosen response's first position, not scored as responses. 0: off.
+  double list_smoothing = 0.0;
   // dpo / sdpo / napo: weight of the chosen responses' token NLL added to the preference loss (RPO; TRL's
   // rpo_alpha). Pushing negatives down moves probability to every other answer, the chosen one's included
   // only in part; the NLL keeps the chosen answer's likelihood up. 0: the preference loss alone.

@@ -6,7 +6,7 @@ import type { NativeModel, PackedResponsesInput, SafetensorsDType } from "./mode
 export interface TrainBatchInput extends PackedResponsesInput {
   /** [B] index of each example's chosen response in [0, R). */
   chosenIndex: Int32Array;
-  /** [B * K] indices of each example's negatives, row-major; -1 = no negative there. Empty for sft without listWeight. */
+  /** [B * K] indices of each example's negatives, row-major; -1 = no negative there. Empty for sft without listWeight or listSmoothing. */
   rejectedIndex: Int32Array;
   /** [R] reference log-probs computed earlier (referenceMode "precomputed"). */
   referenceLogps?: Float64Array;
@@ -19,6 +19,8 @@ export interface NativeTrainerOptions {
   beta?: number;
   /** sft only: weight of the candidate-list term over the chosen response and the negatives (default 0). */
   listWeight?: number;
+  /** sft only: label smoothing toward the first tokens of the chosen response and the negatives (default 0). */
+  listSmoothing?: number;
   /** dpo / sdpo / napo: weight of the chosen responses' token NLL added to the loss (RPO; default 0). */
   chosenNllWeight?: number;
   weightDecay?: number;

@@ -95,6 +95,11 @@ export function defaultNegatives(loss: LossName): number {
   return isListwise(loss) ? 3 : loss === "dpo" ? 1 : 0;
 }
 
+/** sft reads each row's other candidates as negatives when one of its candidate-list terms is on. */
+export function usesCandidateNegatives(options: { listWeight?: number; listSmoothing?: number }): boolean {
+  return (options.listWeight ?? 0) > 0 || (options.listSmoothing ?? 0) > 0;
+}
+
 const isPooled = (sampling: NegativeSampling | undefined) => sampling === "pool" || sampling === "hard";
 
 /** A plain option's single flag, filled from the checkpoint on resume. */
@@ -128,6 +133,19 @@ export const OPTION_RECORDS: { readonly [K in OptionName]: OptionRecord<K> } = {
       value: { real: { min: 0 } },
     }),
   },
+  listSmoothing: {
+    default: 0,
+    check: (v, { loss }) => {
+      const weight = check("listSmoothing", v!, nonNegative, "a finite number >= 0");
+      if (weight > 0 && loss !== "sft") throw new RangeError(`listSmoothing is a term of the sft loss, not of ${loss}`);
+      return weight;
+    },
+    native: true,
+    cli: plainFlag({
+      flag: "list-smoothing", help: "sft: label smoothing toward the listed candidates' first tokens (default 0; needs --negatives, all other candidates)",
+      value: { real: { min: 0 } },
+    }),
+  },
   chosenNllWeight: {
     default: 0,
     check: (v, { loss }) => {
@@ -146,8 +164,8 @@ export const OPTION_RECORDS: { readonly [K in OptionName]: OptionRecord<K> } = {
     check: (negatives, { loss, resolved }) => {
       if (loss === "dpo" && negatives !== 1) throw new RangeError(`dpo uses exactly 1 negative per example, got negatives = ${negatives}`);
       if (isListwise(loss)) check("negatives", negatives!, wholePositive, `a whole number >= 1 for ${loss}`);
-      if (loss === "sft" && resolved.listWeight! > 0) {
-        return check("negatives", negatives!, wholePositive, "a whole number >= 1 for sft with listWeight > 0 (the other candidates of each row, 19 on LastFM)");
+      if (loss === "sft" && usesCandidateNegatives(resolved)) {
+        return check("negatives", negatives!, wholePositive, "a whole number >= 1 for sft with listWeight or listSmoothing > 0 (the other candidates of each row, 19 on LastFM)");
       }
       return loss === "sft" ? 0 : negatives!;
     },
@@ -344,14 +362,14 @@ export const OPTION_RECORDS: { readonly [K in OptionName]: OptionRecord<K> } = {
   negativeSampling: {
     // sft's candidate-list term lists a row's other candidates, which a file's stored rejected responses are a
     // few of: drawn from the candidates instead (all of them when negatives = candidates - 1).
-    default: ({ loss, resolved }) => (loss === "sft" && resolved.listWeight! > 0 ? "random" : "fixed"),
+    default: ({ loss, resolved }) => (loss === "sft" && usesCandidateNegatives(resolved) ? "random" : "fixed"),
     check: (v, { loss, given, resolved }) => {
       const sampling = choice("negativeSampling", v!, SAMPLINGS);
       const pooled = isPooled(sampling);
-      if (loss === "sft" && resolved.listWeight! > 0 && pooled) {
-        throw new RangeError(`negativeSampling '${sampling}' builds preference negatives; sft's candidate-list term takes 'random' (default) or 'fixed'`);
+      if (loss === "sft" && usesCandidateNegatives(resolved) && pooled) {
+        throw new RangeError(`negativeSampling '${sampling}' builds preference negatives; sft's candidate-list terms take 'random' (default) or 'fixed'`);
       }
-      if (sampling !== "fixed" && loss === "sft" && !(resolved.listWeight! > 0)) {
+      if (sampling !== "fixed" && loss === "sft" && !usesCandidateNegatives(resolved)) {
         throw new RangeError(`negativeSampling '${sampling}' needs a loss with negatives, this trainer is sft`);
       }
       if (!pooled && (given.poolSize !== undefined || given.poolRefreshSteps !== undefined)) {

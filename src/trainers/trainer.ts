@@ -19,6 +19,7 @@ import { native, type NativeTrainer, type TrainBatchInput } from "../native";
 import { readCheckpoint, writeCheckpoint, type TrainerState, STATE_FORMAT } from "./checkpoint_io";
 import { TrainerEvents, type Listener, type TrainerEventName } from "./events";
 import { nativeTrainerOptions, resolveOptions, RESUME_INVARIANTS, savedInvariant, type ResolvedOptions } from "./options";
+import { usesCandidateNegatives } from "./option-records";
 import { chosenTokenCount, packBatch } from "./pack";
 import { ReferenceCache, type StoredReference } from "./reference_cache";
 import { readReferenceLogps, REFERENCE_FILE, writeReferenceLogps } from "./reference_store";
@@ -88,7 +89,7 @@ export abstract class PreferenceTrainer {
 
   /** Whether a batch carries rejected responses (sft only for its candidate-list term). */
   protected get usesNegatives(): boolean {
-    return this.loss !== "sft" || this.options.listWeight > 0;
+    return this.loss !== "sft" || usesCandidateNegatives(this.options);
   }
 
   /** Whether the loss compares the policy with a reference policy (false for sft). */

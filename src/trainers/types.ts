@@ -42,6 +42,14 @@ export interface TrainerOptions {
    *  19 on LastFM). Token cross-entropy already holds this term once; more weight asks the model to name a listed
    *  candidate before it asks for the right one. 0: plain token cross-entropy. @default 0 */
   listWeight?: number;
+  /** sft only: label smoothing toward the candidate list. The first token of each of the row's candidates (the
+   *  chosen response and its `negatives`, which should then be the other candidates: 19 on LastFM) is a target
+   *  too, with this weight shared among them: the loss adds `listSmoothing` times the mean over those candidates of
+   *  -log p(its first token), at the answer's first position. Every row then asks for probability on the listed
+   *  titles, not only copy rows, while cross-entropy still ranks the chosen one first: the push on a wrong listed
+   *  token stops at about listSmoothing / ((1 + listSmoothing) * candidates) of the mass, unlike `listWeight`'s. The
+   *  negatives are not scored as responses, so the term costs one [batch, vocab] product. 0: off. @default 0 */
+  listSmoothing?: number;
   /** dpo / sdpo / napo: weight of the chosen responses' token NLL (per token) added to the preference loss, as in
    *  RPO (TRL's `rpo_alpha`). Pushing negatives down moves probability to every other answer; the NLL keeps the
    *  chosen answer's likelihood up, so the policy does not drift to answers outside the list. 0: the preference

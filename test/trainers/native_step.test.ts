@@ -334,6 +334,45 @@ describe("native Trainer step", () => {
     await expectGradientMatchesDifferences(model, { loss: "sft", listWeight: 2.5 }, batch);
   });
 
+  test("sft's list smoothing: token cross-entropy + listSmoothing * mean of -(mean log-prob of the listed first tokens)", async () => {
+    const model = tinyModel();
+    const batch = makeBatch([0, 1, 2], 3);
+    batch.rejectedIndex[4] = -1; // example 1 lists only 2 other candidates
+    const { logps, tokenLogps } = await model.native.score(batch, { tokenLogps: true, plainKernels: true });
+    const { nll, tokens } = chosenTokenNll(batch, tokenLogps!, 3);
+    // A response's first token log-prob is read at its prompt's last position: the same for every candidate of a row.
+    let smoothing = 0;
+    let list = 0;
+    for (let b = 0; b < 3; b++) {
+      const listed = [b, ...[0, 1, 2].map((k) => batch.rejectedIndex[b * 3 + k]).filter((j) => j >= 0)];
+      smoothing -= listed.reduce((acc, j) => acc + tokenLogps![batch.responseOffsets[j]], 0) / listed.length;
+      list -= Math.log(listed.reduce((acc, j) => acc + Math.exp(logps[j]), 0));
+    }
+    const epsilon = 0.6;
+    const t = new (native().Trainer)(model.native, { loss: "sft", listSmoothing: epsilon });
+    const stats = await t.evaluate(batch);
+    expect(stats.loss).toBeCloseTo(nll / tokens + (epsilon * smoothing) / 3, 12);
+    expect(stats.lossTokens).toBe(tokens);
+    // With the candidate-list term too, the negatives are scored as responses and both terms add up.
+    const both = new (native().Trainer)(model.native, { loss: "sft", listSmoothing: epsilon, listWeight: 0.3 });
+    expect((await both.evaluate(batch)).loss).toBeCloseTo(nll / tokens + (epsilon * smoothing) / 3 + (0.3 * list) / 3, 12);
+    const err = await rejectionOf(t.evaluate(makeBatch([0, 1], 0)));
+    expect(err.message).toMatch(/candidate-list term \(listSmoothing > 0\) needs the other candidates/);
+    expectThrows(() => new (native().Trainer)(model.native, { loss: "dpo", referenceMode: "frozen-copy", listSmoothing: 0.1 }), "RangeError", /listSmoothing is a term of the sft loss, not of dpo/);
+    expectThrows(() => new (native().Trainer)(model.native, { loss: "sft", listSmoothing: -0.1 }), "RangeError", /listSmoothing must be a finite number >= 0/);
+    expectThrows(() => new (native().Trainer)(model.native, { loss: "sft", listSmoothing: Infinity }), "RangeError", /listSmoothing must be finite/);
+    t.dispose();
+    both.dispose();
+  });
+
+  test("sft's list smoothing: the step's gradient matches float64 central differences of its loss, alone and with the list term", async () => {
+    const model = tinyModel();
+    const batch = makeBatch([0, 1, 2], 3);
+    batch.rejectedIndex[7] = -1;
+    await expectGradientMatchesDifferences(model, { loss: "sft", listSmoothing: 1.5 }, batch);
+    await expectGradientMatchesDifferences(model, { loss: "sft", listSmoothing: 0.8, listWeight: 1.2 }, batch);
+  });
+
   test("the preference losses' chosen-NLL term (RPO): loss + chosenNllWeight * chosen token NLL, and its gradient", async () => {
     const model = tinyModel();
     const batch = makeBatch([0, 1, 2], 3);

@@ -75,9 +75,14 @@ describe("trainer registry and options", () => {
     // sft scores negatives only for its candidate-list term, and then needs them
     expect(resolveOptions("sft", { model: {} as never, negatives: 5 }, false).negatives).toBe(0);
     expect(resolveOptions("sft", { model: {} as never, listWeight: 1, negatives: 19 }, false)).toMatchObject({ listWeight: 1, negatives: 19 });
-    expect(() => resolveOptions("sft", { model: {} as never, listWeight: 1 }, false)).toThrow(/negatives must be a whole number >= 1 for sft with listWeight > 0/);
+    expect(() => resolveOptions("sft", { model: {} as never, listWeight: 1 }, false)).toThrow(/negatives must be a whole number >= 1 for sft with listWeight or listSmoothing > 0/);
     expect(() => resolveOptions("sdpo", { model: {} as never, listWeight: 1 }, false)).toThrow(/listWeight is a term of the sft loss, not of sdpo/);
     expect(() => resolveOptions("sft", { model: {} as never, listWeight: -0.5 }, false)).toThrow(/listWeight must be a finite number >= 0/);
+    expect(resolveOptions("sft", { model: {} as never, listSmoothing: 0.3, negatives: 19 }, false)).toMatchObject({ listSmoothing: 0.3, negatives: 19, negativeSampling: "random" });
+    expect(() => resolveOptions("sft", { model: {} as never, listSmoothing: 0.3 }, false)).toThrow(/negatives must be a whole number >= 1 for sft with listWeight or listSmoothing > 0/);
+    expect(() => resolveOptions("sdpo", { model: {} as never, listSmoothing: 0.3 }, false)).toThrow(/listSmoothing is a term of the sft loss, not of sdpo/);
+    expect(() => resolveOptions("sft", { model: {} as never, listSmoothing: NaN }, false)).toThrow(/listSmoothing must be a finite number >= 0/);
+    expect(() => resolveOptions("sft", { model: {} as never, negativeSampling: "random" }, false)).toThrow(/needs a loss with negatives, this trainer is sft/);
   });
 
   test("bad options are refused with their name", () => {
