@@ -338,7 +338,7 @@ describe("native Trainer step", () => {
     const model = tinyModel();
     const batch = makeBatch([0, 1, 2], 3);
     batch.rejectedIndex[4] = -1; // example 1 lists only 2 other candidates
-    const { logps, tokenLogps } = await model.native.score(batch, { tokenLogps: true, plainKernels: true });
+    const { logps, tokenLogps } = await model.native.score(batch, { tokenLogps: true });
     const { nll, tokens } = chosenTokenNll(batch, tokenLogps!, 3);
     // A response's first token log-prob is read at its prompt's last position: the same for every candidate of a row.
     let smoothing = 0;
