@@ -114,7 +114,8 @@ export const NAMING_STAGE: DemoRunOptions = {
 
 /** `sdpo demo --full`: the default recipe with 24 SFT epochs instead of 15 (about 1.6 times the time). More epochs
  *  were the lever that moved ValidRatio most (bench/recipe/epochs-decay-skip-rpo-2026-12-06.md); over seeds 42-44,
- *  trained in one process, S-DPO HR@1 0.925 [0.90, 0.95], ValidRatio 0.928 (bench/demo/results-full-2026-12-06-night.md). */
+ *  trained in one process, S-DPO HR@1 0.925 [0.90, 0.95], ValidRatio 0.928 (bench/demo/results-full-2026-12-06-night.md);
+ *  measured before SFT's list smoothing, which the default recipe, and so this one, now has. */
 export const FULL_RECIPE: DemoRecipe = {
   ...DEMO_RECIPE,
   sft: { ...DEMO_RECIPE.sft, numTrainEpochs: 24 },
