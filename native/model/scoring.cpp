@@ -26,24 +26,21 @@ namespace sdpo::model {
 
 namespace {
 
-// Per-token log-probs of the LM head for `hidden` rows [N, hidden] (after the final norm).
 // 16-bit models score in float32: the sums over a response need more than 8 mantissa bits.
+torch::Tensor scoring_precision(const torch::Tensor& t) {
+  const auto dt = t.scalar_type();
+  return dt == torch::kHalf || dt == torch::kBFloat16 ? t.to(torch::kFloat) : t;
+}
+
+// Per-token log-probs of the LM head for `hidden` rows [N, hidden] (after the final norm).
 torch::Tensor head_logprobs(const torch::Tensor& hidden, const torch::Tensor& weight, const torch::Tensor& labels) {
-  const auto dt = hidden.scalar_type();
-  if (dt == torch::kHalf || dt == torch::kBFloat16) {
-    return sdpo::ops::token_logprobs(hidden.to(torch::kFloat), weight.to(torch::kFloat), labels);
-  }
-  return sdpo::ops::token_logprobs(hidden, weight, labels);
+  return sdpo::ops::token_logprobs(scoring_precision(hidden), scoring_precision(weight), labels);
 }
 
 // Log-probs of labels [N, M] (-1: none, read as 0) under the LM head's full softmax of each row of
 // `hidden` [N, D]: M tokens per row. The [N, vocab] logits are materialised: N is a batch's first tokens.
 torch::Tensor head_logprobs_of(const torch::Tensor& hidden, const torch::Tensor& weight, const torch::Tensor& labels) {
-  const auto dt = hidden.scalar_type();
-  const bool half = dt == torch::kHalf || dt == torch::kBFloat16;
-  torch::Tensor h = half ? hidden.to(torch::kFloat) : hidden;
-  torch::Tensor w = half ? weight.to(torch::kFloat) : weight;
-  torch::Tensor log_probs = torch::log_softmax(h.matmul(w.t()), -1);  // [N, vocab]
+  torch::Tensor log_probs = torch::log_softmax(scoring_precision(hidden).matmul(scoring_precision(weight).t()), -1);  // [N, vocab]
   torch::Tensor none = labels.lt(0);
   return log_probs.gather(1, labels.masked_fill(none, 0)).masked_fill(none, 0.0);
 }

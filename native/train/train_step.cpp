@@ -224,9 +224,9 @@ TrainStep::Forward TrainStep::forward(const StepBatch& batch, bool with_grad) {
       throw RangeError(std::string("sft: the candidate-list term (") + (smoothing ? "listSmoothing" : "listWeight") +
                        " > 0) needs the other candidates as negatives");
     }
-    // Without the list term, only the chosen responses are scored: the negatives' first tokens are read at
-    // the chosen ones' first positions.
-    const StepBatch scored = options_.list_weight > 0 ? batch : chosenResponsesOnly(batch);
+    // Smoothing alone scores only the chosen responses: the negatives' first tokens are read at the chosen
+    // ones' first positions.
+    const StepBatch scored = smoothing && options_.list_weight == 0 ? chosenResponsesOnly(batch) : batch;
     model::FirstTokenLogps first_tokens;
     if (smoothing) {
       first_tokens.labels = candidateFirstTokens(batch, scored.chosen_index, scored.responses.response_offsets.size(0) - 1);

@@ -95,6 +95,15 @@ export function defaultNegatives(loss: LossName): number {
   return isListwise(loss) ? 3 : loss === "dpo" ? 1 : 0;
 }
 
+/** The check of a weight of an sft-only loss term: a finite number >= 0, and 0 for every other loss. */
+function sftTermWeight(name: "listWeight" | "listSmoothing") {
+  return (v: number | undefined, { loss }: { loss: LossName }): number => {
+    const weight = check(name, v!, nonNegative, "a finite number >= 0");
+    if (weight > 0 && loss !== "sft") throw new RangeError(`${name} is a term of the sft loss, not of ${loss}`);
+    return weight;
+  };
+}
+
 /** sft reads each row's other candidates as negatives when one of its candidate-list terms is on. */
 export function usesCandidateNegatives(options: { listWeight?: number; listSmoothing?: number }): boolean {
   return (options.listWeight ?? 0) > 0 || (options.listSmoothing ?? 0) > 0;
@@ -122,11 +131,7 @@ export const OPTION_RECORDS: { readonly [K in OptionName]: OptionRecord<K> } = {
   },
   listWeight: {
     default: 0,
-    check: (v, { loss }) => {
-      const weight = check("listWeight", v!, nonNegative, "a finite number >= 0");
-      if (weight > 0 && loss !== "sft") throw new RangeError(`listWeight is a term of the sft loss, not of ${loss}`);
-      return weight;
-    },
+    check: sftTermWeight("listWeight"),
     native: true,
     cli: plainFlag({
       flag: "list-weight", help: "sft: weight of the candidate-list term, -log P(answer is a listed candidate) (default 0; needs --negatives, all other candidates)",
@@ -135,11 +140,7 @@ export const OPTION_RECORDS: { readonly [K in OptionName]: OptionRecord<K> } = {
   },
   listSmoothing: {
     default: 0,
-    check: (v, { loss }) => {
-      const weight = check("listSmoothing", v!, nonNegative, "a finite number >= 0");
-      if (weight > 0 && loss !== "sft") throw new RangeError(`listSmoothing is a term of the sft loss, not of ${loss}`);
-      return weight;
-    },
+    check: sftTermWeight("listSmoothing"),
     native: true,
     cli: plainFlag({
       flag: "list-smoothing", help: "sft: label smoothing toward the listed candidates' first tokens (default 0; needs --negatives, all other candidates)",
