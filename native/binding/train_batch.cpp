@@ -1,5 +1,7 @@
 #include "binding/train_batch.h"
 
+#include <algorithm>
+
 #include "binding/errors.h"
 #include "binding/tensor_convert.h"
 
@@ -28,6 +30,32 @@ int64_t checkOffsets(const torch::Tensor& offsets, int64_t ids, const std::strin
                      " token ids");
   }
   return n - 1;
+}
+
+// [B, H] int64, H the longest list, -1 padding: example b's history tokens (values[offsets[b] .. offsets[b + 1])).
+torch::Tensor historyTable(const Napi::Object& obj, int64_t B, const std::string& what) {
+  torch::Tensor ids = int32Field(obj, "historyTokenIds", what);
+  torch::Tensor offsets = int32Field(obj, "historyTokenOffsets", what);
+  if (offsets.numel() != B + 1) {
+    throw RangeError(what + ".historyTokenOffsets must hold B + 1 = " + std::to_string(B + 1) + " offsets, got " +
+                     std::to_string(offsets.numel()));
+  }
+  checkOffsets(offsets, ids.numel(), what + ".historyTokenOffsets");
+  const int64_t* o = offsets.data_ptr<int64_t>();
+  const int64_t* v = ids.data_ptr<int64_t>();
+  int64_t H = 0;
+  for (int64_t b = 0; b < B; ++b) H = std::max(H, o[b + 1] - o[b]);
+  torch::Tensor table = torch::full({B, H}, -1, torch::kLong);
+  int64_t* t = table.data_ptr<int64_t>();
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t i = o[b]; i < o[b + 1]; ++i) {
+      if (v[i] < 0) {
+        throw RangeError(what + ".historyTokenIds[" + std::to_string(i) + "] = " + std::to_string(v[i]) + " is not a token id");
+      }
+      t[b * H + (i - o[b])] = v[i];
+    }
+  }
+  return table;
 }
 
 }  // namespace
@@ -70,6 +98,10 @@ train::StepBatch stepBatchFromJs(const Napi::Value& value, const std::string& wh
     requireFinite(ref, what + ".referenceLogps");
     batch.reference_logps = ref;
   }
+  const bool has_ids = obj.Has("historyTokenIds") && !obj.Get("historyTokenIds").IsUndefined();
+  const bool has_offsets = obj.Has("historyTokenOffsets") && !obj.Get("historyTokenOffsets").IsUndefined();
+  if (has_ids != has_offsets) throw TypeError(what + ": historyTokenIds and historyTokenOffsets come together");
+  if (has_ids) batch.history_first_tokens = historyTable(obj, B, what);
   return batch;
 }
 

@@ -145,6 +145,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       options.max_grad_norm = getNumberOr(o, "maxGradNorm", 1.0, where);
       options.list_weight = getNumberOr(o, "listWeight", 0.0, where);
       options.list_smoothing = getNumberOr(o, "listSmoothing", 0.0, where);
+      options.history_unlikelihood = getNumberOr(o, "historyUnlikelihood", 0.0, where);
       options.chosen_nll_weight = getNumberOr(o, "chosenNllWeight", 0.0, where);
       options.adam.beta1 = getNumberOr(o, "adamBeta1", 0.9, where);
       options.adam.beta2 = getNumberOr(o, "adamBeta2", 0.999, where);

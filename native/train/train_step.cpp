@@ -88,6 +88,35 @@ torch::Tensor candidateFirstTokens(const StepBatch& batch, const torch::Tensor& 
   return labels;
 }
 
+// [R', H] history labels for scoring `scored_chosen`: the row of example b's chosen response holds the first tokens
+// of its history items, less its chosen response's first token (the answer is never pushed down); other rows -1.
+torch::Tensor historyFirstTokens(const StepBatch& batch, const torch::Tensor& scored_chosen, int64_t scored_responses) {
+  const int64_t B = batch.chosen_index.size(0), H = batch.history_first_tokens.size(1);
+  const int64_t* c = batch.chosen_index.data_ptr<int64_t>();
+  const int64_t* sc = scored_chosen.data_ptr<int64_t>();
+  const int64_t* off = batch.responses.response_offsets.data_ptr<int64_t>();
+  const int64_t* ids = batch.responses.response_ids.data_ptr<int64_t>();
+  const torch::Tensor history = batch.history_first_tokens.contiguous();
+  const int64_t* h = history.data_ptr<int64_t>();
+  torch::Tensor labels = torch::full({scored_responses, H}, -1, torch::kLong);
+  int64_t* l = labels.data_ptr<int64_t>();
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t answer = off[c[b] + 1] > off[c[b]] ? ids[off[c[b]]] : -1;
+    for (int64_t j = 0; j < H; ++j) {
+      const int64_t token = h[b * H + j];
+      l[sc[b] * H + j] = token == answer ? -1 : token;
+    }
+  }
+  return labels;
+}
+
+// -sum over labels of log(1 - p): logps [B, H] (0 where mask is false), mask [B, H]. p is capped just below 1 so
+// the term stays finite (its gradient is 0 there, as for a clipped probability).
+torch::Tensor unlikelihood(const torch::Tensor& logps, const torch::Tensor& mask) {
+  torch::Tensor capped = logps.masked_fill(mask.logical_not(), -30.0).clamp_max(std::log1p(-1e-6));
+  return -(torch::log(-torch::expm1(capped)) * mask.to(logps.scalar_type())).sum(1);  // [B]
+}
+
 }  // namespace
 
 LossKind parseLossKind(const std::string& name) {
@@ -168,6 +197,16 @@ void validateStepBatch(const StepBatch& batch, LossKind loss) {
                        "), got " + shapeOf(batch.reference_logps));
     }
   }
+  const torch::Tensor& history = batch.history_first_tokens;
+  if (history.defined()) {
+    if (history.dim() != 2 || history.size(0) != B || history.scalar_type() != torch::kLong || !history.device().is_cpu()) {
+      throw RangeError("batch: history tokens must be an int64 CPU table [B, H] with B = " + std::to_string(B) +
+                       " (got " + shapeOf(history) + ")");
+    }
+    if (history.numel() > 0 && history.min().item<int64_t>() < -1) {
+      throw RangeError("batch: history tokens must be token ids or -1 (none)");
+    }
+  }
 }
 
 TrainStep::TrainStep(Scorers scorers, std::vector<NamedTensor> trainable, TrainStepOptions options)
@@ -184,6 +223,12 @@ TrainStep::TrainStep(Scorers scorers, std::vector<NamedTensor> trainable, TrainS
   }
   if (options_.list_smoothing > 0 && options_.loss != LossKind::SFT) {
     throw RangeError(std::string("listSmoothing is a term of the sft loss, not of ") + lossKindName(options_.loss));
+  }
+  if (!std::isfinite(options_.history_unlikelihood) || options_.history_unlikelihood < 0) {
+    throw RangeError("historyUnlikelihood must be a finite number >= 0");
+  }
+  if (options_.history_unlikelihood > 0 && options_.loss != LossKind::SFT) {
+    throw RangeError(std::string("historyUnlikelihood is a term of the sft loss, not of ") + lossKindName(options_.loss));
   }
   if (!std::isfinite(options_.chosen_nll_weight) || options_.chosen_nll_weight < 0) {
     throw RangeError("chosenNllWeight must be a finite number >= 0");
@@ -220,19 +265,30 @@ TrainStep::Forward TrainStep::forward(const StepBatch& batch, bool with_grad) {
 
   if (options_.loss == LossKind::SFT) {
     const bool smoothing = options_.list_smoothing > 0;
+    const bool history_term = options_.history_unlikelihood > 0;
     if ((options_.list_weight > 0 || smoothing) && K < 1) {
       throw RangeError(std::string("sft: the candidate-list term (") + (smoothing ? "listSmoothing" : "listWeight") +
                        " > 0) needs the other candidates as negatives");
     }
-    // Smoothing alone scores only the chosen responses: the negatives' first tokens are read at the chosen
+    if (history_term && !batch.history_first_tokens.defined()) {
+      throw RangeError("sft: historyUnlikelihood > 0 needs the batch's history tokens (historyTokenIds, historyTokenOffsets)");
+    }
+    // The first-token terms alone score only the chosen responses: the other labels are read at the chosen
     // ones' first positions.
-    const StepBatch scored = smoothing && options_.list_weight == 0 ? chosenResponsesOnly(batch) : batch;
+    const bool first_token_terms = smoothing || history_term;
+    const StepBatch scored = first_token_terms && options_.list_weight == 0 ? chosenResponsesOnly(batch) : batch;
+    const int64_t scored_count = scored.responses.response_offsets.size(0) - 1;
+    // Label columns: [chosen + K negatives] (smoothing), then [H history tokens] (unlikelihood).
+    const int64_t listed_columns = smoothing ? 1 + K : 0;
     model::FirstTokenLogps first_tokens;
-    if (smoothing) {
-      first_tokens.labels = candidateFirstTokens(batch, scored.chosen_index, scored.responses.response_offsets.size(0) - 1);
+    if (first_token_terms) {
+      std::vector<torch::Tensor> columns;
+      if (smoothing) columns.push_back(candidateFirstTokens(batch, scored.chosen_index, scored_count));
+      if (history_term) columns.push_back(historyFirstTokens(batch, scored.chosen_index, scored_count));
+      first_tokens.labels = columns.size() == 1 ? columns[0] : torch::cat(columns, 1);
     }
     torch::Tensor token_logps;
-    torch::Tensor sequence_logps = scorers_.policy(scored.responses, &token_logps, smoothing ? &first_tokens : nullptr);
+    torch::Tensor sequence_logps = scorers_.policy(scored.responses, &token_logps, first_token_terms ? &first_tokens : nullptr);
     if (!token_logps.defined() || token_logps.dim() != 1 || token_logps.size(0) != scored.responses.response_ids.numel()) {
       throw std::runtime_error("sft: the model returned no per-token log-probs for the responses");
     }
@@ -247,12 +303,22 @@ TrainStep::Forward TrainStep::forward(const StepBatch& batch, bool with_grad) {
     auto index = torch::tensor(positions, torch::kLong).to(token_logps.device());
     torch::Tensor chosen_tokens = lossPrecision(token_logps).index_select(0, index);
     out.loss = -chosen_tokens.mean();
-    if (smoothing) {
-      // [B, 1 + K] rows of the chosen responses; -1 labels gave 0, so the mean divides by the real ones.
-      torch::Tensor rows = first_tokens.labels.index_select(0, scored.chosen_index);
-      torch::Tensor listed = rows.ge(0).sum(1).to(token_logps.device());
-      torch::Tensor logps = lossPrecision(first_tokens.logps).index_select(0, scored.chosen_index.to(token_logps.device()));
-      out.loss = out.loss + options_.list_smoothing * (-(logps.sum(1) / listed.to(logps.scalar_type()))).mean();
+    if (first_token_terms) {
+      // The chosen responses' rows; -1 labels gave 0.
+      const torch::Tensor at = scored.chosen_index.to(token_logps.device());
+      torch::Tensor rows = first_tokens.labels.index_select(0, scored.chosen_index);  // [B, columns] CPU
+      torch::Tensor logps = lossPrecision(first_tokens.logps).index_select(0, at);
+      if (smoothing) {
+        // Mean over the real listed labels of each row.
+        torch::Tensor listed = rows.narrow(1, 0, listed_columns).ge(0).sum(1).to(token_logps.device());
+        torch::Tensor listed_logps = logps.narrow(1, 0, listed_columns);
+        out.loss = out.loss + options_.list_smoothing * (-(listed_logps.sum(1) / listed.to(logps.scalar_type()))).mean();
+      }
+      if (history_term) {
+        const int64_t H = rows.size(1) - listed_columns;
+        torch::Tensor mask = rows.narrow(1, listed_columns, H).ge(0).to(token_logps.device());
+        out.loss = out.loss + options_.history_unlikelihood * unlikelihood(logps.narrow(1, listed_columns, H), mask).mean();
+      }
     }
     if (options_.list_weight > 0) {
       torch::Tensor logps = lossPrecision(sequence_logps);

@@ -9,6 +9,8 @@
 //         + list_weight * mean over examples of candidate_list_nll(chosen, rejected, mask)  (when list_weight > 0)
 //         + list_smoothing * mean over examples of -(mean over the chosen and its negatives of the log-prob of
 //           their first token in place of the chosen one's)  (when list_smoothing > 0)
+//         + history_unlikelihood * mean over examples of -sum over its history tokens h of log(1 - p(h)), read at
+//           the answer's first position  (when history_unlikelihood > 0)
 //   dpo : dpo_loss(chosen, rejected[:, 0])           (K = 1)
 //   sdpo: sdpo_loss(chosen, rejected, mask)           (mask: rejected_index >= 0)
 //   napo: napo_loss(chosen, rejected, margin, mask)   (S-DPO with a reward margin per negative)
@@ -35,6 +37,9 @@ struct StepBatch {
   torch::Tensor chosen_index;     // [B] int64: index of each example's chosen response in [0, R)
   torch::Tensor rejected_index;   // [B, K] int64: indices of its negatives, -1 = no negative there
   torch::Tensor reference_logps;  // [R] float64, precomputed reference log-probs (undefined: compute)
+  // [B, H] int64 on the CPU: first tokens of the items of each example's history, which its answer should not
+  // start with (-1 = none; sft's history_unlikelihood). Undefined: none.
+  torch::Tensor history_first_tokens;
 };
 
 struct StepStats {
@@ -85,6 +90,12 @@ struct TrainStepOptions {
   // push on a listed token stops at a share of the mass (about list_smoothing / (1 + K) of it). The negatives are
   // read at the chosen response's first position, not scored as responses. 0: off.
   double list_smoothing = 0.0;
+  // sft only: unlikelihood of the history's items as the answer (Welleck et al. 2019): adds
+  // -sum_h log(1 - p(h)) over the first tokens h of the example's history items (the batch's
+  // history_first_tokens, less the chosen response's own first token), read at the answer's first position.
+  // A recommender that copies titles out of its prompt can copy one out of the history instead of the list;
+  // this pushes those answers down without touching the rest of the distribution. 0: off.
+  double history_unlikelihood = 0.0;
   // dpo / sdpo / napo: weight of the chosen responses' token NLL added to the preference loss (RPO; TRL's
   // rpo_alpha). Pushing negatives down moves probability to every other answer, the chosen one's included
   // only in part; the NLL keeps the chosen answer's likelihood up. 0: the preference loss alone.

@@ -30,6 +30,9 @@ export interface PreferenceBatch {
   candidates: PackedTokens;
   candidateOffsets: Int32Array;
   candidateItems: Int32Array;
+  /** [B] lists of the first tokens of each example's history items that are no candidate's first token: answers
+   *  the example should not give (sft's `historyUnlikelihood`). Filled by ResampledDataset; absent elsewhere. */
+  historyFirstTokens?: PackedTokens;
   /** Texts, for generation-based evaluation (ValidRatio, HR@1). */
   text: { prompt: string[]; chosen: string[]; candidates: string[][]; history?: string[][] };
 }

@@ -254,6 +254,8 @@ export class ResampledDataset {
     const chosen = new ListGather();
     const rejected = new ListGather();
     const candidates = new ListGather();
+    const historyFirst: number[] = [];
+    const historyOffsets = new Int32Array(B + 1);
     const promptTexts: string[] = [];
     const candidateTexts: string[][] = [];
     const chosenTexts: string[] = [];
@@ -273,6 +275,17 @@ export class ResampledDataset {
         rejectedItems[b * K + k++] = draw.items[j];
         add(rejected, draw.items[j]);
       }
+      // History items' first tokens, less those a candidate also starts with (with BPE titles, "The ...").
+      const listedFirst = new Set<number>();
+      for (const item of draw.items) listedFirst.add(this.titleTokens[item][0]);
+      const seen = new Set<number>();
+      for (const item of ex.history) {
+        const token = this.titleTokens[item][0];
+        if (listedFirst.has(token) || seen.has(token)) continue;
+        seen.add(token);
+        historyFirst.push(token);
+      }
+      historyOffsets[b + 1] = historyFirst.length;
       const titles = Array.from(draw.items, (i) => this.items[i]);
       const history = Array.from(ex.history, (i) => this.items[i]);
       promptTexts.push(fillTemplate(this.templates[draw.template], history, titles));
@@ -294,6 +307,7 @@ export class ResampledDataset {
       candidates: candidates.pack(),
       candidateOffsets,
       candidateItems,
+      historyFirstTokens: { values: Int32Array.from(historyFirst), offsets: historyOffsets },
       text: { prompt: promptTexts, chosen: chosenTexts, candidates: candidateTexts },
     };
   }

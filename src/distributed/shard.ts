@@ -33,7 +33,9 @@ export function selectRows(batch: PreferenceBatch, positions: readonly number[])
   const rejectedItems = new Int32Array(B * K);
   const candidateOffsets = new Int32Array(B + 1);
   const items: number[] = [];
+  const history = batch.historyFirstTokens ? new ListGather() : undefined;
   positions.forEach((p, b) => {
+    if (history) lists(batch.historyFirstTokens!, p, 1, history);
     rows[b] = batch.rows[p];
     chosenItem[b] = batch.chosenItem[p];
     lists(batch.prompt, p, 1, prompt);
@@ -59,6 +61,7 @@ export function selectRows(batch: PreferenceBatch, positions: readonly number[])
     candidates: candidates.pack(),
     candidateOffsets,
     candidateItems: Int32Array.from(items),
+    ...(history ? { historyFirstTokens: history.pack() } : {}),
     // Decoded only when read, like the source batch's own texts.
     text: {
       get prompt() {

@@ -8,6 +8,10 @@ export interface TrainBatchInput extends PackedResponsesInput {
   chosenIndex: Int32Array;
   /** [B * K] indices of each example's negatives, row-major; -1 = no negative there. Empty for sft without listWeight or listSmoothing. */
   rejectedIndex: Int32Array;
+  /** sft's historyUnlikelihood: example b's history first tokens are historyTokenIds[historyTokenOffsets[b] ..
+   *  historyTokenOffsets[b + 1]) (B + 1 offsets). Both or neither. */
+  historyTokenIds?: Int32Array;
+  historyTokenOffsets?: Int32Array;
   /** [R] reference log-probs computed earlier (referenceMode "precomputed"). */
   referenceLogps?: Float64Array;
 }
@@ -21,6 +25,9 @@ export interface NativeTrainerOptions {
   listWeight?: number;
   /** sft only: label smoothing toward the first tokens of the chosen response and the negatives (default 0). */
   listSmoothing?: number;
+  /** sft only: unlikelihood of the history's first tokens at the answer's first position (default 0; needs
+   *  historyTokenIds / historyTokenOffsets in every batch). */
+  historyUnlikelihood?: number;
   /** dpo / sdpo / napo: weight of the chosen responses' token NLL added to the loss (RPO; default 0). */
   chosenNllWeight?: number;
   weightDecay?: number;

@@ -96,7 +96,7 @@ export function defaultNegatives(loss: LossName): number {
 }
 
 /** The check of a weight of an sft-only loss term: a finite number >= 0, and 0 for every other loss. */
-function sftTermWeight(name: "listWeight" | "listSmoothing") {
+function sftTermWeight(name: "listWeight" | "listSmoothing" | "historyUnlikelihood") {
   return (v: number | undefined, { loss }: { loss: LossName }): number => {
     const weight = check(name, v!, nonNegative, "a finite number >= 0");
     if (weight > 0 && loss !== "sft") throw new RangeError(`${name} is a term of the sft loss, not of ${loss}`);
@@ -144,6 +144,15 @@ export const OPTION_RECORDS: { readonly [K in OptionName]: OptionRecord<K> } = {
     native: true,
     cli: plainFlag({
       flag: "list-smoothing", help: "sft: label smoothing toward the listed candidates' first tokens (default 0; needs --negatives, all other candidates)",
+      value: { real: { min: 0 } },
+    }),
+  },
+  historyUnlikelihood: {
+    default: 0,
+    check: sftTermWeight("historyUnlikelihood"),
+    native: true,
+    cli: plainFlag({
+      flag: "history-unlikelihood", help: "sft: weight of -log(1 - p) of answering with an item of the row's history (default 0; needs --redraw-candidates)",
       value: { real: { min: 0 } },
     }),
   },

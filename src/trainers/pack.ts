@@ -25,6 +25,8 @@ function rebased(tokens: PackedTokens, lists: number): { values: Int32Array; off
 export interface PackOptions {
   /** Include the rejected responses (false for sft). */
   withRejected: boolean;
+  /** Include the history's first tokens (sft's historyUnlikelihood); the batch must carry them. */
+  withHistory?: boolean;
 }
 
 /** A negative is masked when its token list is empty or its item id is negative. */
@@ -79,7 +81,9 @@ export function packBatch(batch: PreferenceBatch, options: PackOptions): TrainBa
       r++;
     }
   }
+  const history = options.withHistory ? historyTokens(batch) : undefined;
   return {
+    ...history,
     promptIds: prompt.values,
     promptOffsets: prompt.offsets,
     responseIds,
@@ -88,6 +92,19 @@ export function packBatch(batch: PreferenceBatch, options: PackOptions): TrainBa
     chosenIndex,
     rejectedIndex,
   };
+}
+
+/** The batch's history first tokens, offsets rebased to 0; a clear error when the batch carries none. */
+function historyTokens(batch: PreferenceBatch): { historyTokenIds: Int32Array; historyTokenOffsets: Int32Array } {
+  const history = batch.historyFirstTokens;
+  if (!history || history.offsets.length !== batch.size + 1) {
+    throw new RangeError(
+      `packBatch: rows ${batch.rows[0]}..${batch.rows[batch.size - 1]} carry no history tokens, and historyUnlikelihood needs them ` +
+        "(ResampledDataset's batches carry them; a PreferenceDataset's do not)",
+    );
+  }
+  const { values, offsets } = rebased(history, batch.size);
+  return { historyTokenIds: values, historyTokenOffsets: offsets };
 }
 
 /** Tokens of the chosen responses of a batch (the sft loss averages over them). */

@@ -104,7 +104,7 @@ export abstract class PreferenceTrainer {
 
   /** A batch with the data's own negatives: always for evaluation, in training unless in-batch or pooled. */
   private pack(batch: PreferenceBatch, source: SourceKey): TrainBatchInput {
-    const packed = packBatch(batch, { withRejected: this.usesNegatives });
+    const packed = packBatch(batch, { withRejected: this.usesNegatives, withHistory: this.options.historyUnlikelihood > 0 });
     if (this.reference && this.usesReference) packed.referenceLogps = this.reference.lookup(source, batch, packed);
     return packed;
   }

@@ -50,6 +50,13 @@ export interface TrainerOptions {
    *  token stops at about listSmoothing / ((1 + listSmoothing) * candidates) of the mass, unlike `listWeight`'s. The
    *  negatives are not scored as responses, so the term costs one [batch, vocab] product. 0: off. @default 0 */
   listSmoothing?: number;
+  /** sft only: unlikelihood of the history's items as the answer (Welleck et al. 2019). The loss adds this weight
+   *  times -sum over the example's history items h of log(1 - p(h's first token)), at the answer's first position
+   *  (items whose first token the answer or a candidate also starts with are left out). A decoder that copies
+   *  titles out of its prompt can copy one from the history rather than the list; on LastFM a target is in its own
+   *  history in 6 of 2,500 rows. Needs batches that carry `historyFirstTokens` (ResampledDataset's do; on the
+   *  command line, `--redraw-candidates`). 0: off. @default 0 */
+  historyUnlikelihood?: number;
   /** dpo / sdpo / napo: weight of the chosen responses' token NLL (per token) added to the preference loss, as in
    *  RPO (TRL's `rpo_alpha`). Pushing negatives down moves probability to every other answer; the NLL keeps the
    *  chosen answer's likelihood up, so the policy does not drift to answers outside the list. 0: the preference

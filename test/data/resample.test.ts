@@ -72,6 +72,14 @@ describe("ResampledDataset", () => {
         expect(item).not.toBe(targets[row]);
         expect(rejectedLists[b * 3 + k]).toEqual(await title(item));
       }
+      // History first tokens (sft's historyUnlikelihood): each history title's first token once, none a candidate's.
+      const listedFirst = new Set(cands.map((_, j) => candidateLists[batch.candidateOffsets[b] + j][0]));
+      const historyFirst = new Set<number>();
+      for (const h of history) {
+        const first = (await title(items.indexOf(h)))[0];
+        if (!listedFirst.has(first)) historyFirst.add(first);
+      }
+      expect(lists(batch.historyFirstTokens!)[b]).toEqual([...historyFirst]);
     }
   });
 

@@ -70,6 +70,11 @@ describe("a rank's share of a global batch", () => {
       expect(itemsOf(shard, i)).toEqual(itemsOf(batch, p));
     });
     expect(shard.text.prompt).toEqual(positions.map((p) => batch.text.prompt[p]));
+    expect(shard.historyFirstTokens).toBeUndefined();
+    // History first tokens (ResampledDataset's batches) come along when the batch has them.
+    const history = { values: Int32Array.from([7, 8, 9, 10, 11, 12, 13, 14]), offsets: Int32Array.from([0, 1, 1, 3, 4, 5, 6, 7, 8]) };
+    const withHistory = selectRows({ ...batch, historyFirstTokens: history }, positions)!;
+    expect(unpack(withHistory.historyFirstTokens!).map((l) => Array.from(l))).toEqual(positions.map((p) => Array.from(unpack(history)[p])));
     expect(selectRows(batch, [])).toBeNull();
     expect(() => selectRows(batch, [8])).toThrow(/position 8 is not a row of a batch of 8/);
   });

@@ -41,6 +41,13 @@ test("--copy-rows adds the share of copy rows (more steps an epoch); it and --sk
   expect(existsSync(join(out, "checkpoint-5"))).toBe(true);
 });
 
+test("--history-unlikelihood trains sft on re-drawn rows", async () => {
+  const out = join(dir, "run");
+  const base: TrainArgs = { progress: false, loss: "sft", data: join(lastfm, "valid.arrow"), config: "tiny", out, batchSize: 128 };
+  expect((await runTrain({ ...base, redrawCandidates: true, historyUnlikelihood: 1 })).status).toBe("trained");
+  expect(existsSync(join(out, "checkpoint-3"))).toBe(true);
+});
+
 test("RoDPO's per-row pools on re-drawn rows are refused with the reason (their candidates change every epoch)", async () => {
   const base: TrainArgs = { progress: false, loss: "sdpo", data: join(lastfm, "valid.arrow"), config: "tiny", out: join(dir, "run"), batchSize: 64, negatives: 3, referenceMode: "frozen-copy" };
   for (const negativeSampling of ["pool", "hard"] as const) {
@@ -56,6 +63,7 @@ test("misuse of the resampling flags is a usage error before anything is written
   expect((await rejectionOf(runTrain({ ...base, subsequenceRows: true }))).message).toMatch(/need --redraw-candidates/);
   expect((await rejectionOf(runTrain({ ...base, copyRows: 0.25 }))).message).toMatch(/need --redraw-candidates/);
   expect((await rejectionOf(runTrain({ ...base, skipRows: 0.25 }))).message).toMatch(/need --redraw-candidates/);
+  expect((await rejectionOf(runTrain({ ...base, historyUnlikelihood: 1 }))).message).toMatch(/--history-unlikelihood reads each row's history tokens.*needs --redraw-candidates/);
   const wrong = join(dir, "tokenizer.json");
   require("fs").writeFileSync(wrong, readFileSync(join(lastfm, "tokenizer.json"), "utf8").replace("<|pad|>", "<|pad2|>"));
   expect((await rejectionOf(runTrain({ ...base, redrawCandidates: true, tokenizer: wrong }))).message).toMatch(/is not the tokenizer .* was made with/);

@@ -373,6 +373,55 @@ describe("native Trainer step", () => {
     await expectGradientMatchesDifferences(model, { loss: "sft", listSmoothing: 0.8, listWeight: 1.2 }, batch);
   });
 
+  /** Example b's history first tokens (b = 1 also lists its own answer's first token, which the term leaves out). */
+  function withHistory(batch: TrainBatchInput, history: number[][]): TrainBatchInput {
+    const offsets = new Int32Array(history.length + 1);
+    history.forEach((h, b) => (offsets[b + 1] = offsets[b] + h.length));
+    return { ...batch, historyTokenIds: Int32Array.from(history.flat()), historyTokenOffsets: offsets };
+  }
+
+  test("sft's history unlikelihood: token cross-entropy + weight * mean of -sum log(1 - p(history token)) at the answer's first position", async () => {
+    const model = tinyModel();
+    const history = [[40, 41, 42], [21, 43], []];
+    const batch = withHistory(makeBatch([0, 1, 2], 3), history);
+    const { tokenLogps } = await model.native.score(batch, { tokenLogps: true });
+    const { nll, tokens } = chosenTokenNll(batch, tokenLogps!, 3);
+    // p(h | prompt b) from scoring one-token responses [h] against the same prompts: an independent reference.
+    const singles = packTrainBatch([0, 1, 2].map((e) => ({ prompt: [1 + e, 2], chosen: [20 + e, 63], rejected: [40, 41, 42, 43].map((h) => [h]) })));
+    const { logps } = await model.native.score(singles, { tokenLogps: false });
+    const pOf = (b: number, h: number) => Math.exp(logps[3 + b * 4 + (h - 40)]);
+    let unlikelihood = 0;
+    for (let b = 0; b < 3; b++) for (const h of history[b]) if (h !== 20 + b) unlikelihood -= Math.log(1 - pOf(b, h));
+    const weight = 0.9;
+    const t = new (native().Trainer)(model.native, { loss: "sft", historyUnlikelihood: weight });
+    expect(unlikelihood).toBeGreaterThan(0);
+    expect((await t.evaluate(batch)).loss).toBeCloseTo(nll / tokens + (weight * unlikelihood) / 3, 12);
+    // With list smoothing too, the two first-token terms add up.
+    const both = new (native().Trainer)(model.native, { loss: "sft", historyUnlikelihood: weight, listSmoothing: 0.4 });
+    const smoothingOnly = new (native().Trainer)(model.native, { loss: "sft", listSmoothing: 0.4 });
+    expect((await both.evaluate(batch)).loss).toBeCloseTo((await smoothingOnly.evaluate(batch)).loss + (weight * unlikelihood) / 3, 12);
+    const err = await rejectionOf(t.evaluate(makeBatch([0, 1], 0)));
+    expect(err.message).toMatch(/historyUnlikelihood > 0 needs the batch's history tokens/);
+    const bad = withHistory(makeBatch([0, 1, 2], 3), history);
+    bad.historyTokenIds![1] = 100000;
+    expect((await rejectionOf(t.evaluate(bad))).message).toMatch(/neither -1 nor a token id/);
+    bad.historyTokenIds![1] = -5;
+    // The binding's conversion checks throw before the step is queued.
+    expectThrows(() => t.evaluate(bad), "RangeError", /historyTokenIds\[1\] = -5 is not a token id/);
+    expectThrows(() => t.evaluate({ ...bad, historyTokenOffsets: new Int32Array([0, 2]) }), "RangeError", /historyTokenOffsets must hold B \+ 1 = 4 offsets/);
+    expectThrows(() => t.evaluate({ ...batch, historyTokenOffsets: undefined }), "TypeError", /historyTokenIds and historyTokenOffsets come together/);
+    expectThrows(() => new (native().Trainer)(model.native, { loss: "sdpo", referenceMode: "frozen-copy", historyUnlikelihood: 1 }), "RangeError", /historyUnlikelihood is a term of the sft loss, not of sdpo/);
+    expectThrows(() => new (native().Trainer)(model.native, { loss: "sft", historyUnlikelihood: -1 }), "RangeError", /historyUnlikelihood must be a finite number >= 0/);
+    for (const x of [t, both, smoothingOnly]) x.dispose();
+  });
+
+  test("sft's history unlikelihood: the step's gradient matches float64 central differences, alone and with list smoothing", async () => {
+    const model = tinyModel();
+    const batch = withHistory(makeBatch([0, 1, 2], 3), [[40, 41, 42], [21, 43], [44]]);
+    await expectGradientMatchesDifferences(model, { loss: "sft", historyUnlikelihood: 2 }, batch);
+    await expectGradientMatchesDifferences(model, { loss: "sft", historyUnlikelihood: 1.5, listSmoothing: 0.7 }, batch);
+  });
+
   test("the preference losses' chosen-NLL term (RPO): loss + chosenNllWeight * chosen token NLL, and its gradient", async () => {
     const model = tinyModel();
     const batch = makeBatch([0, 1, 2], 3);

@@ -55,6 +55,15 @@ describe("packBatch", () => {
     expect(p.rejectedIndex.length).toBe(0);
   });
 
+  test("sft's history unlikelihood packs the history first tokens, offsets rebased; a batch without them is an error", () => {
+    const b = { ...batch(), historyFirstTokens: packed([[40, 41], [42]], 3) };
+    const p = packBatch(b, { withRejected: false, withHistory: true });
+    expect(Array.from(p.historyTokenIds!)).toEqual([40, 41, 42]);
+    expect(Array.from(p.historyTokenOffsets!)).toEqual([0, 2, 3]);
+    expect(packBatch(b, { withRejected: false }).historyTokenIds).toBeUndefined();
+    expect(() => packBatch(batch(), { withRejected: false, withHistory: true })).toThrow(/rows 4\.\.9 carry no history tokens, and historyUnlikelihood needs them/);
+  });
+
   test("a preference loss on a batch without negatives is an error naming the rows", () => {
     expect(() => packBatch({ ...batch(), negatives: 0 }, { withRejected: true })).toThrow(/rows 4\.\.9/);
   });
@@ -82,6 +91,10 @@ describe("trainer registry and options", () => {
     expect(() => resolveOptions("sft", { model: {} as never, listSmoothing: 0.3 }, false)).toThrow(/negatives must be a whole number >= 1 for sft with listWeight or listSmoothing > 0/);
     expect(() => resolveOptions("sdpo", { model: {} as never, listSmoothing: 0.3 }, false)).toThrow(/listSmoothing is a term of the sft loss, not of sdpo/);
     expect(() => resolveOptions("sft", { model: {} as never, listSmoothing: NaN }, false)).toThrow(/listSmoothing must be a finite number >= 0/);
+    expect(resolveOptions("sft", { model: {} as never, historyUnlikelihood: 0.5 }, false)).toMatchObject({ historyUnlikelihood: 0.5, negatives: 0 });
+    expect(resolveOptions("sft", { model: {} as never }, false).historyUnlikelihood).toBe(0);
+    expect(() => resolveOptions("dpo", { model: {} as never, historyUnlikelihood: 1 }, false)).toThrow(/historyUnlikelihood is a term of the sft loss, not of dpo/);
+    expect(() => resolveOptions("sft", { model: {} as never, historyUnlikelihood: -1 }, false)).toThrow(/historyUnlikelihood must be a finite number >= 0/);
     expect(() => resolveOptions("sft", { model: {} as never, negativeSampling: "random" }, false)).toThrow(/needs a loss with negatives, this trainer is sft/);
   });
 

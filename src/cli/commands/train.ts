@@ -228,6 +228,9 @@ export async function runTrain(args: TrainArgs): Promise<TrainOutcome> {
   } catch (err) {
     throw new TrainUsageError((err as Error).message);
   }
+  if ((flagOptions.historyUnlikelihood ?? 0) > 0 && !resample.redrawCandidates) {
+    throw new TrainUsageError("--history-unlikelihood reads each row's history tokens, which only re-drawn rows carry: it needs --redraw-candidates");
+  }
   const negatives = args.loss === "sft" ? 0 : args.negatives ?? defaultNegatives(args.loss);
   const trainFile = await openChecked(dataFile, "--data", negatives, flagOptions.negativeSampling === "random" ? "random" : "fixed");
   const evalData = evalFile ? await openChecked(evalFile, "--eval", negatives, "fixed") : undefined;
