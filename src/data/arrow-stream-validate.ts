@@ -6,7 +6,9 @@
  * are only ever gathered as they arrive: a message claiming a huge body ends as "truncated" once the stream
  * ends, having held no more than the stream actually sent.
  */
-import { asDataError, checkRecordBatch, decodeRecordBatch, decodeSchema, MIN_METADATA_VERSION, type ArrowFieldShape } from "./arrow-validate";
+import { checkRecordBatch, decodeRecordBatch } from "./arrow-record-batch";
+import { decodeSchema, MIN_METADATA_VERSION, type ArrowFieldShape } from "./arrow-schema";
+import { asDataError } from "./arrow-validate";
 import { DataError } from "./errors";
 import { FlatBuffer, FlatBufferError } from "./flatbuffer-reader";
 
