@@ -171,7 +171,8 @@ export async function runDemo(args: DemoArgs, io: DemoIo = { out: process.stdout
       `sdpo demo: a ${shape.num_hidden_layers}-layer, ${shape.hidden_size}-wide decoder from scratch on ${sftTrain.numRows} re-drawn training examples ` +
         `an epoch${recipe.subsequences ? " (sub-sequence rows included)" : ""}${recipe.copyRows > 0 ? `, ${Math.round(recipe.copyRows * 100)} % of them copy rows` : ""}` +
         `${recipe.itemTokens ? `, one token per artist name (${tokenizer.vocabSize} ids; data in ${data.dir})` : ""}` +
-        `${(recipe.sft.listSmoothing ?? 0) > 0 ? `, SFT labels smoothed toward the candidate list (${recipe.sft.listSmoothing})` : ""}, ${seeds.length} seed${seeds.length > 1 ? "s" : ""}, output in ${out}`
+        `${(recipe.sft.listSmoothing ?? 0) > 0 ? `, SFT labels smoothed toward the candidate list (${recipe.sft.listSmoothing})` : ""}` +
+        `${(recipe.sft.historyUnlikelihood ?? 0) > 0 ? `, history items unlikely as answers (${recipe.sft.historyUnlikelihood})` : ""}, ${seeds.length} seed${seeds.length > 1 ? "s" : ""}, output in ${out}`
     );
 
     const timed = async <T>(label: string, work: () => Promise<T>): Promise<T> => {
