@@ -98,17 +98,25 @@ Napi::Object statsToJs(Napi::Env env, const train::StepStats& s, int64_t optimiz
   return out;
 }
 
-// Sets the model's training mode (dropout) for one call and restores the previous one.
+// Sets the model's training mode (dropout) and residual dropout rate for one call and restores the previous ones.
 class ModeScope {
  public:
-  ModeScope(CausalLMImpl& m, bool training) : m_(m), was_(m.is_training()) { m_.train(training); }
-  ~ModeScope() { m_.train(was_); }
+  ModeScope(CausalLMImpl& m, bool training, double residual_dropout = 0.0)
+      : m_(m), was_(m.is_training()), was_dropout_(m.residual_dropout()) {
+    m_.train(training);
+    m_.set_residual_dropout(residual_dropout);
+  }
+  ~ModeScope() {
+    m_.train(was_);
+    m_.set_residual_dropout(was_dropout_);
+  }
   ModeScope(const ModeScope&) = delete;
   ModeScope& operator=(const ModeScope&) = delete;
 
  private:
   CausalLMImpl& m_;
   bool was_;
+  double was_dropout_;
 };
 
 class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
@@ -146,6 +154,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       options.list_weight = getNumberOr(o, "listWeight", 0.0, where);
       options.list_smoothing = getNumberOr(o, "listSmoothing", 0.0, where);
       options.history_unlikelihood = getNumberOr(o, "historyUnlikelihood", 0.0, where);
+      options.residual_dropout = getNumberOr(o, "residualDropout", 0.0, where);
       options.chosen_nll_weight = getNumberOr(o, "chosenNllWeight", 0.0, where);
       options.adam.beta1 = getNumberOr(o, "adamBeta1", 0.9, where);
       options.adam.beta2 = getNumberOr(o, "adamBeta2", 0.999, where);
@@ -218,8 +227,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
           info.Env(), "sdpo.Trainer.step",
           [stepper, m, batch, lr, optimizerStep, weight, stats, steps] {
             std::unique_lock lock(m->mutex());
-            // The model rests in eval mode; LoRA dropout is on only inside a training step.
-            ModeScope mode(*m, true);
+            // The model rests in eval mode; LoRA and residual dropout are on only inside a training step.
+            ModeScope mode(*m, true, stepper->options().residual_dropout);
             *stats = stepper->step(batch, lr, optimizerStep, weight);
             *steps = stepper->optimizer().step_count();
           },

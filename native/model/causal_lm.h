@@ -62,6 +62,9 @@ class CausalLMImpl : public torch::nn::Module {
   // Gradient checkpointing of every decoder layer (training mode, grad enabled): less memory, one
   // more forward per layer in backward. Off by default.
   void set_gradient_checkpointing(bool enabled) { model_->set_gradient_checkpointing(enabled); }
+  // Residual dropout of every decoder layer (training mode only; decoder.h).
+  void set_residual_dropout(double p) { model_->set_residual_dropout(p); }
+  double residual_dropout() const { return model_->residual_dropout(); }
   bool gradient_checkpointing() const { return model_->gradient_checkpointing(); }
 
   torch::Device device() const;

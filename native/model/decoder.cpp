@@ -12,8 +12,11 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, const ParamInit& init) 
 }
 
 torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& h, AttentionContext& ctx, size_t layer) {
-  torch::Tensor x = h + self_attn->forward(input_layernorm->forward(h), ctx, layer);
-  return x + mlp->forward(post_attention_layernorm->forward(x));
+  const bool drop = residual_dropout > 0 && is_training();
+  torch::Tensor attended = self_attn->forward(input_layernorm->forward(h), ctx, layer);
+  torch::Tensor x = h + (drop ? torch::dropout(attended, residual_dropout, true) : attended);
+  torch::Tensor mixed = mlp->forward(post_attention_layernorm->forward(x));
+  return x + (drop ? torch::dropout(mixed, residual_dropout, true) : mixed);
 }
 
 DecoderModelImpl::DecoderModelImpl(const ModelConfig& c, const ParamInit& init) {

@@ -2,7 +2,8 @@
 // named_parameters() yields the checkpoint's names ("model.layers.0.self_attn.q_proj.weight", ...).
 //
 //   ids [B, T] -> embed_tokens -> [B, T, hidden]
-//   each layer:  h = h + self_attn(input_layernorm(h));  h = h + mlp(post_attention_layernorm(h))
+//   each layer:  h = h + dropout(self_attn(input_layernorm(h)));  h = h + dropout(mlp(post_attention_layernorm(h)))
+//                (residual dropout: training mode only, 0 unless a trainer sets it)
 //   norm (applied by the caller, only to the rows it needs)
 #pragma once
 #include <torch/torch.h>
@@ -22,6 +23,9 @@ class DecoderLayerImpl : public torch::nn::Module {
   Attention self_attn{nullptr};
   RMSNorm post_attention_layernorm{nullptr};
   MLP mlp{nullptr};
+  // Dropout on the attention and MLP outputs before they join the residual stream (GPT-2's resid_pdrop), in
+  // training mode only. A training hyperparameter, not part of the checkpoint's config.
+  double residual_dropout = 0.0;
 };
 TORCH_MODULE(DecoderLayer);
 
@@ -34,6 +38,10 @@ class DecoderModelImpl : public torch::nn::Module {
   // recomputed in backward (recompute.h).
   void set_gradient_checkpointing(bool enabled) { checkpointing_ = enabled; }
   bool gradient_checkpointing() const { return checkpointing_; }
+  void set_residual_dropout(double p) {
+    for (auto& layer : layers) layer->residual_dropout = p;
+  }
+  double residual_dropout() const { return layers.empty() ? 0.0 : layers.front()->residual_dropout; }
 
   Embedding embed_tokens{nullptr};
   std::vector<DecoderLayer> layers;  // registered as "layers.{i}" through layer_list

@@ -43,13 +43,17 @@ Scorers makeScorers(const std::shared_ptr<model::CausalLMImpl>& model, LossKind 
                          "'precomputed' for full fine-tuning");
       }
       scorers.reference = [m](const model::PackedResponses& r) {
-        // Restored even if scoring throws.
+        // Restored even if scoring throws. The reference never drops out (eval mode inside a training step).
         struct Restore {
           model::CausalLMImpl* m;
-          bool was;
-          ~Restore() { m->set_adapters_enabled(was); }
-        } restore{m.get(), m->adapters_enabled()};
+          bool adapters, training;
+          ~Restore() {
+            m->set_adapters_enabled(adapters);
+            m->train(training);
+          }
+        } restore{m.get(), m->adapters_enabled(), m->is_training()};
         m->set_adapters_enabled(false);
+        m->train(false);
         return m->score(r, nullptr);
       };
       break;

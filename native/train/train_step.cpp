@@ -236,6 +236,9 @@ TrainStep::TrainStep(Scorers scorers, std::vector<NamedTensor> trainable, TrainS
   if (options_.chosen_nll_weight > 0 && options_.loss == LossKind::SFT) {
     throw RangeError("chosenNllWeight is a term of the preference losses (dpo, sdpo, napo): sft is that NLL already");
   }
+  if (!(options_.residual_dropout >= 0 && options_.residual_dropout < 1)) {
+    throw RangeError("residualDropout must be a number in [0, 1)");
+  }
   if (!std::isfinite(options_.max_grad_norm) || options_.max_grad_norm < 0) {
     throw RangeError("maxGradNorm must be a finite number >= 0 (0 disables clipping)");
   }
@@ -265,7 +268,8 @@ TrainStep::Forward TrainStep::forward(const StepBatch& batch, bool with_grad) {
 
   if (options_.loss == LossKind::SFT) {
     const bool smoothing = options_.list_smoothing > 0;
-    const bool history_term = options_.history_unlikelihood > 0;
+    // Evaluation batches without history tokens (an eval file's fixed rows) report the loss without the term.
+    const bool history_term = options_.history_unlikelihood > 0 && (with_grad || batch.history_first_tokens.defined());
     if ((options_.list_weight > 0 || smoothing) && K < 1) {
       throw RangeError(std::string("sft: the candidate-list term (") + (smoothing ? "listSmoothing" : "listWeight") +
                        " > 0) needs the other candidates as negatives");

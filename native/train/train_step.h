@@ -94,12 +94,16 @@ struct TrainStepOptions {
   // -sum_h log(1 - p(h)) over the first tokens h of the example's history items (the batch's
   // history_first_tokens, less the chosen response's own first token), read at the answer's first position.
   // A recommender that copies titles out of its prompt can copy one out of the history instead of the list;
-  // this pushes those answers down without touching the rest of the distribution. 0: off.
+  // this pushes those answers down without touching the rest of the distribution. Training batches must carry
+  // the history tokens; evaluate() on a batch without them leaves the term out. 0: off.
   double history_unlikelihood = 0.0;
   // dpo / sdpo / napo: weight of the chosen responses' token NLL added to the preference loss (RPO; TRL's
   // rpo_alpha). Pushing negatives down moves probability to every other answer, the chosen one's included
   // only in part; the NLL keeps the chosen answer's likelihood up. 0: the preference loss alone.
   double chosen_nll_weight = 0.0;
+  // Residual dropout of the policy's decoder layers during training steps (decoder.h), in [0, 1). The binding
+  // sets it on the model for each step; evaluation and the reference policy never drop out. 0: off.
+  double residual_dropout = 0.0;
   double max_grad_norm = 1.0;  // 0: no clipping
   AdamWOptions adam;
 };

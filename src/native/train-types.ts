@@ -28,6 +28,8 @@ export interface NativeTrainerOptions {
   /** sft only: unlikelihood of the history's first tokens at the answer's first position (default 0; needs
    *  historyTokenIds / historyTokenOffsets in every batch). */
   historyUnlikelihood?: number;
+  /** Dropout on the decoder layers' attention and MLP outputs in training steps, in [0, 1) (default 0). */
+  residualDropout?: number;
   /** dpo / sdpo / napo: weight of the chosen responses' token NLL added to the loss (RPO; default 0). */
   chosenNllWeight?: number;
   weightDecay?: number;

@@ -156,6 +156,15 @@ export const OPTION_RECORDS: { readonly [K in OptionName]: OptionRecord<K> } = {
       value: { real: { min: 0 } },
     }),
   },
+  residualDropout: {
+    default: 0,
+    check: (v) => {
+      if (!(typeof v === "number" && v >= 0 && v < 1)) throw new RangeError(`residualDropout must be a number in [0, 1), got ${v}`);
+      return v;
+    },
+    native: true,
+    cli: plainFlag({ flag: "residual-dropout", help: "dropout on each decoder layer's attention and MLP outputs while training (default 0)", value: { real: { min: 0, below: 1 } } }),
+  },
   chosenNllWeight: {
     default: 0,
     check: (v, { loss }) => {

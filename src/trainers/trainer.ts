@@ -102,9 +102,12 @@ export abstract class PreferenceTrainer {
     return this.loss === "sft" ? chosenTokenCount(batch) : batch.size;
   }
 
-  /** A batch with the data's own negatives: always for evaluation, in training unless in-batch or pooled. */
-  private pack(batch: PreferenceBatch, source: SourceKey): TrainBatchInput {
-    const packed = packBatch(batch, { withRejected: this.usesNegatives, withHistory: this.options.historyUnlikelihood > 0 });
+  /** A batch with the data's own negatives: always for evaluation, in training unless in-batch or pooled. Training
+   *  batches must carry the history tokens historyUnlikelihood reads; evaluation batches pass them when they have
+   *  them (an eval file's fixed rows do not, and its loss is then reported without that term). */
+  private pack(batch: PreferenceBatch, source: SourceKey, training = false): TrainBatchInput {
+    const withHistory = this.options.historyUnlikelihood > 0 && (training || batch.historyFirstTokens !== undefined);
+    const packed = packBatch(batch, { withRejected: this.usesNegatives, withHistory });
     if (this.reference && this.usesReference) packed.referenceLogps = this.reference.lookup(source, batch, packed);
     return packed;
   }
@@ -365,7 +368,7 @@ export abstract class PreferenceTrainer {
           ? negatives.poolInput(shard, dp ? positions![i].map((p) => drawn[p]) : drawn)
           : this.usesNegatives && negatives.buildsNegatives
             ? await negatives.forStep(shard, globalStep, i)
-            : this.pack(shard, trainKey);
+            : this.pack(shard, trainKey, true);
         const stats = await this.trainer.step(input, { learningRate, optimizerStep: last, weight: weights[i] / total });
         acc.add(stats, weights[i]);
         if (last) {

@@ -57,6 +57,10 @@ export interface TrainerOptions {
    *  history in 6 of 2,500 rows. Needs batches that carry `historyFirstTokens` (ResampledDataset's do; on the
    *  command line, `--redraw-candidates`). 0: off. @default 0 */
   historyUnlikelihood?: number;
+  /** Dropout on each decoder layer's attention and MLP outputs before they join the residual stream (GPT-2's
+   *  `resid_pdrop`), in training steps only: evaluation, generation and the reference policy never drop out. A
+   *  training setting, not saved in the model's config. In [0, 1). @default 0 */
+  residualDropout?: number;
   /** dpo / sdpo / napo: weight of the chosen responses' token NLL (per token) added to the preference loss, as in
    *  RPO (TRL's `rpo_alpha`). Pushing negatives down moves probability to every other answer; the NLL keeps the
    *  chosen answer's likelihood up, so the policy does not drift to answers outside the list. 0: the preference

@@ -400,8 +400,10 @@ describe("native Trainer step", () => {
     const both = new (native().Trainer)(model.native, { loss: "sft", historyUnlikelihood: weight, listSmoothing: 0.4 });
     const smoothingOnly = new (native().Trainer)(model.native, { loss: "sft", listSmoothing: 0.4 });
     expect((await both.evaluate(batch)).loss).toBeCloseTo((await smoothingOnly.evaluate(batch)).loss + (weight * unlikelihood) / 3, 12);
-    const err = await rejectionOf(t.evaluate(makeBatch([0, 1], 0)));
+    const err = await rejectionOf(t.step(makeBatch([0, 1], 0), { learningRate: 0, optimizerStep: true, weight: 1 }));
     expect(err.message).toMatch(/historyUnlikelihood > 0 needs the batch's history tokens/);
+    // Evaluation on rows without history tokens (an eval file's fixed rows): the loss without the term.
+    expect((await t.evaluate(makeBatch([0, 1, 2], 3))).loss).toBeCloseTo(nll / tokens, 12);
     const bad = withHistory(makeBatch([0, 1, 2], 3), history);
     bad.historyTokenIds![1] = 100000;
     expect((await rejectionOf(t.evaluate(bad))).message).toMatch(/neither -1 nor a token id/);
@@ -420,6 +422,31 @@ describe("native Trainer step", () => {
     const batch = withHistory(makeBatch([0, 1, 2], 3), [[40, 41, 42], [21, 43], [44]]);
     await expectGradientMatchesDifferences(model, { loss: "sft", historyUnlikelihood: 2 }, batch);
     await expectGradientMatchesDifferences(model, { loss: "sft", historyUnlikelihood: 1.5, listSmoothing: 0.7 }, batch);
+  });
+
+  test("residual dropout: training steps drop out (a fresh mask each step), evaluation and the model afterwards do not", async () => {
+    const model = tinyModel();
+    const batch = makeBatch([0, 1, 2], 0);
+    const plain = new (native().Trainer)(model.native, { loss: "sft" });
+    const dropping = new (native().Trainer)(model.native, { loss: "sft", residualDropout: 0.5 });
+    const evaluated = (await plain.evaluate(batch)).loss;
+    expect((await dropping.evaluate(batch)).loss).toBe(evaluated);
+    // lr 0 leaves the weights: a step's loss is the forward it trained on.
+    const stepLoss = async (t: typeof plain) => (await t.step(batch, { learningRate: 0, optimizerStep: true, weight: 1 })).loss;
+    expect(await stepLoss(plain)).toBeCloseTo(evaluated, 12);
+    const first = await stepLoss(dropping);
+    const second = await stepLoss(dropping);
+    expect(Math.abs(first - evaluated)).toBeGreaterThan(1e-6);
+    expect(Math.abs(first - second)).toBeGreaterThan(1e-6);
+    // The rate is the trainer's, for its steps only.
+    expect(await stepLoss(plain)).toBeCloseTo(evaluated, 12);
+    const { logps } = await model.native.score(batch, { tokenLogps: false });
+    expect((await plain.evaluate(batch)).loss).toBe(evaluated);
+    expect(logps.every(Number.isFinite)).toBe(true);
+    expectThrows(() => new (native().Trainer)(model.native, { loss: "sft", residualDropout: 1 }), "RangeError", /residualDropout must be a number in \[0, 1\)/);
+    expectThrows(() => new (native().Trainer)(model.native, { loss: "sft", residualDropout: -0.1 }), "RangeError", /residualDropout must be a number in \[0, 1\)/);
+    plain.dispose();
+    dropping.dispose();
   });
 
   test("the preference losses' chosen-NLL term (RPO): loss + chosenNllWeight * chosen token NLL, and its gradient", async () => {

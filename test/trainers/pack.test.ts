@@ -93,6 +93,8 @@ describe("trainer registry and options", () => {
     expect(() => resolveOptions("sft", { model: {} as never, listSmoothing: NaN }, false)).toThrow(/listSmoothing must be a finite number >= 0/);
     expect(resolveOptions("sft", { model: {} as never, historyUnlikelihood: 0.5 }, false)).toMatchObject({ historyUnlikelihood: 0.5, negatives: 0 });
     expect(resolveOptions("sft", { model: {} as never }, false).historyUnlikelihood).toBe(0);
+    expect(resolveOptions("sdpo", { model: {} as never, residualDropout: 0.1 }, true).residualDropout).toBe(0.1);
+    expect(() => resolveOptions("sft", { model: {} as never, residualDropout: 1 }, false)).toThrow(/residualDropout must be a number in \[0, 1\), got 1/);
     expect(() => resolveOptions("dpo", { model: {} as never, historyUnlikelihood: 1 }, false)).toThrow(/historyUnlikelihood is a term of the sft loss, not of dpo/);
     expect(() => resolveOptions("sft", { model: {} as never, historyUnlikelihood: -1 }, false)).toThrow(/historyUnlikelihood must be a finite number >= 0/);
     expect(() => resolveOptions("sft", { model: {} as never, negativeSampling: "random" }, false)).toThrow(/needs a loss with negatives, this trainer is sft/);
