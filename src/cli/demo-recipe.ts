@@ -98,7 +98,7 @@ export const DEMO_RECIPE: DemoRecipe = {
   negativesFigure: [1, 3, 7, 15],
   baselines: ["random", "popularity", "cooccurrence", "sasrec"],
   sasrecEpochs: 3,
-  sft: { learningRate: 6e-3, weightDecay: 0.2, numTrainEpochs: 15, batchSize: 32, warmupRatio: 0.03, lrSchedulerType: "cosine", evalSteps: 0, seed: 42, listSmoothing: 0.1, historyUnlikelihood: 1, negatives: 19 },
+  sft: { learningRate: 6e-3, weightDecay: 0.2, numTrainEpochs: 15, batchSize: 32, warmupRatio: 0.03, lrSchedulerType: "cosine", evalSteps: 0, seed: 42, listSmoothing: 0.1, negatives: 19 },
   // Off: NAMING_STAGE moved ValidRatio by -0.011, -0.019 and +0.049 on seeds 42, 43, 44 (list-term-2026-12-06.md).
   naming: undefined,
   namingRows: undefined,
