@@ -79,6 +79,8 @@ export interface DemoRecipe {
  * examples from the SFT checkpoint at lr 1e-4, with the chosen answers' NLL (chosenNllWeight 5, RPO), which takes
  * most of the 2-3 points of ValidRatio the stage cost without it. Over seeds 42-44: S-DPO HR@1 0.920 [0.89, 0.95],
  * ValidRatio 0.921, about 14 minutes a seed on 2 cores (bench/demo/results-3-seeds-list-smoothing-2026-12-07.md).
+ * Not kept after that: SFT's history unlikelihood (3 seeds: S-DPO 0.905; bench/demo/results-3-seeds-history-
+ * unlikelihood-2026-12-07.md) and residual dropout 0.1 (bench/recipe/residual-dropout-2026-12-07.md).
  */
 export const DEMO_RECIPE: DemoRecipe = {
   preset: "tiny",
