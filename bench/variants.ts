@@ -562,5 +562,5 @@ main().catch((err) => {
 
 /** The demo recipe's data: the shipped rows, re-tokenized with item tokens into `out`/data when the recipe says so. */
 async function recipeData(out: string): Promise<ShippedData> {
-  return DEMO_RECIPE.itemTokens ? itemTokenData(shippedLastfm(), out) : shippedLastfm();
+  return DEMO_RECIPE.itemTokens ? itemTokenData(shippedLastfm(), out, { templateTokens: DEMO_RECIPE.templateTokens }) : shippedLastfm();
 }

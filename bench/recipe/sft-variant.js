@@ -22,7 +22,7 @@ const { evaluate } = require(root + "/eval/evaluate.js");
   const out = process.env.OUT;
   if (!out) throw new Error("OUT is required");
   const recipe = { ...DEMO_RECIPE, ...cfg, sft: { ...DEMO_RECIPE.sft, ...(cfg.sft || {}), seed } };
-  const data = await itemTokenData(shippedLastfm(), out);
+  const data = await itemTokenData(shippedLastfm(), out, { templateTokens: recipe.templateTokens });
   const tokenizer = Tokenizer.fromFile(data.tokenizer);
   const train = await ResampledDataset.open(data.train, tokenizer, { subsequences: recipe.subsequences, copyRows: recipe.copyRows, skipRows: recipe.skipRows, ...(cfg.resample || {}) });
   const model = createModel(demoModelConfig(recipe, presetConfig, tokenizer.vocabSize), { device: "cpu", seed });

@@ -45,13 +45,14 @@ export async function firstRows<S extends BatchSourceLike>(
 }
 
 /**
- * The shipped rows re-tokenized with one token per artist name, written to `<out>/data` (a few seconds;
- * deterministic, so a resumed demo rebuilds the same bytes). `sdpo eval` of the demo's models reads this
- * valid.arrow: the shipped one is tokenized without the item tokens.
+ * The shipped rows re-tokenized with one token per artist name (and, with `templateTokens`, one per constant
+ * phrase of the prompt templates), written to `<out>/data` (a few seconds; deterministic, so a resumed demo
+ * rebuilds the same bytes). `sdpo eval` of the demo's models reads this valid.arrow: the shipped one is
+ * tokenized without the added tokens.
  */
-export async function itemTokenData(shipped: ShippedData, out: string): Promise<ShippedData> {
+export async function itemTokenData(shipped: ShippedData, out: string, options: { templateTokens?: boolean } = {}): Promise<ShippedData> {
   const dir = path.join(out, "data");
   fs.mkdirSync(dir, { recursive: true });
-  await buildLastfmItemTokens(shipped.dir, dir);
+  await buildLastfmItemTokens(shipped.dir, dir, options);
   return { dir, train: path.join(dir, "train.arrow"), valid: path.join(dir, "valid.arrow"), tokenizer: path.join(dir, "tokenizer.json") };
 }

@@ -19,6 +19,8 @@ export interface DemoRecipe {
   modelOverrides?: Partial<Pick<NativeModelConfig, "hidden_size" | "intermediate_size" | "num_hidden_layers" | "num_attention_heads" | "num_key_value_heads" | "tie_word_embeddings">>;
   /** Train and evaluate on the shipped rows re-tokenized with one token per artist name (src/data/item_tokens.ts). */
   itemTokens: boolean;
+  /** With itemTokens: also one token per constant phrase of the prompt templates (src/data/template_tokens.ts). */
+  templateTokens: boolean;
   seed: number;
   /** Sub-sequence examples (every history prefix predicts its next item) beside the file's rows. */
   subsequences: boolean;
@@ -86,6 +88,7 @@ export const DEMO_RECIPE: DemoRecipe = {
   preset: "tiny",
   modelOverrides: { tie_word_embeddings: true },
   itemTokens: true,
+  templateTokens: true,
   seed: 42,
   subsequences: true,
   copyRows: 0.25,

@@ -8,6 +8,7 @@ import { join } from "path";
 import { itemVocabulary, llaraRecords, parseLlaraJson, parseTemplates, responseText, writeLlaraArrow } from "./convert";
 import { mixSeed, SeededRng } from "../rng";
 import { addItemTokens } from "./item_tokens";
+import { addTemplateTokens } from "./template_tokens";
 import { Tokenizer } from "./tokenizer";
 import { trainByteLevelBpe, writeFileAtomic } from "./train_tokenizer";
 
@@ -81,12 +82,18 @@ export async function buildLastfm(sourceDir: string, outDir: string): Promise<{ 
 
 /**
  * The same rows and split tokenized with `sourceDir`/tokenizer.json plus one token per artist name
- * (src/data/item_tokens.ts): the data of `sdpo demo`'s from-scratch decoder. A few seconds; deterministic.
+ * (src/data/item_tokens.ts) and, with `templateTokens`, one token per constant phrase of the prompt templates
+ * (src/data/template_tokens.ts): the data of `sdpo demo`'s from-scratch decoder. A few seconds; deterministic.
  */
-export async function buildLastfmItemTokens(sourceDir: string, outDir: string): Promise<{ train: number; valid: number; vocabSize: number }> {
+export async function buildLastfmItemTokens(
+  sourceDir: string,
+  outDir: string,
+  options: { templateTokens?: boolean } = {}
+): Promise<{ train: number; valid: number; vocabSize: number }> {
   const data = readLastfm(sourceDir);
   const tokenizerPath = join(sourceDir, "tokenizer.json");
-  const json = addItemTokens(readFileSync(tokenizerPath, "utf8"), data.items, tokenizerPath);
+  let json = addItemTokens(readFileSync(tokenizerPath, "utf8"), data.items, tokenizerPath);
+  if (options.templateTokens) json = addTemplateTokens(json, data.templates, tokenizerPath);
   const counts = await writeLastfm(data, json, outDir);
   return { ...counts, vocabSize: Tokenizer.fromString(json).vocabSize };
 }

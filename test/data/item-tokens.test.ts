@@ -23,7 +23,7 @@ describe("addItemTokens", () => {
     expect(addItemTokens(json, titles)).toBe(json); // adding the same titles again changes nothing
   });
 
-  test("a response and a listed title are one token; longest match first; whole words only; decode gives the text back", async () => {
+  test("a response and a listed title are one token; longest match first; whole words only", async () => {
     const id = async (title: string) => {
       const ids = await tokenizer.encode(" " + title);
       expect(ids).toHaveLength(1);
@@ -35,9 +35,22 @@ describe("addItemTokens", () => {
     for (const title of ["Iggy Pop", "Hope", "Queen Latifah", "Queen"]) expect(ids).toContain(await id(title));
     expect(ids).not.toContain(await id("Hope Sandoval"));
     // " Hopeless" is not " Hope" + "less": the whole-word rule keeps it to the byte-level pieces.
-    expect(await tokenizer.decode(Int32Array.from(ids))).toBe(text);
     expect(Array.from(await tokenizer.encode(" Hopeless"))).toEqual(Array.from(await plain.encode(" Hopeless")));
     expect(await tokenizer.encode(" Hope Sandoval")).toEqual(Int32Array.of(await id("Hope Sandoval")));
+    // A title's token takes the space before it: decoding gives the titles back without it.
+    expect(await tokenizer.decode(Int32Array.from(ids))).toBe("Choose from:Iggy Pop,Hope, Hopeless,Queen Latifah,Queen. Answer:");
+  });
+
+  test("a title right after a word of the template is its token too (the space is the boundary)", async () => {
+    const [iggy] = await tokenizer.encode(" Iggy Pop");
+    const [queen] = await tokenizer.encode(" Queen");
+    for (const text of ["music from Iggy Pop, Queen recently", "the available options Iggy Pop, Queen? Answer:"]) {
+      const ids = Array.from(await tokenizer.encode(text));
+      expect(ids).toContain(iggy);
+      expect(ids).toContain(queen);
+    }
+    // Not inside a word: "fromIggy Pop" has no boundary before the title.
+    expect(Array.from(await tokenizer.encode("fromIggy Pop"))).not.toContain(iggy);
   });
 
   test("a file that is not a tokenizer is refused, naming it", () => {
@@ -50,7 +63,8 @@ describe("buildLastfmItemTokens", () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "sdpo-items-"));
     try {
       const counts = await buildLastfmItemTokens(dir, out);
-      expect(counts).toMatchObject({ train: 2500, valid: 267, vocabSize: 4096 + 4606 });
+      // 4,606 titles; "3" and "jj" are tokens of the base vocabulary already.
+      expect(counts).toMatchObject({ train: 2500, valid: 267, vocabSize: 4096 + 4604 });
       const shipped = PreferenceDataset.fromArrow(path.join(dir, "valid.arrow"));
       const rebuilt = PreferenceDataset.fromArrow(path.join(out, "valid.arrow"));
       const a = (await shipped.batches({ batchSize: 300, negatives: 3 }).next()).value!;
@@ -59,7 +73,7 @@ describe("buildLastfmItemTokens", () => {
       expect(Array.from(b.chosenItem)).toEqual(Array.from(a.chosenItem));
       // Each chosen response: the title's token and EOS.
       for (let i = 0; i < b.size; i++) expect(b.chosen.offsets[i + 1] - b.chosen.offsets[i]).toBe(2);
-      expect((await rebuilt.metadata()).tokenizer?.vocabSize).toBe(4096 + 4606);
+      expect((await rebuilt.metadata()).tokenizer?.vocabSize).toBe(4096 + 4604);
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }
