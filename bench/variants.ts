@@ -46,7 +46,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { DEMO_RECIPE, demoModelConfig } from "../src/cli/demo-recipe";
+import { itemTokenOptions, DEMO_RECIPE, demoModelConfig } from "../src/cli/demo-recipe";
 import { firstRows, itemTokenData, packageRoot, shippedLastfm, type ShippedData } from "../src/cli/demo-data";
 import type { PreferenceBatch } from "../src/data/batch";
 import { PreferenceDataset } from "../src/data/dataset";
@@ -562,5 +562,5 @@ main().catch((err) => {
 
 /** The demo recipe's data: the shipped rows, re-tokenized with item tokens into `out`/data when the recipe says so. */
 async function recipeData(out: string): Promise<ShippedData> {
-  return DEMO_RECIPE.itemTokens ? itemTokenData(shippedLastfm(), out, { templateTokens: DEMO_RECIPE.templateTokens }) : shippedLastfm();
+  return DEMO_RECIPE.itemTokens ? itemTokenData(shippedLastfm(), out, itemTokenOptions(DEMO_RECIPE)) : shippedLastfm();
 }

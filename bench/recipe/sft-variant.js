@@ -6,7 +6,7 @@
 // Usage: CFG='{"sft":{"weightDecay":0.1}}' SEED=44 OUT=/tmp/v1 SDPO_NUM_THREADS=1 node bench/recipe/sft-variant.js
 const path = require("path");
 const root = process.env.SDPO_DIST || path.resolve(__dirname, "../../dist/src");
-const { DEMO_RECIPE, demoModelConfig } = require(root + "/cli/demo-recipe.js");
+const { DEMO_RECIPE, demoModelConfig, itemTokenOptions } = require(root + "/cli/demo-recipe.js");
 const { itemTokenData, shippedLastfm } = require(root + "/cli/demo-data.js");
 const { ResampledDataset } = require(root + "/data/resample.js");
 const { PreferenceDataset } = require(root + "/data/dataset.js");
@@ -22,7 +22,7 @@ const { evaluate } = require(root + "/eval/evaluate.js");
   const out = process.env.OUT;
   if (!out) throw new Error("OUT is required");
   const recipe = { ...DEMO_RECIPE, ...cfg, sft: { ...DEMO_RECIPE.sft, ...(cfg.sft || {}), seed } };
-  const data = await itemTokenData(shippedLastfm(), out, { templateTokens: recipe.templateTokens });
+  const data = await itemTokenData(shippedLastfm(), out, itemTokenOptions(recipe));
   const tokenizer = Tokenizer.fromFile(data.tokenizer);
   const train = await ResampledDataset.open(data.train, tokenizer, { subsequences: recipe.subsequences, copyRows: recipe.copyRows, skipRows: recipe.skipRows, ...(cfg.resample || {}) });
   const model = createModel(demoModelConfig(recipe, presetConfig, tokenizer.vocabSize), { device: "cpu", seed });

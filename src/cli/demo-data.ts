@@ -2,7 +2,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { PreferenceBatch } from "../data/batch";
-import { buildLastfmItemTokens } from "../data/lastfm_build";
+import { buildLastfmItemTokens, type ItemTokenOptions } from "../data/lastfm_build";
 import { packageRoot, shippedDataset, type ShippedDataset } from "../data/shipped";
 
 export { packageRoot } from "../data/shipped";
@@ -45,12 +45,11 @@ export async function firstRows<S extends BatchSourceLike>(
 }
 
 /**
- * The shipped rows re-tokenized with one token per artist name (and, with `templateTokens`, one per constant
- * phrase of the prompt templates), written to `<out>/data` (a few seconds; deterministic, so a resumed demo
- * rebuilds the same bytes). `sdpo eval` of the demo's models reads this valid.arrow: the shipped one is
- * tokenized without the added tokens.
+ * The shipped rows re-tokenized with one token per artist name (and what `options` adds), written to
+ * `<out>/data` (a few seconds; deterministic, so a resumed demo rebuilds the same bytes). `sdpo eval` of the
+ * demo's models reads this valid.arrow: the shipped one is tokenized without the added tokens.
  */
-export async function itemTokenData(shipped: ShippedData, out: string, options: { templateTokens?: boolean } = {}): Promise<ShippedData> {
+export async function itemTokenData(shipped: ShippedData, out: string, options: ItemTokenOptions = {}): Promise<ShippedData> {
   const dir = path.join(out, "data");
   fs.mkdirSync(dir, { recursive: true });
   await buildLastfmItemTokens(shipped.dir, dir, options);

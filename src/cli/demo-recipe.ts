@@ -8,6 +8,7 @@
 import type { NativeModelConfig } from "../native";
 import type { TrainerOptions } from "../trainers/types";
 import type { BaselineKind } from "../baselines/baseline";
+import type { ItemTokenOptions } from "../data/lastfm_build";
 
 /** One stage's trainer options in a demo recipe (the model and outputDir come from the demo). */
 export type DemoRunOptions = Omit<TrainerOptions, "model" | "outputDir">;
@@ -21,6 +22,8 @@ export interface DemoRecipe {
   itemTokens: boolean;
   /** With itemTokens: also one token per constant phrase of the prompt templates (src/data/template_tokens.ts). */
   templateTokens: boolean;
+  /** With itemTokens: no token for the ", " between listed titles (src/data/list_separators.ts). */
+  dropListSeparators: boolean;
   seed: number;
   /** Sub-sequence examples (every history prefix predicts its next item) beside the file's rows. */
   subsequences: boolean;
@@ -89,6 +92,7 @@ export const DEMO_RECIPE: DemoRecipe = {
   modelOverrides: { tie_word_embeddings: true },
   itemTokens: true,
   templateTokens: true,
+  dropListSeparators: true,
   seed: 42,
   subsequences: true,
   copyRows: 0.25,
@@ -151,4 +155,9 @@ export function demoModelConfig(recipe: DemoRecipe, base: (preset: "tiny" | "sma
     );
   }
   return { ...config, head_dim: config.hidden_size / config.num_attention_heads };
+}
+
+/** How a recipe's data is tokenized beyond one token per artist name (itemTokenData's options). */
+export function itemTokenOptions(recipe: Pick<DemoRecipe, "templateTokens" | "dropListSeparators">): ItemTokenOptions {
+  return { templateTokens: recipe.templateTokens, dropListSeparators: recipe.dropListSeparators };
 }

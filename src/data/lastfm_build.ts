@@ -9,6 +9,7 @@ import { itemVocabulary, llaraRecords, parseLlaraJson, parseTemplates, responseT
 import { mixSeed, SeededRng } from "../rng";
 import { addItemTokens } from "./item_tokens";
 import { addTemplateTokens } from "./template_tokens";
+import { dropListSeparators } from "./list_separators";
 import { Tokenizer } from "./tokenizer";
 import { trainByteLevelBpe, writeFileAtomic } from "./train_tokenizer";
 
@@ -80,20 +81,25 @@ export async function buildLastfm(sourceDir: string, outDir: string): Promise<{ 
   return writeLastfm(data, trainByteLevelBpe(trainTexts, { vocabSize: LASTFM.vocabSize }), outDir);
 }
 
+/** How buildLastfmItemTokens tokenizes beyond one token per artist name. */
+export interface ItemTokenOptions {
+  /** One token per constant phrase of the prompt templates (src/data/template_tokens.ts). */
+  templateTokens?: boolean;
+  /** No token for the ", " between listed titles (src/data/list_separators.ts). */
+  dropListSeparators?: boolean;
+}
+
 /**
  * The same rows and split tokenized with `sourceDir`/tokenizer.json plus one token per artist name
- * (src/data/item_tokens.ts) and, with `templateTokens`, one token per constant phrase of the prompt templates
- * (src/data/template_tokens.ts): the data of `sdpo demo`'s from-scratch decoder. A few seconds; deterministic.
+ * (src/data/item_tokens.ts), and what `options` adds: the data of `sdpo demo`'s from-scratch decoder. A few
+ * seconds; deterministic.
  */
-export async function buildLastfmItemTokens(
-  sourceDir: string,
-  outDir: string,
-  options: { templateTokens?: boolean } = {}
-): Promise<{ train: number; valid: number; vocabSize: number }> {
+export async function buildLastfmItemTokens(sourceDir: string, outDir: string, options: ItemTokenOptions = {}): Promise<{ train: number; valid: number; vocabSize: number }> {
   const data = readLastfm(sourceDir);
   const tokenizerPath = join(sourceDir, "tokenizer.json");
   let json = addItemTokens(readFileSync(tokenizerPath, "utf8"), data.items, tokenizerPath);
   if (options.templateTokens) json = addTemplateTokens(json, data.templates, tokenizerPath);
+  if (options.dropListSeparators) json = dropListSeparators(json, tokenizerPath);
   const counts = await writeLastfm(data, json, outDir);
   return { ...counts, vocabSize: Tokenizer.fromString(json).vocabSize };
 }

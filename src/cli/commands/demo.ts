@@ -30,7 +30,7 @@ import { native } from "../../native";
 import type { PreferenceSource } from "../../trainers/source";
 import type { FitReport, LossName } from "../../trainers/types";
 import { LABELS, METHODS, summarizeDemo, type DemoSummary } from "../demo-summary";
-import { DEMO_RECIPE, demoModelConfig, FULL_RECIPE, QUICK_RECIPE, type DemoRecipe } from "../demo-recipe";
+import { DEMO_RECIPE, demoModelConfig, FULL_RECIPE, itemTokenOptions, QUICK_RECIPE, type DemoRecipe } from "../demo-recipe";
 import { firstRows, itemTokenData, shippedLastfm } from "../demo-data";
 import { disposeModel, UsageError } from "../eval-setup";
 import { trainDemoStage } from "../demo-stage";
@@ -143,8 +143,8 @@ export async function runDemo(args: DemoArgs, io: DemoIo = { out: process.stdout
     }
   }
   const out = prepareOutputFolder(args.out ?? "sdpo-demo", args.overwrite ?? false, args.resume ?? false);
-  if (recipe.templateTokens && !recipe.itemTokens) throw new UsageError("the demo recipe's templateTokens needs itemTokens");
-  const data = recipe.itemTokens ? await itemTokenData(shippedLastfm(), out, { templateTokens: recipe.templateTokens }) : shippedLastfm();
+  if ((recipe.templateTokens || recipe.dropListSeparators) && !recipe.itemTokens) throw new UsageError("the demo recipe's templateTokens and dropListSeparators need itemTokens");
+  const data = recipe.itemTokens ? await itemTokenData(shippedLastfm(), out, itemTokenOptions(recipe)) : shippedLastfm();
   // A model folder is saved atomically: one with its config and weights is a finished run.
   const saved = (dir: string): boolean => (args.resume ?? false) && fs.existsSync(path.join(dir, "config.json")) && fs.existsSync(path.join(dir, "model.safetensors"));
   const say = (line: string): void => void io.err.write(line + "\n");
@@ -171,7 +171,7 @@ export async function runDemo(args: DemoArgs, io: DemoIo = { out: process.stdout
     say(
       `sdpo demo: a ${shape.num_hidden_layers}-layer, ${shape.hidden_size}-wide decoder from scratch on ${sftTrain.numRows} re-drawn training examples ` +
         `an epoch${recipe.subsequences ? " (sub-sequence rows included)" : ""}${recipe.copyRows > 0 ? `, ${Math.round(recipe.copyRows * 100)} % of them copy rows` : ""}` +
-        `${recipe.itemTokens ? `, one token per artist name${recipe.templateTokens ? " and per template phrase" : ""} (${tokenizer.vocabSize} ids; data in ${data.dir})` : ""}` +
+        `${recipe.itemTokens ? `, one token per artist name${recipe.templateTokens ? " and per template phrase" : ""}${recipe.dropListSeparators ? ", none for the commas between them" : ""} (${tokenizer.vocabSize} ids; data in ${data.dir})` : ""}` +
         `${(recipe.sft.listSmoothing ?? 0) > 0 ? `, SFT labels smoothed toward the candidate list (${recipe.sft.listSmoothing})` : ""}` +
         `${(recipe.sft.historyUnlikelihood ?? 0) > 0 ? `, history items unlikely as answers (${recipe.sft.historyUnlikelihood})` : ""}, ${seeds.length} seed${seeds.length > 1 ? "s" : ""}, output in ${out}`
     );
