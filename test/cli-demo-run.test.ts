@@ -9,7 +9,7 @@ import * as path from "path";
 import { PassThrough } from "stream";
 import { defaultDemoRanks, runDemo } from "../src/cli/commands/demo";
 import { readJsonl } from "../src/report/jsonl";
-import { NAMING_STAGE, QUICK_RECIPE } from "../src/cli/demo-recipe";
+import { DEMO_RECIPE, NAMING_STAGE, QUICK_RECIPE } from "../src/cli/demo-recipe";
 
 jest.setTimeout(300_000);
 
@@ -105,9 +105,11 @@ test("--nproc 2 trains the SFT stage on two data-parallel processes: the same gl
   }
 });
 
-test("the demo's SFT runs on 2 ranks where there are 2 cores or more, on CPU", () => {
-  expect(defaultDemoRanks("cpu", 1)).toBe(1);
-  expect(defaultDemoRanks("cpu", 2)).toBe(2);
-  expect(defaultDemoRanks("cpu", 16)).toBe(2);
-  expect(defaultDemoRanks("cuda:0", 16)).toBe(1);
+test("the demo's SFT runs on the recipe's ranks, at most one per core, on CPU; in one process on CUDA", () => {
+  expect(DEMO_RECIPE.sftRanks).toBe(1);
+  expect(defaultDemoRanks("cpu", 1, 2)).toBe(1);
+  expect(defaultDemoRanks("cpu", 2, 1)).toBe(1);
+  expect(defaultDemoRanks("cpu", 2, 2)).toBe(2);
+  expect(defaultDemoRanks("cpu", 2, 16)).toBe(2);
+  expect(defaultDemoRanks("cuda:0", 2, 16)).toBe(1);
 });

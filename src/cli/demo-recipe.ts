@@ -50,6 +50,8 @@ export interface DemoRecipe {
   evalBatchSize: number;
   /** Generation length of the paper's protocol. */
   maxNewTokens: number;
+  /** Data-parallel ranks (CPU processes) of the SFT stage, at most one per core (`sdpo demo --nproc` overrides). */
+  sftRanks: number;
   sft: DemoRunOptions;
   /** A naming stage after SFT, on the same model (an sft run with `listWeight`, whose negatives are the row's other
    *  candidates): it raises the probability of answering with a listed title. Undefined: none. */
@@ -107,7 +109,8 @@ export const DEMO_RECIPE: DemoRecipe = {
   negativesFigure: [1, 3, 7, 15],
   baselines: ["random", "popularity", "cooccurrence", "sasrec"],
   sasrecEpochs: 3,
-  sft: { learningRate: 6e-3, weightDecay: 0.2, numTrainEpochs: 15, batchSize: 32, warmupRatio: 0.03, lrSchedulerType: "cosine", evalSteps: 0, seed: 42, listSmoothing: 0.1, negatives: 19 },
+  sftRanks: 1,
+  sft: { learningRate: 6e-3, weightDecay: 0.2, numTrainEpochs: 24, batchSize: 32, warmupRatio: 0.03, lrSchedulerType: "cosine", evalSteps: 0, seed: 42, listSmoothing: 0.1, negatives: 19 },
   // Off: NAMING_STAGE moved ValidRatio by -0.011, -0.019 and +0.049 on seeds 42, 43, 44 (list-term-2026-12-06.md).
   naming: undefined,
   namingRows: undefined,
@@ -121,13 +124,12 @@ export const NAMING_STAGE: DemoRunOptions = {
   listWeight: 2, negatives: 19, learningRate: 1e-3, numTrainEpochs: 1, batchSize: 32, warmupRatio: 0.03, lrSchedulerType: "cosine", evalSteps: 0, seed: 42,
 };
 
-/** `sdpo demo --full`: the default recipe with 24 SFT epochs instead of 15 (about 1.6 times the time). More epochs
- *  were the lever that moved ValidRatio most (bench/recipe/epochs-decay-skip-rpo-2026-12-06.md); over seeds 42-44,
- *  trained in one process, S-DPO HR@1 0.925 [0.90, 0.95], ValidRatio 0.928 (bench/demo/results-full-2026-12-06-night.md);
- *  measured before SFT's list smoothing, which the default recipe, and so this one, now has. */
+/** `sdpo demo --full`: the default recipe with 36 SFT epochs instead of 24 (about 1.4 times the time; not measured
+ *  with the template tokens). More epochs were the lever that moved ValidRatio most before them
+ *  (bench/recipe/epochs-decay-skip-rpo-2026-12-06.md, bench/demo/results-full-2026-12-06-night.md). */
 export const FULL_RECIPE: DemoRecipe = {
   ...DEMO_RECIPE,
-  sft: { ...DEMO_RECIPE.sft, numTrainEpochs: 24 },
+  sft: { ...DEMO_RECIPE.sft, numTrainEpochs: 36 },
 };
 
 export const QUICK_RECIPE: DemoRecipe = {

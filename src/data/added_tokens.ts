@@ -34,7 +34,7 @@ export function appendAddedTokens(tokenizerJson: string, contents: readonly stri
   const vocab = parsed.model?.vocab && typeof parsed.model.vocab === "object" ? parsed.model.vocab : {};
   // reduce, not Math.max(...ids): a large vocabulary would overflow the argument list.
   let next = [...Object.values(vocab), ...added.map((t) => t.id)].reduce((m, id) => (Number.isInteger(id) && id > m ? id : m), -1) + 1;
-  // A content that is a token of the model already ("3") keeps that id: the library would map it there anyway.
+  // A content that is a token of the model already keeps that id: the library would map it there anyway.
   const present = new Set([...added.map((t) => t.content), ...Object.keys(vocab)]);
   for (const content of contents) {
     if (content.trim() === "" || present.has(content)) continue;

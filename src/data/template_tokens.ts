@@ -5,8 +5,8 @@
  * As one id each, a LastFM prompt shrinks from about 82 tokens to about 53, and a training step of the demo's
  * decoder takes about two thirds of the time (bench/recipe/template-tokens-2026-12-07.md).
  *
- * A phrase keeps its leading text and loses its trailing spaces: a slot's first title is an item token, which
- * takes the space before it. Prompts of other templates fall back to the byte-level pieces.
+ * A phrase keeps its leading text and loses its trailing spaces: a slot's first title is an item token
+ * " " + title that takes the space itself. Prompts of other templates fall back to the byte-level pieces.
  */
 import { appendAddedTokens } from "./added_tokens";
 

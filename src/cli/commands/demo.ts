@@ -57,12 +57,12 @@ export interface DemoArgs {
 }
 
 /**
- * The demo's SFT on CPU: 2 data-parallel ranks where there are 2 cores or more. On 2 cores one rank per core
- * trains 1.27x faster than one process using both (bench/demo/ranks-2026-12-07.md); beyond 2 ranks the gradient
- * sum of every step (the tied 8,702 x 64 embedding included) would cost more than the cores give.
+ * The demo's SFT ranks on CPU: the recipe's `sftRanks`, at most one per core; one process on CUDA. With the demo's
+ * template tokens and no list separators a step is small enough that the gradient sum of 2 ranks costs more than
+ * the second core gives (bench/recipe/template-tokens-2026-12-07.md), so the recipe trains in one process.
  */
-export function defaultDemoRanks(device: string, cores = maxThreads()): number {
-  return device.startsWith("cuda") || cores < 2 ? 1 : 2;
+export function defaultDemoRanks(device: string, recipeRanks: number, cores = maxThreads()): number {
+  return device.startsWith("cuda") ? 1 : Math.max(1, Math.min(recipeRanks, cores));
 }
 
 /** How the demo starts a rank of its SFT stage (tests run the TypeScript sources through a register hook). */
@@ -133,7 +133,7 @@ export async function runDemo(args: DemoArgs, io: DemoIo = { out: process.stdout
   if (!Number.isInteger(seedCount) || seedCount < 1 || seedCount > 100) throw new UsageError(`--seeds must be an integer from 1 to 100, got ${String(args.seeds)}`);
   const firstSeed = args.seed ?? recipe.seed;
   if (!Number.isInteger(firstSeed) || firstSeed < 0 || firstSeed > 2 ** 31 - 1) throw new UsageError(`--seed must be an integer from 0 to 2147483647, got ${String(args.seed)}`);
-  const nproc = args.nproc ?? defaultDemoRanks(device);
+  const nproc = args.nproc ?? defaultDemoRanks(device, recipe.sftRanks);
   if (!Number.isInteger(nproc) || nproc < 1 || nproc > 64) throw new UsageError(`--nproc must be an integer from 1 to 64, got ${String(args.nproc)}`);
   if (nproc > 1 && device.startsWith("cuda")) throw new UsageError(`--nproc ${nproc}: the demo's data-parallel ranks are CPU processes; on ${device} it trains in one process (--nproc 1)`);
   for (const [stage, options] of [["sft", recipe.sft], ["naming", recipe.naming]] as const) {
@@ -358,7 +358,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .option("device", { type: "string", default: "cpu", describe: "cpu, cuda or cuda:N" })
       .option("seeds", { ...integer("seeds", "train and evaluate the recipe with N seeds; the table pools them (mean, interval over rows)", { min: 1, max: 100 }), default: 1 })
       .option("seed", { ...integer("seed", "the first seed (the recipe's is 42); demos with other first seeds can be pooled with bench/demo/pool.js", { min: 0, max: 2 ** 31 - 1 }) })
-      .option("nproc", integer("nproc", "SFT on N data-parallel CPU processes (default: 2 with 2 cores or more, else 1; 1 on CUDA)", { min: 1, max: 64 }))
+      .option("nproc", integer("nproc", "SFT on N data-parallel CPU processes (default: the recipe's, 1, at most one per core; 1 on CUDA)", { min: 1, max: 64 }))
       .option("resume", { type: "boolean", describe: "continue an interrupted demo in --out: models it already saved are evaluated, not trained again" })
       .option("negatives-figure", { type: "boolean", describe: "also train S-DPO with K = 1, 3, 7, 15 from the first seed's SFT checkpoint (plots/negatives.svg)" }) as never,
   handler: async (args) => {
