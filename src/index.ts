@@ -26,6 +26,8 @@ export type { PackedTokens, PreferenceBatch } from "./data/batch";
 export { PreferenceDataset } from "./data/dataset";
 export { ResampledDataset } from "./data/resample";
 export { addItemTokens } from "./data/item_tokens";
+export { addTemplateTokens, templatePhrases } from "./data/template_tokens";
+export { dropListSeparators } from "./data/list_separators";
 export type { ResampleOptions } from "./data/resample";
 export type { BatchOptions, DatasetOptions, ByteSource } from "./data/dataset";
 export type { NegativeSampling as BatchNegativeSampling } from "./data/validate";
