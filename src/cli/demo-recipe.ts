@@ -93,7 +93,8 @@ export interface DemoRecipe {
  * one token per template phrase plus no token for the commas between titles cut a prompt from about 84 tokens to
  * about 29, a step to 0.47 of its time. SFT alone went from 0.918 / 0.910 to 0.948 / 0.955 ValidRatio on seeds
  * 42 / 43, the same at 20 and 30 epochs. The step is now too small for 2 ranks to pay on 2 cores, so SFT trains
- * 24 epochs in one process (sftRanks 1), with the next batch built on the other core while a step runs.
+ * 24 epochs in one process (sftRanks 1). Over seeds 42-44: S-DPO HR@1 0.954 [0.93, 0.98], ValidRatio 0.954
+ * (bench/demo/results-3-seeds-template-tokens-2026-12-07.md).
  */
 export const DEMO_RECIPE: DemoRecipe = {
   preset: "tiny",

@@ -236,22 +236,10 @@ export class ResampledDataset {
     const order = Array.from({ length: this.examples.length }, (_, i) => i);
     if (request.shuffle) new SeededRng(mixSeed(request.seed, request.epoch, 0x5f3759df)).shuffle(order);
     const skip = request.skipBatches ?? 0;
-    const batchAt = (start: number): number[] | null => {
+    for (let start = skip * B, index = skip; start < order.length; start += B, index++) {
       const picked = order.slice(start, start + B);
-      return picked.length === 0 || (picked.length < B && request.dropLast) ? null : picked;
-    };
-    // Read-ahead: the next batch is built while the consumer works on this one. It starts on the next turn of the
-    // event loop, once a trainer's step has gone to the torch thread, so rendering and tokenizing a batch overlap
-    // the step instead of adding to it. A build that fails reports its error when its batch is due.
-    let next: Promise<PreferenceBatch> | null = null;
-    for (let start = skip * B; ; start += B) {
-      const picked = batchAt(start);
-      if (!picked) break;
-      const current = next ?? this.build(picked, K, request.seed, request.epoch);
-      const following = batchAt(start + B);
-      next = following ? new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.build(following, K, request.seed, request.epoch)) : null;
-      next?.catch(() => undefined); // awaited when due; until then a failure must not count as unhandled
-      yield await current;
+      if (picked.length < B && request.dropLast) break;
+      yield await this.build(picked, K, request.seed, request.epoch);
     }
   }
 

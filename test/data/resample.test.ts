@@ -100,40 +100,6 @@ describe("ResampledDataset", () => {
     expect(otherSeed).not.toEqual(first);
   });
 
-  test("read-ahead: the next batch is built while the consumer holds this one; the batches are those of a plain pass", async () => {
-    const dataset = await ResampledDataset.open(trainFile, tokenizer);
-    const request = { batchSize: 64, negatives: 3, shuffle: true, seed: 9, epoch: 1 };
-    const expected = (await collect(plain.batches(request))).map((b) => b.text.prompt);
-    const calls: number[] = [];
-    const encodeBatch = tokenizer.encodeBatch.bind(tokenizer);
-    const spy = jest.spyOn(tokenizer, "encodeBatch").mockImplementation((texts, options) => {
-      calls.push(texts.length);
-      return encodeBatch(texts, options);
-    });
-    try {
-      const seen: string[][] = [];
-      const it = dataset.batches(request);
-      let result = await it.next();
-      while (!result.done) {
-        seen.push(result.value.text.prompt);
-        // A consumer busy elsewhere (a trainer's step on the torch thread) lets the event loop turn: by then the
-        // next batch is being built, and only that one.
-        await new Promise((resolve) => setTimeout(resolve, 5));
-        expect(calls).toHaveLength(Math.min(seen.length + 1, expected.length));
-        result = await it.next();
-      }
-      expect(seen).toEqual(expected);
-      expect(calls).toHaveLength(expected.length);
-      // A consumer that stops early: the batch built ahead is dropped, the next pass starts afresh.
-      for await (const batch of dataset.batches(request)) {
-        expect(batch.text.prompt).toEqual(expected[0]);
-        break;
-      }
-    } finally {
-      spy.mockRestore();
-    }
-  });
-
   test("the target's position is spread over the list", () => {
     const counts = new Array(20).fill(0);
     for (let e = 0; e < 2000; e++) counts[plain.drawCandidates(e, 3, 0).targetIndex]++;
