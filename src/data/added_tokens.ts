@@ -15,21 +15,22 @@ interface AddedToken {
   special: boolean;
 }
 
-/** How an added token matches: `singleWord`, only between non-word characters ("Hope" not inside "Hopeless");
- *  `lstrip`, taking the whitespace before it into the token. */
-export interface AddedTokenMatch {
-  singleWord: boolean;
-  lstrip: boolean;
-}
-
-/** `tokenizerJson` with one added token per distinct content not added yet, ids after the last id. */
-export function appendAddedTokens(tokenizerJson: string, contents: readonly string[], match: AddedTokenMatch, source = "<tokenizer.json>"): string {
-  let parsed: { added_tokens?: AddedToken[]; model?: { vocab?: Record<string, number> } };
+/** A tokenizer.json's object; text that is not JSON is an error naming `source`. */
+export function parseTokenizerJson<T>(tokenizerJson: string, source: string): T {
   try {
-    parsed = JSON.parse(tokenizerJson);
+    return JSON.parse(tokenizerJson) as T;
   } catch (err) {
     throw new Error(`${source}: not JSON (${(err as Error).message})`);
   }
+}
+
+/**
+ * `tokenizerJson` with one added token per distinct content not added yet, ids after the last id. Not whole-word
+ * (`single_word` would look at the character before a content's leading space; see src/data/item_tokens.ts) and
+ * matched on the raw text, before any normalizer.
+ */
+export function appendAddedTokens(tokenizerJson: string, contents: readonly string[], source = "<tokenizer.json>"): string {
+  const parsed = parseTokenizerJson<{ added_tokens?: AddedToken[]; model?: { vocab?: Record<string, number> } }>(tokenizerJson, source);
   const added = Array.isArray(parsed.added_tokens) ? parsed.added_tokens : [];
   const vocab = parsed.model?.vocab && typeof parsed.model.vocab === "object" ? parsed.model.vocab : {};
   // reduce, not Math.max(...ids): a large vocabulary would overflow the argument list.
@@ -39,7 +40,7 @@ export function appendAddedTokens(tokenizerJson: string, contents: readonly stri
   for (const content of contents) {
     if (content.trim() === "" || present.has(content)) continue;
     present.add(content);
-    added.push({ id: next++, content, single_word: match.singleWord, lstrip: match.lstrip, rstrip: false, normalized: false, special: false });
+    added.push({ id: next++, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: false });
   }
   parsed.added_tokens = added;
   const json = JSON.stringify(parsed);

@@ -15,5 +15,5 @@ import { appendAddedTokens } from "./added_tokens";
 
 /** `tokenizerJson` (a tokenizer.json) with one added token per distinct non-empty title, ids after the last id. */
 export function addItemTokens(tokenizerJson: string, titles: readonly string[], source = "<tokenizer.json>"): string {
-  return appendAddedTokens(tokenizerJson, titles.map((title) => " " + title.trim()), { singleWord: false, lstrip: false }, source);
+  return appendAddedTokens(tokenizerJson, titles.map((title) => " " + title.trim()), source);
 }

@@ -10,15 +10,11 @@
  * phrase stays. Elsewhere commas are gone for good: decoding gives none back, and a title without an item token
  * runs into its neighbours' pieces. Only for data whose listed titles are item tokens.
  */
+import { parseTokenizerJson } from "./added_tokens";
 
 /** `tokenizerJson` with "," deleted by its normalizer (after any normalizer it has). */
 export function dropListSeparators(tokenizerJson: string, source = "<tokenizer.json>"): string {
-  let parsed: { normalizer?: unknown };
-  try {
-    parsed = JSON.parse(tokenizerJson);
-  } catch (err) {
-    throw new Error(`${source}: not JSON (${(err as Error).message})`);
-  }
+  const parsed = parseTokenizerJson<{ normalizer?: unknown }>(tokenizerJson, source);
   const drop = { type: "Replace", pattern: { String: "," }, content: "" };
   parsed.normalizer = parsed.normalizer ? { type: "Sequence", normalizers: [parsed.normalizer, drop] } : drop;
   return JSON.stringify(parsed);

@@ -27,5 +27,5 @@ export function templatePhrases(templates: readonly string[]): string[] {
 
 /** `tokenizerJson` with one added token per phrase of `templates`, ids after the last id. */
 export function addTemplateTokens(tokenizerJson: string, templates: readonly string[], source = "<tokenizer.json>"): string {
-  return appendAddedTokens(tokenizerJson, templatePhrases(templates), { singleWord: false, lstrip: false }, source);
+  return appendAddedTokens(tokenizerJson, templatePhrases(templates), source);
 }

@@ -1,6 +1,6 @@
 /**
  * `sdpo demo`: the paper's ablation in miniature on the shipped LastFM sample. Trains a small decoder from
- * scratch with SFT (on data-parallel CPU processes, `--nproc`), then DPO and S-DPO each from the SFT checkpoint,
+ * scratch with SFT (in one process, or on `--nproc` data-parallel CPU processes), then DPO and S-DPO each from the SFT checkpoint,
  * evaluates all three on the held-out split and prints HR@1 / ValidRatio / HR@3 / NDCG@3 ... as a table. Leaves
  * Hugging Face model folders sft/, dpo/, sdpo/, JSONL logs (logs/) and curve plots (plots/) under the output folder.
  */
